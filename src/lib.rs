@@ -1,0 +1,23 @@
+//! yupiao (余票): watches 12306 for train tickets that are sold out today and tells the user the
+//! moment seats appear.
+//!
+//! Module map (pure core in the middle, I/O at the edges):
+//! - [`seat`]: seat classes and their wire codes.
+//! - [`stations`]: the embedded station table, lookup and same-city groups.
+//! - [`watchlist`]: `watchlist.toml` → validated watches, with `file:line:col` diagnostics.
+//! - [`config`]: `yupiao.toml` + environment → typed settings, secrets wrapped.
+//! - [`rail`]: 12306: the pure leftTicket decoder and the HTTP client.
+//! - [`filter`]: which trains/seats of a page a watch cares about (pure).
+//! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
+//! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod config;
+pub mod filter;
+pub mod poll;
+pub mod rail;
+pub mod seat;
+pub mod sim;
+pub mod stations;
+pub mod watchlist;

@@ -1,0 +1,1 @@
+//! The built-in simulated 12306 upstream. HELPER-OWNED.
