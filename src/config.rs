@@ -1,0 +1,419 @@
+//! `yupiao.toml` + `YUPIAO__SECTION__KEY` environment variables → typed [`Settings`].
+//!
+//! Every key has a default, so yupiao runs with no file at all (pointed at the real 12306 and
+//! Juhe). Unknown keys are an error, because a misspelt `[email] pasword` silently ignored is
+//! an alert that never arrives. Secrets are [`SecretString`]s: `Debug` and logs show
+//! `[REDACTED]`, and only the code that sends them calls `expose_secret()`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+
+/// All settings, one struct per `[section]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub upstream: Upstream,
+    pub store: Store,
+    pub log: Log,
+    pub daemon: Daemon,
+    pub email: Email,
+}
+
+/// `[upstream]`: where 12306 and Juhe are, and how politely to talk to them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upstream {
+    /// Base URL of 12306; tests and `demo` point it at the simulator.
+    pub rail_url: String,
+    /// Base URL of Juhe (grab orders, a later feature).
+    pub juhe_url: String,
+    /// At least this long between two requests to 12306 (all watches together).
+    #[serde(deserialize_with = "duration")]
+    pub min_interval: Duration,
+    /// Up to this much random extra wait on top of `min_interval`.
+    #[serde(deserialize_with = "duration")]
+    pub jitter: Duration,
+    /// Whole-request timeout (12306's own page gives up after 10 s).
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    /// Presale window assumed until `login/conf` says otherwise.
+    pub presale_days: u32,
+    /// Browser User-Agent sent to 12306 (bare clients are refused).
+    pub user_agent: String,
+    /// Extra phrases that mark a 12306 answer as a refusal, on top of the built-in list.
+    pub risk_phrases: Vec<String>,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            rail_url: "https://kyfw.12306.cn".into(),
+            juhe_url: "http://v.juhe.cn".into(),
+            min_interval: Duration::from_secs(3),
+            jitter: Duration::from_millis(1500),
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            presale_days: 15,
+            user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36".into(),
+            risk_phrases: Vec::new(),
+        }
+    }
+}
+
+/// `[store]`: the SQLite database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub path: PathBuf,
+    /// History rows older than this are pruned.
+    #[serde(deserialize_with = "duration")]
+    pub retention: Duration,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            path: "yupiao.db".into(),
+            retention: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// Used when `RUST_LOG` is unset, e.g. `info` or `yupiao=debug`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[daemon]`: how `yupiao run` paces itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Daemon {
+    /// A new alert for a (watch, date, train) is held back until this long after the previous
+    /// one, to absorb seats that flap.
+    #[serde(deserialize_with = "duration")]
+    pub alert_min_gap: Duration,
+    /// Throttling backoff starts here and doubles (with jitter) up to `backoff_max`.
+    #[serde(deserialize_with = "duration")]
+    pub backoff_start: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub backoff_max: Duration,
+    /// 12306's nightly service window (Beijing time), `HH:MM-HH:MM`.
+    pub night_window: String,
+    /// Polls in the night window happen at most this often per watch.
+    #[serde(deserialize_with = "duration")]
+    pub night_every: Duration,
+    /// How long shutdown waits for in-flight requests.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon {
+            alert_min_gap: Duration::from_secs(600),
+            backoff_start: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(600),
+            night_window: "01:00-05:00".into(),
+            night_every: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Daemon {
+    /// The parsed `night_window` (validated at load, so `None` only for hand-built settings).
+    pub fn night_window(&self) -> Option<crate::watchlist::TimeWindow> {
+        let (a, b) = self.night_window.split_once('-')?;
+        let t = |s: &str| chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").ok();
+        Some(crate::watchlist::TimeWindow {
+            start: t(a)?,
+            end: t(b)?,
+        })
+    }
+}
+
+/// How email leaves the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Each message becomes a file in `maildir` (works offline; the default).
+    Maildir,
+    Smtp,
+}
+
+/// SMTP connection security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Starttls,
+    Tls,
+    None,
+}
+
+/// `[email]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    pub transport: Transport,
+    /// Where the maildir transport writes (`new/`, `cur/`, `tmp/` are created).
+    pub maildir: PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// PEM file with an extra root certificate (a private CA for the SMTP server).
+    pub ca_file: Option<PathBuf>,
+    pub from: String,
+    /// Recipients for watches without `notify`.
+    pub to: Vec<String>,
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Email {
+            transport: Transport::Maildir,
+            maildir: "mail".into(),
+            host: "localhost".into(),
+            port: 587,
+            security: Security::Starttls,
+            username: None,
+            password: None,
+            ca_file: None,
+            from: "yupiao <yupiao@localhost>".into(),
+            to: Vec::new(),
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Settings could not be loaded; the message says which key and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads `path` (if given) and then the `YUPIAO__…` environment on top.
+    pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment passed in (tests use this).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(p) = path {
+            if !p.exists() {
+                return Err(SettingsError(format!(
+                    "{}: settings file not found (pass --config PATH, or remove it to use the built-in defaults)",
+                    p.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml));
+        }
+        let env: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("YUPIAO__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("YUPIAO")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("email.to")
+                .with_list_parse_key("upstream.risk_phrases")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let where_ = path.map_or_else(|| "settings".to_string(), |p| p.display().to_string());
+        let cfg = builder
+            .build()
+            .map_err(|e| SettingsError(format!("{where_}: {e}")))?;
+        let settings: Settings = cfg
+            .try_deserialize()
+            .map_err(|e| SettingsError(format!("{where_}: {e}")))?;
+        settings
+            .validate()
+            .map_err(|e| SettingsError(format!("{where_}: {e}")))?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (key, url) in [
+            ("upstream.rail_url", &self.upstream.rail_url),
+            ("upstream.juhe_url", &self.upstream.juhe_url),
+        ] {
+            let parsed =
+                url::Url::parse(url).map_err(|e| format!("{key} = {url:?} is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!(
+                    "{key} = {url:?} must be an http:// or https:// URL"
+                ));
+            }
+        }
+        if self.upstream.presale_days == 0 || self.upstream.presale_days > 60 {
+            return Err(
+                "upstream.presale_days must be between 1 and 60 (12306 sells 15 days ahead)".into(),
+            );
+        }
+        if self.daemon.backoff_start > self.daemon.backoff_max {
+            return Err("daemon.backoff_start must not exceed daemon.backoff_max".into());
+        }
+        self.daemon.night_window().ok_or_else(|| {
+            format!(
+                "daemon.night_window = {:?} must look like \"01:00-05:00\"",
+                self.daemon.night_window
+            )
+        })?;
+        if self.email.transport == Transport::Smtp && self.email.host.trim().is_empty() {
+            return Err("email.host is required when email.transport = \"smtp\"".into());
+        }
+        if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(format!(
+                "email.from = {:?} is not an email address",
+                self.email.from
+            ));
+        }
+        for to in &self.email.to {
+            if to.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(format!("email.to: {to:?} is not an email address"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `"3s"`, `"10m"`, `"1h 30m"` (humantime) or a bare number of seconds.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Secs(u64),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{t:?} is not a duration ({e}); write e.g. \"3s\", \"10m\", \"1h\""
+            ))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn no_file_gives_defaults_pointing_at_the_real_services() {
+        let s = Settings::load_with_env(None, no_env()).unwrap();
+        assert_eq!(s.upstream.rail_url, "https://kyfw.12306.cn");
+        assert_eq!(s.upstream.juhe_url, "http://v.juhe.cn");
+        assert_eq!(s.upstream.min_interval, Duration::from_secs(3));
+        assert_eq!(s.store.path, PathBuf::from("yupiao.db"));
+        assert_eq!(s.email.transport, Transport::Maildir);
+    }
+
+    #[test]
+    fn file_values_and_environment_overrides_apply() {
+        let f = file(
+            "[upstream]\nmin_interval = \"5s\"\ntimeout = 7\n[email]\ntransport = \"smtp\"\nhost = \"mail.example.com\"\n",
+        );
+        let env = vec![
+            ("YUPIAO__EMAIL__PASSWORD".to_string(), "hunter2".to_string()),
+            (
+                "YUPIAO__UPSTREAM__RAIL_URL".to_string(),
+                "http://127.0.0.1:9".to_string(),
+            ),
+            (
+                "YUPIAO__EMAIL__TO".to_string(),
+                "a@example.com,b@example.com".to_string(),
+            ),
+        ];
+        let s = Settings::load_with_env(Some(f.path()), env).unwrap();
+        assert_eq!(s.upstream.min_interval, Duration::from_secs(5));
+        assert_eq!(s.upstream.timeout, Duration::from_secs(7));
+        assert_eq!(s.upstream.rail_url, "http://127.0.0.1:9");
+        assert_eq!(s.email.transport, Transport::Smtp);
+        assert_eq!(
+            s.email.password.as_ref().unwrap().expose_secret(),
+            "hunter2"
+        );
+        assert_eq!(s.email.to, vec!["a@example.com", "b@example.com"]);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let env = vec![("YUPIAO__EMAIL__PASSWORD".to_string(), "hunter2".to_string())];
+        let s = Settings::load_with_env(None, env).unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("REDACTED"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let f = file("[email]\npasword = \"x\"\n");
+        let e = Settings::load_with_env(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pasword"), "{e}");
+        let f = file("[upstreams]\nrail_url = \"http://x\"\n");
+        let e = Settings::load_with_env(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("upstreams"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_say_what_to_write_instead() {
+        let f = file("[upstream]\nmin_interval = \"soon\"\n");
+        let e = Settings::load_with_env(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a duration"), "{e}");
+        let f = file("[upstream]\nrail_url = \"kyfw.12306.cn\"\n");
+        let e = Settings::load_with_env(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rail_url"), "{e}");
+        let missing = Path::new("/nonexistent/yupiao.toml");
+        let e = Settings::load_with_env(Some(missing), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not found"), "{e}");
+    }
+}

@@ -181,7 +181,10 @@ impl SeatClass {
         if by_column.is_some() {
             return by_column;
         }
-        if let Some(c) = SeatClass::ALL.iter().find(|c| c.juhe_code() == Some(lower.as_str())) {
+        if let Some(c) = SeatClass::ALL
+            .iter()
+            .find(|c| c.juhe_code() == Some(lower.as_str()))
+        {
             return Some(*c);
         }
         let mut chars = t.chars();

@@ -107,6 +107,10 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
-        write!(f, "{}:{}:{}: {}{}", self.file, self.line, self.col, sev, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}{}",
+            self.file, self.line, self.col, sev, self.message
+        )
     }
 }
