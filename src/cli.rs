@@ -1,1 +1,379 @@
+//! The command line: parse arguments, load settings and the watch list, dispatch to a command.
+//!
+//! Exit codes are part of the interface (scripts and systemd read them): 0 ok, 1 runtime failure
+//! (12306 unreachable, a query failed), 2 usage or validation error (bad flag, bad watch list,
+//! bad settings).
 
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::filter::{TrainMatch, price_yuan};
+use crate::poll::{self, Skip};
+use crate::rail::client::RailClient;
+use crate::stations::StationTable;
+use crate::watchlist::{self, Diagnostic, Severity, Watch, WatchList};
+
+/// yupiao (余票): watches 12306 for sold-out train tickets and tells you when seats appear.
+#[derive(Debug, Parser)]
+#[command(name = "yupiao", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings file [default: $YUPIAO_CONFIG, else ./yupiao.toml if present, else built-in defaults]
+    #[arg(long, global = true, value_name = "PATH", env = "YUPIAO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Watch list
+    #[arg(long, global = true, value_name = "PATH", default_value = "watchlist.toml")]
+    pub watchlist: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the settings and the watch list; print every problem as file:line:col
+    Check,
+    /// Look up stations by Chinese name, pinyin, short pinyin, telecode or city
+    Stations {
+        /// e.g. 北京南, beijingnan, bjn, VNP, 北京
+        query: String,
+    },
+    /// Check every watch once, now, and print what is on sale
+    Once {
+        /// One JSON object per line (watch, date, train, seat) instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the built-in simulated 12306 (for dry runs and tests)
+    Sim {
+        /// Address to listen on (port 0 picks a free port)
+        #[arg(long, default_value = "127.0.0.1:8306")]
+        listen: SocketAddr,
+        /// Scenario file (TOML or JSON); default: the built-in Shanghai→Changzhou scenario
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+    },
+}
+
+/// Resolves `--config`: explicit path (or `$YUPIAO_CONFIG`), else `./yupiao.toml` when present.
+fn settings_path(cli: &Cli) -> Option<PathBuf> {
+    cli.config.clone().or_else(|| {
+        let p = PathBuf::from("yupiao.toml");
+        p.exists().then_some(p)
+    })
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, ExitCode> {
+    Settings::load(settings_path(cli).as_deref()).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+/// Loads the watch list or prints every problem and returns exit code 2.
+fn load_watchlist(path: &Path) -> Result<WatchList, ExitCode> {
+    match watchlist::load(path, crate::clock::today()) {
+        Ok((list, warnings)) => {
+            print_diagnostics(&warnings);
+            Ok(list)
+        }
+        Err(diags) => {
+            print_diagnostics(&diags);
+            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            eprintln!("{}: {errors} error(s); nothing was changed", path.display());
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Initializes logging on stderr: level from `RUST_LOG`, else the settings; colours only on a
+/// terminal (under systemd, stderr is the journal).
+pub fn init_tracing(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Entry point used by `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    init_tracing(&settings.log.level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(dispatch(cli, settings))
+}
+
+async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
+    match &cli.command {
+        Command::Check => check(&cli),
+        Command::Stations { query } => stations(query),
+        Command::Once { json } => once(&cli, &settings, *json).await,
+        Command::Sim { listen, scenario } => sim(*listen, scenario.as_deref()).await,
+    }
+}
+
+fn check(cli: &Cli) -> ExitCode {
+    let list = match load_watchlist(&cli.watchlist) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let today = crate::clock::today();
+    let plan = poll::plan(&list.watches, today, 15);
+    let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
+    let settings =
+        settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    println!(
+        "{}: OK — {} watch(es), {} date(s), {} distinct quer{} on sale now; settings: {}",
+        cli.watchlist.display(),
+        list.watches.len(),
+        dates,
+        plan.queries.len(),
+        if plan.queries.len() == 1 { "y" } else { "ies" },
+        settings
+    );
+    ExitCode::SUCCESS
+}
+
+fn stations(query: &str) -> ExitCode {
+    let table = StationTable::embedded();
+    let found = table.search(query);
+    if found.is_empty() {
+        let near = table.nearest(query, 5);
+        let names: Vec<String> = near
+            .iter()
+            .map(|s| format!("{} ({})", s.name, s.telecode))
+            .collect();
+        if names.is_empty() {
+            eprintln!("no station matches {query:?}");
+        } else {
+            eprintln!("no station matches {query:?}; did you mean {}?", names.join(", "));
+        }
+        return ExitCode::from(1);
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "名称       电报码 pinyin                 简拼    城市");
+    for s in found {
+        let city = if s.country.is_empty() {
+            s.city.clone()
+        } else {
+            format!("{} ({})", s.city, s.country)
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<8} {:<22} {:<9} {}",
+            s.name, s.telecode, s.pinyin, s.short, city
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
+    let list = match load_watchlist(&cli.watchlist) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let client = match RailClient::new(&settings.upstream) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot build the HTTP client: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let today = crate::clock::today();
+    let presale_days = presale_days(&client, settings).await;
+    let plan = poll::plan(&list.watches, today, presale_days);
+    for &(i, date, skip) in &plan.skipped {
+        let w = &list.watches[i].name;
+        match skip {
+            Skip::Past => eprintln!("{w}: {date} is in the past, skipped"),
+            Skip::NotOnSaleYet { opens } => {
+                eprintln!(
+                    "{w}: {date} is not on sale yet (12306 sells {presale_days} days ahead; opens {opens})"
+                )
+            }
+        }
+    }
+    let results = poll::execute(&client, &list.watches, &plan, StationTable::embedded()).await;
+    let failed = results.iter().filter(|r| r.outcome.is_err()).count();
+    let mut out = std::io::stdout().lock();
+    if json {
+        for r in &results {
+            let w = &list.watches[r.watch];
+            for line in json_lines(w, r.date, &r.outcome) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    } else {
+        print_table(&mut out, &list.watches, &results);
+    }
+    let _ = out.flush();
+    if failed > 0 {
+        eprintln!("{failed} of {} (watch, date) checks failed", results.len());
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Asks `login/conf` for the presale window (and the endpoint); falls back to the settings.
+async fn presale_days(client: &RailClient, settings: &Settings) -> u32 {
+    match client.login_conf().await {
+        Ok(conf) => conf.presale_days.unwrap_or(settings.upstream.presale_days),
+        Err(e) => {
+            tracing::warn!(error = %e, "login/conf failed; assuming {} presale days", settings.upstream.presale_days);
+            settings.upstream.presale_days
+        }
+    }
+}
+
+/// The `--json` lines for one (watch, date): one per (train, seat), or one error line.
+pub fn json_lines(
+    w: &Watch,
+    date: chrono::NaiveDate,
+    outcome: &Result<Vec<TrainMatch>, crate::rail::client::RailError>,
+) -> Vec<String> {
+    let date_s = date.format("%Y-%m-%d").to_string();
+    match outcome {
+        Err(e) => {
+            vec![serde_json::json!({"watch": w.name, "date": date_s, "error": e.to_string()}).to_string()]
+        }
+        Ok(trains) => trains
+            .iter()
+            .flat_map(|t| {
+                t.seats.iter().map(|s| {
+                    serde_json::json!({
+                        "watch": w.name,
+                        "date": date_s,
+                        "train": t.station_train_code,
+                        "from": t.from_name,
+                        "to": t.to_name,
+                        "depart": t.start_time,
+                        "arrive": t.arrive_time,
+                        "seat": s.seat.name(),
+                        "left": s.raw,
+                        "count": s.count,
+                        "price": s.price_jiao.map(price_yuan),
+                        "available": s.available,
+                    })
+                    .to_string()
+                })
+            })
+            .collect(),
+    }
+}
+
+fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchResult]) {
+    let mut by_watch: Vec<Vec<&poll::WatchResult>> = vec![Vec::new(); watches.len()];
+    for r in results {
+        by_watch[r.watch].push(r);
+    }
+    for (w, rs) in watches.iter().zip(by_watch) {
+        if rs.is_empty() {
+            continue;
+        }
+        let seats = if w.seats.is_empty() {
+            "任意席别".to_string()
+        } else {
+            w.seats.iter().map(|s| s.name()).collect::<Vec<_>>().join("/")
+        };
+        let _ = writeln!(
+            out,
+            "{} ({}→{}, {}, {}人)",
+            w.name, w.from.name, w.to.name, seats, w.passengers
+        );
+        for r in rs {
+            match &r.outcome {
+                Err(e) => {
+                    let _ = writeln!(out, "  {}  查询失败: {e}", r.date);
+                }
+                Ok(trains) if trains.is_empty() => {
+                    let _ = writeln!(out, "  {}  没有符合条件的车次", r.date);
+                }
+                Ok(trains) => {
+                    for t in trains {
+                        let cells: Vec<String> = t
+                            .seats
+                            .iter()
+                            .map(|s| {
+                                let price = s
+                                    .price_jiao
+                                    .map(|p| format!(" ¥{:.1}", price_yuan(p)))
+                                    .unwrap_or_default();
+                                let mark = if s.available { " ✓" } else { "" };
+                                format!("{} {}{}{}", s.seat.name(), s.raw, price, mark)
+                            })
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "  {}  {:<6} {} {} → {} {}  历时{}  {}{}",
+                            r.date,
+                            t.station_train_code,
+                            t.from_name,
+                            t.start_time,
+                            t.to_name,
+                            t.arrive_time,
+                            t.lishi,
+                            cells.join("  "),
+                            if t.bookable { "" } else { "  (不可预订)" }
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sim(listen: SocketAddr, scenario: Option<&Path>) -> ExitCode {
+    let scenario = match scenario {
+        Some(p) => match crate::sim::Scenario::load(p) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{}: {e:#}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => crate::sim::Scenario::builtin(),
+    };
+    let sim = match crate::sim::Sim::start(listen, scenario).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot start the simulator on {listen}: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("simulated 12306 listening on {}", sim.base_url());
+    println!(
+        "point yupiao at it with: YUPIAO__UPSTREAM__RAIL_URL={} yupiao once",
+        sim.base_url()
+    );
+    println!(
+        "control API: {}/sim/stats (GET), /sim/seats, /sim/mode, /sim/rotate (POST); Ctrl-C stops",
+        sim.base_url()
+    );
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -94,9 +94,7 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Log {
-            level: "info".into(),
-        }
+        Log { level: "info".into() }
     }
 }
 
@@ -263,18 +261,13 @@ impl Settings {
             ("upstream.rail_url", &self.upstream.rail_url),
             ("upstream.juhe_url", &self.upstream.juhe_url),
         ] {
-            let parsed =
-                url::Url::parse(url).map_err(|e| format!("{key} = {url:?} is not a URL: {e}"))?;
+            let parsed = url::Url::parse(url).map_err(|e| format!("{key} = {url:?} is not a URL: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!(
-                    "{key} = {url:?} must be an http:// or https:// URL"
-                ));
+                return Err(format!("{key} = {url:?} must be an http:// or https:// URL"));
             }
         }
         if self.upstream.presale_days == 0 || self.upstream.presale_days > 60 {
-            return Err(
-                "upstream.presale_days must be between 1 and 60 (12306 sells 15 days ahead)".into(),
-            );
+            return Err("upstream.presale_days must be between 1 and 60 (12306 sells 15 days ahead)".into());
         }
         if self.daemon.backoff_start > self.daemon.backoff_max {
             return Err("daemon.backoff_start must not exceed daemon.backoff_max".into());
@@ -368,10 +361,7 @@ mod tests {
         assert_eq!(s.upstream.timeout, Duration::from_secs(7));
         assert_eq!(s.upstream.rail_url, "http://127.0.0.1:9");
         assert_eq!(s.email.transport, Transport::Smtp);
-        assert_eq!(
-            s.email.password.as_ref().unwrap().expose_secret(),
-            "hunter2"
-        );
+        assert_eq!(s.email.password.as_ref().unwrap().expose_secret(), "hunter2");
         assert_eq!(s.email.to, vec!["a@example.com", "b@example.com"]);
     }
 

@@ -1,10 +1,24 @@
 //! Which trains and seats of a leftTicket page a watch cares about (pure: no I/O, no clock).
 //!
-//! HELPER-OWNED: the types below are the agreed interface; the helper fills in [`select`] and tests.
+//! A page holds every train 12306 chose to return, including trains boarding at other stations of
+//! the same city (protocol doc §3.5), trains the user excluded and seat classes they never asked
+//! for. Alerts and orders must only ever see what the watch asked for, so this module is the one
+//! place that narrows a page down to [`TrainMatch`]es and decides, per seat class, whether it is
+//! available for the watch's party.
+//!
+//! Decisions:
+//! - A train none of whose wanted classes exist on it is dropped (nothing to watch there).
+//! - A time that is not `HH:MM` (`24:00`, `99:59` on unbookable rows) fails any window; with no
+//!   window the train is kept.
+//! - `有` is available for parties up to [`PLENTY`]; the exact `yp_info_new` count is not used to
+//!   raise that bound, since it is as stale as the cell.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
+use crate::rail::left_ticket::{LeftTicketPage, SeatLeft, TrainRow};
 use crate::seat::SeatClass;
+use crate::stations::{Station, StationTable};
+use crate::watchlist::{TimeWindow, TrainPattern, Watch};
 
 /// 12306 shows `有` for "plenty"; it was observed for 21 seats, so it counts as at least this many.
 pub const PLENTY: u32 = 20;
@@ -43,4 +57,498 @@ pub struct TrainMatch {
     /// The watch's seat classes present on this train, in the watch's priority order
     /// (or display order when the watch accepts any class).
     pub seats: Vec<SeatMatch>,
+}
+
+/// The trains of `page` that `watch` cares about, in 12306's order, each with the watch's seat
+/// classes in priority order. `date` is the queried date, copied into every match.
+pub fn select(
+    page: &LeftTicketPage,
+    watch: &Watch,
+    date: NaiveDate,
+    stations: &StationTable,
+) -> Vec<TrainMatch> {
+    page.trains
+        .iter()
+        .filter(|row| matches_stations(watch, row, stations))
+        .filter(|row| matches_train(watch, row))
+        .filter(|row| matches_times(watch, row))
+        .filter_map(|row| {
+            let seats = seat_matches(watch, row);
+            if seats.is_empty() {
+                return None;
+            }
+            Some(TrainMatch {
+                date,
+                station_train_code: row.station_train_code.clone(),
+                from_station: row.from_station.clone(),
+                to_station: row.to_station.clone(),
+                from_name: station_name(page, stations, &row.from_station),
+                to_name: station_name(page, stations, &row.to_station),
+                start_time: row.start_time.clone(),
+                arrive_time: row.arrive_time.clone(),
+                lishi: row.lishi.clone(),
+                bookable: row.bookable(),
+                seats,
+            })
+        })
+        .collect()
+}
+
+/// The row boards and alights where the watch says (fields 6/7, never 4/5): exactly at the watch's
+/// stations, or, with `same_city`, at any station of their cities.
+pub fn matches_stations(watch: &Watch, row: &TrainRow, stations: &StationTable) -> bool {
+    let at = |wanted: &Station, actual: &str| {
+        actual == wanted.telecode
+            || (watch.same_city && stations.same_city(wanted).iter().any(|s| s.telecode == actual))
+    };
+    at(&watch.from, &row.from_station) && at(&watch.to, &row.to_station)
+}
+
+/// The train code passes the include list (empty = all) and is on no exclude list.
+pub fn matches_train(watch: &Watch, row: &TrainRow) -> bool {
+    let code = row.station_train_code.trim().to_ascii_uppercase();
+    let hit = |patterns: &[TrainPattern]| patterns.iter().any(|p| pattern_matches(p, &code));
+    (watch.trains.is_empty() || hit(&watch.trains)) && !hit(&watch.exclude_trains)
+}
+
+/// Departure and arrival fall inside the watch's windows (when it has them).
+pub fn matches_times(watch: &Watch, row: &TrainRow) -> bool {
+    let ok = |window: &Option<TimeWindow>, time: &str| match window {
+        None => true,
+        Some(w) => parse_hhmm(time).is_some_and(|t| window_contains(w, t)),
+    };
+    ok(&watch.depart, &row.start_time) && ok(&watch.arrive, &row.arrive_time)
+}
+
+/// The watch's classes present on `row`, in the watch's priority order (display order when the
+/// watch accepts any class), each judged for the watch's party size.
+pub fn seat_matches(watch: &Watch, row: &TrainRow) -> Vec<SeatMatch> {
+    let wanted: &[SeatClass] = if watch.seats.is_empty() {
+        &SeatClass::ALL
+    } else {
+        &watch.seats
+    };
+    let bookable = row.bookable();
+    let mut out: Vec<SeatMatch> = Vec::new();
+    for &seat in wanted {
+        if out.iter().any(|m| m.seat == seat) {
+            continue;
+        }
+        let Some(cell) = row.seats.get(&seat) else {
+            continue;
+        };
+        out.push(SeatMatch {
+            seat,
+            raw: cell.raw.clone(),
+            count: match cell.left {
+                SeatLeft::Count(n) => Some(n),
+                SeatLeft::None => Some(0),
+                SeatLeft::Plenty | SeatLeft::NotOnSale => None,
+            },
+            price_jiao: cell.price_jiao,
+            available: bookable && enough_seats(cell.left, watch.passengers),
+        });
+    }
+    out
+}
+
+/// A cell has room for `passengers`: a count at least that large, or `有` for parties up to
+/// [`PLENTY`]. `无` and `*` never do. Train-level bookability is checked separately.
+pub fn enough_seats(left: SeatLeft, passengers: u32) -> bool {
+    match left {
+        SeatLeft::Count(n) => n >= passengers,
+        SeatLeft::Plenty => passengers <= PLENTY,
+        SeatLeft::None | SeatLeft::NotOnSale => false,
+    }
+}
+
+/// Jiao (tenths of a yuan, as `yp_info_new` carries prices) → yuan.
+pub fn price_yuan(jiao: u32) -> f64 {
+    f64::from(jiao) / 10.0
+}
+
+/// A station's name: the page's own `data.map` first (it names pseudo-stations the embedded table
+/// lacks), then the table, else the telecode itself.
+fn station_name(page: &LeftTicketPage, stations: &StationTable, code: &str) -> String {
+    page.names
+        .get(code)
+        .cloned()
+        .or_else(|| stations.by_telecode(code).map(|s| s.name.clone()))
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// `code` is upper-case already. Exact patterns compare whole codes, prefix patterns the start.
+fn pattern_matches(p: &TrainPattern, code: &str) -> bool {
+    let text = p.text.trim().to_ascii_uppercase();
+    if p.prefix {
+        code.starts_with(&text)
+    } else {
+        code == text
+    }
+}
+
+/// Strict `HH:MM`: 12306 writes `24:00`/`99:59` for trains without a time, which must not match.
+fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    let s = s.trim();
+    if s.len() != 5 {
+        return None;
+    }
+    NaiveTime::parse_from_str(s, "%H:%M").ok()
+}
+
+/// Inclusive at both ends; a window whose end is before its start wraps past midnight.
+fn window_contains(w: &TimeWindow, t: NaiveTime) -> bool {
+    if w.start <= w.end {
+        w.start <= t && t <= w.end
+    } else {
+        t >= w.start || t <= w.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row};
+    use crate::watchlist::{Schedule, WatchAction};
+
+    const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
+    const SEED_002: &str = include_str!("../tests/fixtures/seed_002_leftTicket.txt");
+
+    fn table() -> &'static StationTable {
+        StationTable::embedded()
+    }
+
+    fn station(code: &str) -> Station {
+        table().by_telecode(code).unwrap().clone()
+    }
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 4, 22).unwrap()
+    }
+
+    fn watch(from: &str, to: &str) -> Watch {
+        Watch {
+            name: "test".into(),
+            from: station(from),
+            to: station(to),
+            same_city: false,
+            dates: vec![date()],
+            trains: vec![],
+            exclude_trains: vec![],
+            depart: None,
+            arrive: None,
+            seats: vec![],
+            passengers: 1,
+            student: false,
+            schedule: Schedule::Every(Duration::from_secs(60)),
+            notify: vec![],
+            action: WatchAction::Alert,
+            line: 1,
+        }
+    }
+
+    fn pattern(text: &str) -> TrainPattern {
+        match text.strip_suffix('*') {
+            Some(p) => TrainPattern {
+                text: p.into(),
+                prefix: true,
+            },
+            None => TrainPattern {
+                text: text.into(),
+                prefix: false,
+            },
+        }
+    }
+
+    fn window(start: &str, end: &str) -> Option<TimeWindow> {
+        Some(TimeWindow {
+            start: parse_hhmm(start).unwrap(),
+            end: parse_hhmm(end).unwrap(),
+        })
+    }
+
+    fn page() -> LeftTicketPage {
+        decode_left_ticket(QUERY_G).unwrap()
+    }
+
+    fn codes(w: &Watch) -> Vec<String> {
+        select(&page(), w, date(), table())
+            .into_iter()
+            .map(|m| m.station_train_code)
+            .collect()
+    }
+
+    /// A one-train page, SHH→CZH, with the given fields set on a bookable 57-field row.
+    fn page_with(set: &[(usize, &str)]) -> LeftTicketPage {
+        let mut f = vec![""; 57];
+        for (i, v) in [
+            (0, "secret"),
+            (1, "预订"),
+            (3, "G7"),
+            (6, "SHH"),
+            (7, "CZH"),
+            (8, "10:00"),
+            (9, "11:00"),
+            (11, "Y"),
+        ] {
+            f[i] = v;
+        }
+        for &(i, v) in set {
+            f[i] = v;
+        }
+        LeftTicketPage {
+            trains: vec![decode_row(0, &f.join("|")).unwrap()],
+            names: Default::default(),
+        }
+    }
+
+    fn seats_of(m: &TrainMatch) -> Vec<(SeatClass, Option<u32>, bool)> {
+        m.seats.iter().map(|s| (s.seat, s.count, s.available)).collect()
+    }
+
+    #[test]
+    fn without_same_city_only_rows_boarding_at_the_watched_station_are_kept() {
+        assert_eq!(codes(&watch("SHH", "CZH")), ["G8294"]);
+        assert_eq!(codes(&watch("AOH", "CZH")), ["D3010"]);
+        assert_eq!(codes(&watch("SHH", "ESH")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn with_same_city_every_station_of_both_cities_is_accepted() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        assert_eq!(codes(&w), ["D3010", "G8294"]);
+        let mut w = watch("AOH", "ESH");
+        w.same_city = true;
+        assert_eq!(codes(&w), ["D3010", "G8294"]);
+    }
+
+    #[test]
+    fn matches_carry_the_date_times_and_names_from_the_page() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        let got = select(&page(), &w, date(), table());
+        let d = &got[0];
+        assert_eq!(d.date, date());
+        assert_eq!((d.from_station.as_str(), d.to_station.as_str()), ("AOH", "CZH"));
+        assert_eq!((d.from_name.as_str(), d.to_name.as_str()), ("上海虹桥", "常州"));
+        assert_eq!(
+            (d.start_time.as_str(), d.arrive_time.as_str()),
+            ("14:42", "15:44")
+        );
+        assert_eq!(d.lishi, "01:02");
+        assert!(d.bookable);
+    }
+
+    #[test]
+    fn names_fall_back_to_the_station_table_then_to_the_telecode() {
+        let p = page_with(&[(30, "5")]);
+        let got = select(&p, &watch("SHH", "CZH"), date(), table());
+        assert_eq!(
+            (got[0].from_name.as_str(), got[0].to_name.as_str()),
+            ("上海", "常州")
+        );
+        assert!(table().by_telecode("Q9Z").is_none());
+        assert_eq!(station_name(&p, table(), "Q9Z"), "Q9Z");
+        let mut p = p;
+        p.names.insert("SHH".into(), "上 海".into());
+        assert_eq!(station_name(&p, table(), "SHH"), "上 海");
+    }
+
+    #[test]
+    fn include_patterns_are_exact_or_prefix_and_ignore_case() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.trains = vec![pattern("G*")];
+        assert_eq!(codes(&w), ["G8294"]);
+        w.trains = vec![pattern("g8294")];
+        assert_eq!(codes(&w), ["G8294"]);
+        w.trains = vec![pattern("G829")];
+        assert!(codes(&w).is_empty(), "an exact pattern is not a prefix");
+        w.trains = vec![pattern("G829*"), pattern("D3010")];
+        assert_eq!(codes(&w), ["D3010", "G8294"]);
+    }
+
+    #[test]
+    fn exclude_patterns_win_over_include_patterns() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.exclude_trains = vec![pattern("D*")];
+        assert_eq!(codes(&w), ["G8294"]);
+        w.trains = vec![pattern("G8294"), pattern("D3010")];
+        w.exclude_trains = vec![pattern("G8294")];
+        assert_eq!(codes(&w), ["D3010"]);
+    }
+
+    #[test]
+    fn depart_and_arrive_windows_are_inclusive() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.depart = window("14:43", "15:00");
+        assert_eq!(codes(&w), ["G8294"]);
+        w.depart = window("14:42", "14:42");
+        assert_eq!(codes(&w), ["D3010"]);
+        w.depart = None;
+        w.arrive = window("15:00", "15:44");
+        assert_eq!(codes(&w), ["D3010"]);
+        w.depart = window("14:44", "14:44");
+        assert!(codes(&w).is_empty(), "both windows must hold");
+    }
+
+    #[test]
+    fn a_window_ending_before_it_starts_wraps_past_midnight() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.depart = window("22:00", "14:42");
+        assert_eq!(codes(&w), ["D3010"]);
+        w.depart = window("14:43", "06:00");
+        assert_eq!(codes(&w), ["G8294"]);
+        w.depart = window("23:00", "01:00");
+        assert!(codes(&w).is_empty());
+        let wrap = window("23:00", "01:00").unwrap();
+        for (t, inside) in [
+            ("23:30", true),
+            ("00:00", true),
+            ("01:00", true),
+            ("01:01", false),
+        ] {
+            assert_eq!(window_contains(&wrap, parse_hhmm(t).unwrap()), inside, "{t}");
+        }
+    }
+
+    #[test]
+    fn an_unparsable_time_fails_any_window_but_passes_without_one() {
+        let p = page_with(&[(8, "24:00"), (9, "99:59"), (30, "无")]);
+        let mut w = watch("SHH", "CZH");
+        assert_eq!(select(&p, &w, date(), table()).len(), 1);
+        w.depart = window("00:00", "23:59");
+        assert!(select(&p, &w, date(), table()).is_empty());
+        w.depart = None;
+        w.arrive = window("23:00", "22:59");
+        assert!(select(&p, &w, date(), table()).is_empty());
+    }
+
+    #[test]
+    fn seats_follow_the_watch_priority_and_skip_classes_the_train_lacks() {
+        let mut w = watch("SHH", "CZH");
+        w.seats = vec![
+            SeatClass::Second,
+            SeatClass::HardSeat,
+            SeatClass::Business,
+            SeatClass::Second,
+        ];
+        let got = select(&page(), &w, date(), table());
+        let order: Vec<_> = got[0].seats.iter().map(|s| s.seat).collect();
+        assert_eq!(order, [SeatClass::Second, SeatClass::Business]);
+
+        w.seats = vec![];
+        let got = select(&page(), &w, date(), table());
+        let order: Vec<_> = got[0].seats.iter().map(|s| s.seat).collect();
+        assert_eq!(
+            order,
+            [
+                SeatClass::Business,
+                SeatClass::First,
+                SeatClass::Second,
+                SeatClass::NoSeat
+            ]
+        );
+        let business = &got[0].seats[0];
+        assert_eq!(business.raw, "13");
+        assert_eq!(business.price_jiao.map(price_yuan), Some(289.0));
+        assert_eq!(got[0].seats[2].price_jiao.map(price_yuan), Some(91.0));
+    }
+
+    #[test]
+    fn trains_without_any_wanted_class_are_dropped() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.seats = vec![SeatClass::Business];
+        assert_eq!(codes(&w), ["G8294"]);
+        w.seats = vec![SeatClass::HardSleeper];
+        assert!(codes(&w).is_empty());
+    }
+
+    #[test]
+    fn you_counts_as_twenty_and_counts_must_cover_every_passenger() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.passengers = 2;
+        let got = select(&page(), &w, date(), table());
+        assert_eq!(
+            seats_of(&got[1]),
+            [
+                (SeatClass::Business, Some(13), true),
+                (SeatClass::First, None, true),
+                (SeatClass::Second, None, true),
+                (SeatClass::NoSeat, None, true),
+            ]
+        );
+        w.passengers = 5;
+        let got = select(&page(), &w, date(), table());
+        assert_eq!(
+            seats_of(&got[0]),
+            [
+                (SeatClass::First, Some(14), true),
+                (SeatClass::Second, Some(3), false),
+                (SeatClass::NoSeat, None, true),
+            ]
+        );
+        w.passengers = PLENTY + 1;
+        let got = select(&page(), &w, date(), table());
+        assert!(got[1].seats.iter().all(|s| !s.available));
+    }
+
+    #[test]
+    fn not_on_sale_and_none_left_are_never_available() {
+        let p = page_with(&[(30, "*"), (31, "无"), (32, "0")]);
+        let got = select(&p, &watch("SHH", "CZH"), date(), table());
+        assert!(got[0].bookable);
+        assert_eq!(
+            seats_of(&got[0]),
+            [
+                (SeatClass::Business, Some(0), false),
+                (SeatClass::First, Some(0), false),
+                (SeatClass::Second, None, false),
+            ]
+        );
+        assert_eq!(got[0].seats[2].raw, "*");
+    }
+
+    #[test]
+    fn is_time_not_buy_is_never_available_even_with_you() {
+        let start = SEED_002.find("```\n{").unwrap() + 4;
+        let len = SEED_002[start..].find("\n```").unwrap();
+        let p = decode_left_ticket(&SEED_002[start..start + len]).unwrap();
+        let got = select(&p, &watch("VNP", "AOH"), date(), table());
+        assert_eq!(got.len(), 2);
+        for m in &got {
+            assert!(!m.bookable);
+            assert!(m.seats.iter().any(|s| s.raw == "有"));
+            assert!(m.seats.iter().all(|s| !s.available), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn an_unbookable_row_has_no_available_seats_whatever_the_cells_say() {
+        for set in [(0, ""), (1, "停运"), (11, "N")] {
+            let p = page_with(&[set, (30, "有"), (32, "9")]);
+            let got = select(&p, &watch("SHH", "CZH"), date(), table());
+            assert!(got[0].seats.iter().all(|s| !s.available), "{set:?}");
+        }
+    }
+
+    #[test]
+    fn odd_times_and_patterns_never_panic() {
+        let w = window("08:00", "09:00").unwrap();
+        for t in [
+            "", "8:00", "08:0é", "é8:00", "08:60", "24:00", "99:59", "08:00:00", "0800",
+        ] {
+            let _ = parse_hhmm(t).map(|t| window_contains(&w, t));
+        }
+        assert!(pattern_matches(&pattern("*"), "G1"));
+        assert!(!pattern_matches(&pattern(""), "G1"));
+    }
 }

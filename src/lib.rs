@@ -13,11 +13,15 @@
 //! - [`cli`]: the command line.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod decide;
 pub mod filter;
+pub mod notify;
 pub mod poll;
 pub mod rail;
 pub mod seat;
 pub mod sim;
 pub mod stations;
+pub mod store;
 pub mod watchlist;

@@ -1,1 +1,116 @@
 //! One check of many watches: plan coalesced queries, run them, select what each watch wants.
+//!
+//! Watches that share a route, date and ticket type are served by **one** request: 12306
+//! tolerates roughly 80 requests per 5 minutes per address, so a hundred watches must not mean a
+//! hundred requests. [`plan`] is pure (which queries, which dates skipped and why);
+//! [`execute`] sends the planned queries through the paced client; `once`, the daemon and the
+//! tests all go through these two functions.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+
+use crate::filter::{self, TrainMatch};
+use crate::rail::client::{LeftTicketQuery, RailClient, RailError};
+use crate::stations::StationTable;
+use crate::watchlist::Watch;
+
+/// Why a (watch, date) is not queried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The date is before today (Beijing).
+    Past,
+    /// Beyond the presale window; 12306 starts selling on `opens`.
+    NotOnSaleYet { opens: NaiveDate },
+}
+
+/// One request and every (watch index, date) it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedQuery {
+    pub query: LeftTicketQuery,
+    pub users: Vec<(usize, NaiveDate)>,
+}
+
+/// What one check will do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub queries: Vec<PlannedQuery>,
+    /// (watch index, date, why) for dates not queried.
+    pub skipped: Vec<(usize, NaiveDate, Skip)>,
+}
+
+/// The last date 12306 sells today: the presale window counts today as day 1.
+pub fn last_on_sale(today: NaiveDate, presale_days: u32) -> NaiveDate {
+    today + Days::new(u64::from(presale_days.max(1) - 1))
+}
+
+/// Plans one check of `watches` (pure). Queries come out sorted by (date, from, to) so runs are
+/// reproducible.
+pub fn plan(watches: &[Watch], today: NaiveDate, presale_days: u32) -> Plan {
+    let last = last_on_sale(today, presale_days);
+    let mut by_query: BTreeMap<LeftTicketQuery, Vec<(usize, NaiveDate)>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for (i, w) in watches.iter().enumerate() {
+        for &date in &w.dates {
+            if date < today {
+                skipped.push((i, date, Skip::Past));
+            } else if date > last {
+                let opens = date - Days::new(u64::from(presale_days.max(1) - 1));
+                skipped.push((i, date, Skip::NotOnSaleYet { opens }));
+            } else {
+                let q = LeftTicketQuery {
+                    from: w.from.telecode.clone(),
+                    to: w.to.telecode.clone(),
+                    date,
+                    student: w.student,
+                };
+                by_query.entry(q).or_default().push((i, date));
+            }
+        }
+    }
+    let mut queries: Vec<PlannedQuery> = by_query
+        .into_iter()
+        .map(|(query, users)| PlannedQuery { query, users })
+        .collect();
+    queries.sort_by(|a, b| {
+        (a.query.date, &a.query.from, &a.query.to).cmp(&(b.query.date, &b.query.from, &b.query.to))
+    });
+    Plan { queries, skipped }
+}
+
+/// The outcome of one (watch, date).
+#[derive(Debug, Clone)]
+pub struct WatchResult {
+    pub watch: usize,
+    pub date: NaiveDate,
+    pub outcome: Result<Vec<TrainMatch>, RailError>,
+}
+
+/// Sends every planned query (one request each, paced by the client) and selects each watch's
+/// trains. Results come back in plan order.
+pub async fn execute(
+    client: &RailClient,
+    watches: &[Watch],
+    plan: &Plan,
+    stations: &StationTable,
+) -> Vec<WatchResult> {
+    let mut out = Vec::new();
+    for pq in &plan.queries {
+        let answer = client.query_left_ticket(&pq.query).await;
+        if let Err(e) = &answer {
+            tracing::warn!(query = %pq.query.query_string(), error = %e, "leftTicket query failed");
+        }
+        for &(i, date) in &pq.users {
+            let outcome = match &answer {
+                Ok(page) => Ok(filter::select(page, &watches[i], date, stations)),
+                Err(e) => Err(e.clone()),
+            };
+            out.push(WatchResult {
+                watch: i,
+                date,
+                outcome,
+            });
+        }
+    }
+    out
+}

@@ -153,9 +153,7 @@ impl StationTable {
 
     /// The station with this Chinese name (whitespace ignored).
     pub fn by_name(&self, name: &str) -> Option<&Station> {
-        self.by_name
-            .get(&name_key(name))
-            .map(|&i| &self.stations[i])
+        self.by_name.get(&name_key(name)).map(|&i| &self.stations[i])
     }
 
     /// Resolves what a user wrote: Chinese name, full pinyin, short pinyin or telecode, in that
@@ -191,9 +189,7 @@ impl StationTable {
     /// carries no city codes.
     pub fn same_city(&self, s: &Station) -> Vec<&Station> {
         match self.by_city.get(&s.city_code) {
-            Some(ids) if !s.city_code.is_empty() => {
-                ids.iter().map(|&i| &self.stations[i]).collect()
-            }
+            Some(ids) if !s.city_code.is_empty() => ids.iter().map(|&i| &self.stations[i]).collect(),
             _ => self.by_telecode(&s.telecode).into_iter().collect(),
         }
     }
@@ -280,8 +276,7 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const OLD_2021: &str =
-        include_str!("../tests/fixtures/stations/station_name.2021-01.testerSunshine.txt");
+    const OLD_2021: &str = include_str!("../tests/fixtures/stations/station_name.2021-01.testerSunshine.txt");
     const OLD_2024: &str = include_str!("../tests/fixtures/stations/stations.2024-04.py12306.txt");
 
     #[test]
@@ -322,20 +317,12 @@ mod tests {
     fn same_city_groups_by_prefecture_code() {
         let t = StationTable::embedded();
         let sh = t.by_telecode("SHH").unwrap();
-        let codes: Vec<&str> = t
-            .same_city(sh)
-            .iter()
-            .map(|s| s.telecode.as_str())
-            .collect();
+        let codes: Vec<&str> = t.same_city(sh).iter().map(|s| s.telecode.as_str()).collect();
         for c in ["SHH", "AOH", "SNH", "SXH"] {
             assert!(codes.contains(&c), "{c} missing from {codes:?}");
         }
         assert!(!codes.contains(&"CZH"));
-        let bj: Vec<&str> = t
-            .search("北京")
-            .iter()
-            .map(|s| s.telecode.as_str())
-            .collect();
+        let bj: Vec<&str> = t.search("北京").iter().map(|s| s.telecode.as_str()).collect();
         assert_eq!(bj[0], "BJP");
         assert!(bj.contains(&"VNP") && bj.contains(&"BXP"));
     }

@@ -1,1 +1,538 @@
-//! The 12306 HTTP client (session cookies, endpoint discovery, pacing, error classes).
+//! The 12306 HTTP client: session cookies, endpoint discovery, pacing and error classes.
+//!
+//! 12306 punishes clients that look like scripts (protocol doc §1–§2), so this client behaves like
+//! the booking page: it opens a session at `/otn/leftTicket/init` (cookies, and the current name of
+//! the query endpoint), sends the page's headers, never follows redirects (a 302 is an error page,
+//! not data), follows a `c_url` answer once, and spaces *all* its requests by `min_interval` plus
+//! jitter, however many watches share it. Everything it cannot use becomes a [`RailError`] the
+//! caller can branch on: throttling is never mistaken for "no seats".
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, redirect};
+use tokio::time::Instant;
+
+use super::left_ticket::{self, LeftTicketError, LeftTicketPage};
+use crate::config::Upstream;
+
+/// One leftTicket request: the unit that watches share (coalescing key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeftTicketQuery {
+    /// Telecodes as the watch names them (12306 widens to the same cities itself).
+    pub from: String,
+    pub to: String,
+    pub date: NaiveDate,
+    /// `purpose_codes=0X00` instead of `ADULT`.
+    pub student: bool,
+}
+
+impl LeftTicketQuery {
+    /// Query string in the order the booking page uses (protocol doc §1.1).
+    pub fn query_string(&self) -> String {
+        format!(
+            "leftTicketDTO.train_date={}&leftTicketDTO.from_station={}&leftTicketDTO.to_station={}&purpose_codes={}",
+            self.date.format("%Y-%m-%d"),
+            self.from,
+            self.to,
+            if self.student { "0X00" } else { "ADULT" }
+        )
+    }
+}
+
+/// Why a request did not produce data. The daemon backs off on [`RailError::Throttled`] and
+/// [`RailError::Timeout`], and reports the rest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RailError {
+    /// 302 to the error page, an HTML body, 403, or a risk phrase: 12306 is refusing us.
+    #[error("throttled by 12306: {reason}")]
+    Throttled { reason: String },
+    /// Nothing within the timeout.
+    #[error("12306 did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Connection-level failure (DNS, refused, reset).
+    #[error("cannot reach 12306: {0}")]
+    Network(String),
+    /// The endpoint moved twice in one request, or the init page names no endpoint.
+    #[error("12306 query endpoint unknown: {0}")]
+    Endpoint(String),
+    /// An answer we could not read.
+    #[error("{0}")]
+    Decode(String),
+}
+
+impl RailError {
+    /// Errors that mean "slow down" rather than "something is broken".
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, RailError::Throttled { .. } | RailError::Timeout(_))
+    }
+}
+
+/// What `POST /otn/login/conf` tells an anonymous visitor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginConf {
+    /// `data.queryUrl`, e.g. `leftTicket/queryG`.
+    pub query_url: Option<String>,
+    /// `data.other_control`: presale days.
+    pub presale_days: Option<u32>,
+    /// `data.nowStr`, the server clock `YYYYMMDDHHMMSS`.
+    pub now_str: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Session {
+    /// Cookies were set by `/otn/leftTicket/init` (reset when 12306 throws us out).
+    initialized: bool,
+    /// Current name of the query endpoint (`leftTicket/queryG`).
+    endpoint: Option<String>,
+    /// Presale days learnt from `login/conf`.
+    presale_days: Option<u32>,
+}
+
+/// A 12306 client. Cheap to share behind an `Arc`; requests through one client are serialized.
+pub struct RailClient {
+    http: reqwest::Client,
+    base: String,
+    min_interval: Duration,
+    jitter: Duration,
+    timeout: Duration,
+    extra_risk: Vec<String>,
+    session: Mutex<Session>,
+    /// Held for the whole of each request: the pacing gate. The instant is when the last
+    /// request finished.
+    gate: tokio::sync::Mutex<Option<Instant>>,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for RailClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RailClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn browser_headers(base: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut put = |k: header::HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    };
+    put(header::ACCEPT, "*/*");
+    put(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9");
+    put(header::CACHE_CONTROL, "no-cache");
+    put(header::IF_MODIFIED_SINCE, "0");
+    put(
+        header::REFERER,
+        &format!("{base}/otn/leftTicket/init?linktypeid=dc"),
+    );
+    put(
+        header::HeaderName::from_static("x-requested-with"),
+        "XMLHttpRequest",
+    );
+    h
+}
+
+impl RailClient {
+    /// A client for `settings.rail_url` (the real 12306 by default, the simulator in tests).
+    pub fn new(settings: &Upstream) -> anyhow::Result<RailClient> {
+        let base = settings.rail_url.trim_end_matches('/').to_string();
+        let http = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .cookie_store(true)
+            .user_agent(settings.user_agent.clone())
+            .default_headers(browser_headers(&base))
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .build()?;
+        Ok(RailClient {
+            http,
+            base,
+            min_interval: settings.min_interval,
+            jitter: settings.jitter,
+            timeout: settings.timeout,
+            extra_risk: settings.risk_phrases.clone(),
+            session: Mutex::new(Session::default()),
+            gate: tokio::sync::Mutex::new(None),
+            requests: Default::default(),
+        })
+    }
+
+    /// Base URL, for links in emails.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Requests sent so far (all kinds).
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The endpoint name in use, once known.
+    pub fn endpoint(&self) -> Option<String> {
+        self.lock_session().endpoint.clone()
+    }
+
+    /// Presale days learnt from `login/conf`, if it was asked.
+    pub fn presale_days(&self) -> Option<u32> {
+        self.lock_session().presale_days
+    }
+
+    fn lock_session(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends one request through the pacing gate: waits until `min_interval` (+ jitter) after the
+    /// previous request finished, then sends.
+    async fn paced(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, String), RailError> {
+        let mut last = self.gate.lock().await;
+        if let Some(prev) = *last {
+            let jitter = if self.jitter.is_zero() {
+                Duration::ZERO
+            } else {
+                self.jitter.mul_f64(rand::random::<f64>())
+            };
+            tokio::time::sleep_until(prev + self.min_interval + jitter).await;
+        }
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = self.send(req).await;
+        *last = Some(Instant::now());
+        result
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(StatusCode, HeaderMap, String), RailError> {
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        Ok((status, headers, body))
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> RailError {
+        if e.is_timeout() {
+            RailError::Timeout(self.timeout)
+        } else {
+            // reqwest errors carry the URL, never cookies; keep the chain short.
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            RailError::Network(msg)
+        }
+    }
+
+    /// Opens a session: `GET /otn/leftTicket/init` sets the anonymous cookies and names the
+    /// current query endpoint (`var CLeftTicketUrl = 'leftTicket/queryG';`).
+    pub async fn init(&self) -> Result<(), RailError> {
+        let url = format!("{}/otn/leftTicket/init?linktypeid=dc", self.base);
+        let req = self.http.get(url).header(
+            header::ACCEPT,
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        );
+        let (status, headers, body) = self.paced(req).await?;
+        if status.is_redirection() {
+            return Err(throttled_redirect(&headers));
+        }
+        if !status.is_success() {
+            return Err(RailError::Throttled {
+                reason: format!("init page answered HTTP {status}"),
+            });
+        }
+        let endpoint = parse_cleft_ticket_url(&body);
+        let mut s = self.lock_session();
+        s.initialized = true;
+        if let Some(e) = endpoint {
+            s.endpoint = Some(e);
+        }
+        Ok(())
+    }
+
+    /// `POST /otn/login/conf`: the endpoint name and presale days, without logging in.
+    pub async fn login_conf(&self) -> Result<LoginConf, RailError> {
+        let url = format!("{}/otn/login/conf", self.base);
+        let req = self
+            .http
+            .post(url)
+            .header(
+                header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded; charset=UTF-8",
+            )
+            .header(header::ORIGIN, self.base.clone())
+            .body("");
+        let (status, headers, body) = self.paced(req).await?;
+        if status.is_redirection() {
+            return Err(throttled_redirect(&headers));
+        }
+        if !status.is_success() {
+            return Err(RailError::Throttled {
+                reason: format!("login/conf answered HTTP {status}"),
+            });
+        }
+        let conf = parse_login_conf(&body)?;
+        let mut s = self.lock_session();
+        if let Some(q) = &conf.query_url {
+            s.endpoint = Some(q.clone());
+        }
+        if conf.presale_days.is_some() {
+            s.presale_days = conf.presale_days;
+        }
+        Ok(conf)
+    }
+
+    /// One leftTicket query. Opens a session first if needed; follows one `c_url` move.
+    pub async fn query_left_ticket(&self, q: &LeftTicketQuery) -> Result<LeftTicketPage, RailError> {
+        let (initialized, endpoint) = {
+            let s = self.lock_session();
+            (s.initialized, s.endpoint.clone())
+        };
+        if !initialized || endpoint.is_none() {
+            self.init().await?;
+        }
+        let mut endpoint = self
+            .endpoint()
+            .ok_or_else(|| RailError::Endpoint("the init page names no CLeftTicketUrl".into()))?;
+        let mut moved = false;
+        loop {
+            match self.query_at(&endpoint, q).await {
+                Ok(Answer::Page(page)) => return Ok(page),
+                Ok(Answer::Moved(c_url)) if moved => {
+                    return Err(RailError::Endpoint(format!(
+                        "12306 moved the endpoint twice in one request ({endpoint} → {c_url})"
+                    )));
+                }
+                Ok(Answer::Moved(c_url)) => {
+                    moved = true;
+                    tracing::info!(from = %endpoint, to = %c_url, "12306 moved the query endpoint");
+                    self.lock_session().endpoint = Some(c_url.clone());
+                    endpoint = c_url;
+                }
+                Err(e @ RailError::Throttled { .. }) => {
+                    // 12306 may have dropped our session; open a fresh one next time.
+                    self.lock_session().initialized = false;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn query_at(&self, endpoint: &str, q: &LeftTicketQuery) -> Result<Answer, RailError> {
+        let endpoint = endpoint.trim_start_matches('/');
+        let url = format!("{}/otn/{}?{}", self.base, endpoint, q.query_string());
+        let (status, headers, body) = self.paced(self.http.get(url)).await?;
+        classify(status, &headers, &body, &self.extra_risk)
+    }
+}
+
+/// A usable answer to one query request: data, or "ask over there" (`c_url`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Page(LeftTicketPage),
+    Moved(String),
+}
+
+fn throttled_redirect(headers: &HeaderMap) -> RailError {
+    let to = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no location)");
+    RailError::Throttled {
+        reason: format!("HTTP 302 to {to}"),
+    }
+}
+
+/// Turns an HTTP answer into a page or a typed error (pure; the HTTP status matters as much as
+/// the body).
+pub fn classify(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+    extra_risk: &[String],
+) -> Result<Answer, RailError> {
+    if status.is_redirection() {
+        return Err(throttled_redirect(headers));
+    }
+    if status == StatusCode::FORBIDDEN {
+        let b = body.trim();
+        let reason = if b.len() == 1 && b.chars().all(|c| c.is_ascii_digit()) {
+            format!("HTTP 403 查询失败！（{b}）")
+        } else {
+            "HTTP 403 查询失败，请稍后再试！".to_string()
+        };
+        return Err(RailError::Throttled { reason });
+    }
+    if let Some(p) = extra_risk
+        .iter()
+        .find(|p| !p.is_empty() && body.contains(p.as_str()))
+    {
+        return Err(RailError::Throttled {
+            reason: format!("12306 says {p}"),
+        });
+    }
+    if !status.is_success() {
+        if let Some(p) = left_ticket::find_risk_phrase(body) {
+            return Err(RailError::Throttled {
+                reason: format!("HTTP {status}: {p}"),
+            });
+        }
+        return Err(RailError::Throttled {
+            reason: format!("HTTP {status}"),
+        });
+    }
+    match left_ticket::decode_left_ticket(body) {
+        Ok(page) => Ok(Answer::Page(page)),
+        Err(LeftTicketError::EndpointMoved { c_url }) => Ok(Answer::Moved(c_url)),
+        Err(LeftTicketError::Html) => Err(RailError::Throttled {
+            reason: "HTML page instead of data".into(),
+        }),
+        Err(LeftTicketError::Refused { message }) => Err(RailError::Throttled { reason: message }),
+        Err(e @ LeftTicketError::Malformed(_)) => Err(RailError::Decode(e.to_string())),
+    }
+}
+
+/// `var CLeftTicketUrl = 'leftTicket/queryG';` → `leftTicket/queryG` (spacing and quotes vary).
+pub fn parse_cleft_ticket_url(html: &str) -> Option<String> {
+    let at = html.find("CLeftTicketUrl")?;
+    let rest = &html[at + "CLeftTicketUrl".len()..];
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let inner = &rest[1..];
+    let end = inner.find(quote)?;
+    let value = inner[..end].trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// Reads the fields yupiao uses from a `login/conf` answer (numbers may be strings).
+pub fn parse_login_conf(body: &str) -> Result<LoginConf, RailError> {
+    let v: serde_json::Value = serde_json::from_str(body.trim_start_matches('\u{feff}')).map_err(|_| {
+        if body.trim_start().starts_with('<') {
+            RailError::Throttled {
+                reason: "login/conf answered with an HTML page".into(),
+            }
+        } else {
+            RailError::Decode(format!("login/conf is not JSON: {}", snippet(body)))
+        }
+    })?;
+    let data = &v["data"];
+    let num = |x: &serde_json::Value| match x {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let text = |x: &serde_json::Value| x.as_str().map(str::to_string).filter(|s| !s.is_empty());
+    Ok(LoginConf {
+        query_url: text(&data["queryUrl"]),
+        presale_days: num(&data["other_control"]).filter(|d| *d > 0),
+        now_str: text(&data["nowStr"]),
+    })
+}
+
+fn snippet(body: &str) -> String {
+    let s: String = body.chars().take(80).collect();
+    s.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOGIN_CONF: &str =
+        include_str!("../../tests/fixtures/login/login_conf.not_logged_in.2024-04-22.json");
+
+    #[test]
+    fn query_string_keeps_the_booking_page_parameter_order() {
+        let q = LeftTicketQuery {
+            from: "SHH".into(),
+            to: "CZH".into(),
+            date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            student: true,
+        };
+        assert_eq!(
+            q.query_string(),
+            "leftTicketDTO.train_date=2026-12-01&leftTicketDTO.from_station=SHH&leftTicketDTO.to_station=CZH&purpose_codes=0X00"
+        );
+    }
+
+    #[test]
+    fn endpoint_name_is_read_from_the_init_page_whatever_the_spacing() {
+        assert_eq!(
+            parse_cleft_ticket_url("<script>var CLeftTicketUrl = 'leftTicket/queryG';</script>").as_deref(),
+            Some("leftTicket/queryG")
+        );
+        assert_eq!(
+            parse_cleft_ticket_url("var CLeftTicketUrl=\"leftTicket/queryZ\";").as_deref(),
+            Some("leftTicket/queryZ")
+        );
+        assert_eq!(parse_cleft_ticket_url("<html>nothing here</html>"), None);
+        assert_eq!(parse_cleft_ticket_url("var CLeftTicketUrl = '';"), None);
+    }
+
+    #[test]
+    fn real_login_conf_gives_endpoint_and_presale_days() {
+        let c = parse_login_conf(LOGIN_CONF).unwrap();
+        assert_eq!(c.query_url.as_deref(), Some("leftTicket/queryG"));
+        assert_eq!(c.presale_days, Some(15));
+        assert_eq!(c.now_str.as_deref(), Some("20240422140818"));
+    }
+
+    #[test]
+    fn redirects_html_403_and_risk_phrases_are_throttling_not_empty_pages() {
+        let mut loc = HeaderMap::new();
+        loc.insert(
+            header::LOCATION,
+            HeaderValue::from_static("https://www.12306.cn/mormhweb/logFiles/error.html"),
+        );
+        let e = classify(StatusCode::FOUND, &loc, "", &[]).unwrap_err();
+        assert!(
+            matches!(&e, RailError::Throttled { reason } if reason.contains("error.html")),
+            "{e:?}"
+        );
+        let none = HeaderMap::new();
+        let e = classify(StatusCode::FORBIDDEN, &none, "3", &[]).unwrap_err();
+        assert!(
+            matches!(&e, RailError::Throttled { reason } if reason.contains("（3）")),
+            "{e:?}"
+        );
+        let e = classify(StatusCode::OK, &none, "<html><body>error</body></html>", &[]).unwrap_err();
+        assert!(e.is_throttling(), "{e:?}");
+        let risk = r#"{"status":false,"messages":["您的访问过于频繁，请稍后重试"]}"#;
+        assert!(
+            classify(StatusCode::OK, &none, risk, &[])
+                .unwrap_err()
+                .is_throttling()
+        );
+        let custom = vec!["系统升级".to_string()];
+        let e = classify(
+            StatusCode::OK,
+            &none,
+            r#"{"status":true,"messages":"系统升级中","data":null}"#,
+            &custom,
+        )
+        .unwrap_err();
+        assert!(e.is_throttling());
+        assert!(
+            classify(
+                StatusCode::OK,
+                &none,
+                r#"{"status":true,"messages":"","data":null}"#,
+                &custom
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn c_url_answer_is_handed_to_the_retry_loop() {
+        let body = r#"{"c_name":"CLeftTicketUrl","status":false,"c_url":"leftTicket/queryX"}"#;
+        let a = classify(StatusCode::OK, &HeaderMap::new(), body, &[]).unwrap();
+        assert_eq!(a, Answer::Moved("leftTicket/queryX".into()));
+    }
+}

@@ -1,1 +1,509 @@
-//! The built-in simulated 12306 upstream. HELPER-OWNED.
+//! The built-in simulated 12306: a real HTTP server on loopback that answers like 12306 does.
+//!
+//! It exists so that users can dry-run their watch list (`yupiao sim`), `yupiao demo` can show
+//! the daemon catching seats without touching 12306, and the end-to-end tests can run the real
+//! binary against every answer 12306 gives (protocol doc §1–§4): endpoint rotation, cookie
+//! checks, error redirects, throttling in its several disguises, same-city widening and 57-field
+//! rows. What it serves comes from a [`Scenario`] (see `default_scenario.toml`); tests drive it
+//! in-process through [`Sim`] or out-of-process through the control API below.
+//!
+//! Modules: `scenario` (file format, validation, built-in default), `rail` (the 12306 handlers
+//! and the row builder). This file holds the public handle, the shared state and the control API.
+//!
+//! # Control API
+//!
+//! Served on the same port as the 12306 paths. Bodies are JSON; errors answer 400/404 with
+//! `{"error": "…"}`, success `{"ok": true}`. Requests under `/sim/` are not counted in the stats.
+//!
+//! | request | body | effect |
+//! | --- | --- | --- |
+//! | `GET /sim/stats` | | [`SimStats`]: requests by path, every leftTicket query with its outcome |
+//! | `POST /sim/reset-stats` | | clears the stats |
+//! | `POST /sim/seats` | `{"train":"G8294","date":"2026-12-01","seat":"二等座","left":"3"}` | sets a seat cell; `date` optional (default every date, replacing dated values); `left` is `无`, `有`, `*`, `""` or a count (string or number); 404 for an unknown train |
+//! | `POST /sim/mode` | `{"mode":"throttle302","count":2}` | failure mode: `normal`, `throttle302`, `html`, `forbidden` (403 body `3`), `risk` (您的访问过于频繁), `slow` (with `delay_ms`, default 2000); `count` = only the next n well-formed queries, absent = until changed |
+//! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ"}` | renames the query endpoint; the old name now answers `c_url` |
+//! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window) |
+//!
+//! # Order of checks on a query
+//!
+//! No `JSESSIONID` cookie → 302 to the error page; stale endpoint name → `c_url`; malformed date,
+//! past date or beyond the presale window → 302; active failure mode → its answer; otherwise the
+//! rows (an empty `result` for unknown stations).
+
+mod rail;
+mod scenario;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::seat::SeatClass;
+pub use scenario::{Cell, CellInput, Scenario, StepSpec, TrainSpec};
+use scenario::{Train, World};
+
+/// How long [`Sim::shutdown`] waits for in-flight requests before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// `slow` mode delay when the control API names none.
+const DEFAULT_SLOW_MS: u64 = 2000;
+
+/// How the simulator misbehaves on leftTicket queries (protocol doc §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    Normal,
+    /// 302 to the error page, as 12306 does to throttled IPs.
+    Throttle302,
+    /// 200 with an HTML page instead of JSON.
+    Html,
+    /// 403 with body `3`.
+    Forbidden,
+    /// 200 JSON `status:false`, `messages:["您的访问过于频繁"]`.
+    Risk,
+    /// The normal answer, after this delay.
+    Slow(Duration),
+}
+
+impl FailureMode {
+    /// The name used by the control API and in [`QueryRecord::outcome`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            FailureMode::Normal => "normal",
+            FailureMode::Throttle302 => "throttle302",
+            FailureMode::Html => "html",
+            FailureMode::Forbidden => "forbidden",
+            FailureMode::Risk => "risk",
+            FailureMode::Slow(_) => "slow",
+        }
+    }
+
+    /// Parses a control-API mode name; `delay` is only used by `slow`.
+    pub fn parse(name: &str, delay: Duration) -> Option<FailureMode> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "normal" => FailureMode::Normal,
+            "throttle302" | "302" => FailureMode::Throttle302,
+            "html" => FailureMode::Html,
+            "forbidden" | "403" => FailureMode::Forbidden,
+            "risk" => FailureMode::Risk,
+            "slow" => FailureMode::Slow(delay),
+            _ => return None,
+        })
+    }
+}
+
+/// What the simulator has seen, for assertions (`GET /sim/stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// Requests by path (`/otn/leftTicket/init`, `/otn/leftTicket/queryG`…), control API excluded.
+    pub requests: BTreeMap<String, u64>,
+    /// Every leftTicket query received, in arrival order.
+    pub queries: Vec<QueryRecord>,
+}
+
+/// One leftTicket query as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    /// Endpoint name the client used (`leftTicket/queryG`).
+    pub endpoint: String,
+    /// The raw parameters (empty when absent).
+    pub date: String,
+    pub from: String,
+    pub to: String,
+    pub purpose_codes: String,
+    /// `ok`, `c_url`, `302-no-cookie`, `302-bad-date`, or the failure mode's name.
+    pub outcome: String,
+    /// Simulator clock at arrival, ms since start: lets tests check pacing.
+    pub elapsed_ms: u64,
+}
+
+/// A handle to a running simulator. Cheap to clone; every clone drives the same server.
+#[derive(Clone)]
+pub struct Sim {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    world: World,
+    addr: SocketAddr,
+    started: Instant,
+    /// Manual clock advance ([`Sim::advance`]), in ms.
+    offset_ms: AtomicU64,
+    state: Mutex<SimState>,
+    cancel: CancellationToken,
+    server: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Everything that changes while the simulator runs.
+struct SimState {
+    endpoint: String,
+    mode: FailureMode,
+    /// Queries left before `mode` reverts to normal; `None` = until changed.
+    mode_left: Option<u32>,
+    seats: SeatBoard,
+    /// Index of the first timeline step not yet applied.
+    next_step: usize,
+    stats: SimStats,
+}
+
+/// Seat cells changed since start, over the scenario's starting cells. A dated value wins over an
+/// all-dates one; setting all dates forgets the dated values of that train and class.
+#[derive(Debug, Default)]
+struct SeatBoard {
+    all_dates: HashMap<(String, SeatClass), Cell>,
+    dated: HashMap<(String, NaiveDate, SeatClass), Cell>,
+}
+
+impl SeatBoard {
+    fn set(&mut self, train: &str, date: Option<NaiveDate>, seat: SeatClass, cell: Cell) {
+        match date {
+            Some(d) => {
+                self.dated.insert((train.to_string(), d, seat), cell);
+            }
+            None => {
+                self.dated.retain(|(t, _, s), _| !(t == train && *s == seat));
+                self.all_dates.insert((train.to_string(), seat), cell);
+            }
+        }
+    }
+
+    /// The cells of `train` on `date`, classes not on the train left out.
+    fn cells(&self, train: &Train, date: NaiveDate) -> BTreeMap<SeatClass, Cell> {
+        let mut cells = train.seats.clone();
+        for seat in SeatClass::ALL {
+            let key = (train.code.clone(), seat);
+            let dated = self.dated.get(&(train.code.clone(), date, seat));
+            if let Some(&cell) = dated.or_else(|| self.all_dates.get(&key)) {
+                cells.insert(seat, cell);
+            }
+        }
+        cells.retain(|_, c| *c != Cell::Absent);
+        cells
+    }
+}
+
+/// Why a seat change was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SeatError {
+    #[error("no train {0:?} in the scenario")]
+    UnknownTrain(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Sim {
+    /// Binds `listen` (port 0 picks a free port), starts serving in the background and returns.
+    pub async fn start(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<Sim> {
+        let world = scenario.compile()?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let state = SimState {
+            endpoint: world.endpoint.clone(),
+            mode: FailureMode::Normal,
+            mode_left: None,
+            seats: SeatBoard::default(),
+            next_step: 0,
+            stats: SimStats::default(),
+        };
+        let sim = Sim {
+            inner: Arc::new(Inner {
+                world,
+                addr,
+                started: Instant::now(),
+                offset_ms: AtomicU64::new(0),
+                state: Mutex::new(state),
+                cancel: CancellationToken::new(),
+                server: Mutex::new(None),
+            }),
+        };
+        let cancel = sim.inner.cancel.clone();
+        let serve = axum::serve(listener, sim.router())
+            .with_graceful_shutdown(async move { cancel.cancelled().await });
+        let handle = tokio::spawn(async move {
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "simulator server stopped");
+            }
+        });
+        *lock(&sim.inner.server) = Some(handle);
+        tracing::info!(addr = %addr, "simulated 12306 listening");
+        Ok(sim)
+    }
+
+    fn router(&self) -> Router {
+        rail::routes()
+            .merge(control_routes())
+            .layer(axum::middleware::from_fn_with_state(self.clone(), count_request))
+            .with_state(self.clone())
+    }
+
+    /// The bound address (the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: what to give yupiao as its 12306 base URL. A wildcard bind
+    /// (`0.0.0.0`) is reached through loopback.
+    pub fn base_url(&self) -> String {
+        let mut addr = self.inner.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            });
+        }
+        format!("http://{addr}")
+    }
+
+    /// A snapshot of what the simulator has seen.
+    pub fn stats(&self) -> SimStats {
+        self.with_state(|s| s.stats.clone())
+    }
+
+    /// Forgets the stats gathered so far.
+    pub fn reset_stats(&self) {
+        self.with_state(|s| s.stats = SimStats::default());
+    }
+
+    /// Sets a seat cell of every segment of `train`; `date: None` = every date. Invalid input is
+    /// logged and ignored: use [`Sim::try_set_seat`] to see the error.
+    pub fn set_seat(&self, train: &str, date: Option<NaiveDate>, seat: SeatClass, left: &str) {
+        if let Err(e) = self.try_set_seat(train, date, seat, left) {
+            tracing::warn!(train, seat = %seat, left, error = %e, "simulator seat change ignored");
+        }
+    }
+
+    /// [`Sim::set_seat`], reporting an unknown train or an invalid value.
+    pub fn try_set_seat(
+        &self,
+        train: &str,
+        date: Option<NaiveDate>,
+        seat: SeatClass,
+        left: &str,
+    ) -> Result<(), SeatError> {
+        let code = train.trim().to_ascii_uppercase();
+        if !self.inner.world.trains.iter().any(|t| t.code == code) {
+            return Err(SeatError::UnknownTrain(train.to_string()));
+        }
+        let cell = Cell::parse(left).map_err(SeatError::Invalid)?;
+        // Due timeline steps go first so that they cannot overwrite this later change.
+        self.catch_up();
+        self.with_state(|s| s.seats.set(&code, date, seat, cell));
+        Ok(())
+    }
+
+    /// Switches the failure mode: `None` = until changed, `Some(n)` = for the next `n`
+    /// well-formed queries, then back to [`FailureMode::Normal`].
+    pub fn set_mode(&self, mode: FailureMode, count: Option<u32>) {
+        let (mode, left) = match count {
+            Some(0) => (FailureMode::Normal, None),
+            _ if mode == FailureMode::Normal => (FailureMode::Normal, None),
+            n => (mode, n),
+        };
+        self.with_state(|s| {
+            s.mode = mode;
+            s.mode_left = left;
+        });
+    }
+
+    /// Renames the query endpoint (`leftTicket/queryZ`); the old name answers `c_url` from now on.
+    pub fn rotate_endpoint(&self, new_name: &str) {
+        let name = new_name.trim().trim_start_matches('/').to_string();
+        self.with_state(|s| s.endpoint = name);
+    }
+
+    /// Moves the simulator's clock forward: timeline steps, `nowStr` and the presale window follow.
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.inner.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish for a few seconds, then stops.
+    pub async fn shutdown(self) {
+        self.inner.cancel.cancel();
+        let handle = lock(&self.inner.server).take();
+        if let Some(mut handle) = handle
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await.is_err()
+        {
+            tracing::warn!("simulator did not stop in time; aborting its connections");
+            handle.abort();
+        }
+    }
+
+    /// Time on the simulator's clock since start.
+    fn elapsed(&self) -> Duration {
+        self.inner.started.elapsed() + Duration::from_millis(self.inner.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// The simulator's "now" in Beijing time.
+    fn now(&self) -> DateTime<Tz> {
+        let offset = Duration::from_millis(self.inner.offset_ms.load(Ordering::SeqCst));
+        let offset = chrono::Duration::from_std(offset).unwrap_or(chrono::Duration::zero());
+        (Utc::now() + offset).with_timezone(&chrono_tz::Asia::Shanghai)
+    }
+
+    /// Applies the timeline steps whose time has come. Steps are applied lazily, on the next
+    /// request or seat change, which nobody outside can tell from a timer.
+    fn catch_up(&self) {
+        let elapsed = self.elapsed();
+        let steps = &self.inner.world.steps;
+        self.with_state(|s| {
+            while let Some(step) = steps.get(s.next_step).filter(|st| st.at <= elapsed) {
+                s.seats.set(&step.train, step.date, step.seat, step.left);
+                s.next_step += 1;
+            }
+        });
+    }
+
+    /// The failure mode for one query, counting it against a limited mode.
+    fn take_mode(&self) -> FailureMode {
+        self.with_state(|s| {
+            let mode = s.mode;
+            if let Some(left) = s.mode_left.as_mut() {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    s.mode = FailureMode::Normal;
+                    s.mode_left = None;
+                }
+            }
+            mode
+        })
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
+        f(&mut lock(&self.inner.state))
+    }
+}
+
+/// A poisoned lock only means a handler panicked mid-update; the state is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn count_request(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if !path.starts_with("/sim/") {
+        sim.with_state(|s| *s.stats.requests.entry(path).or_default() += 1);
+    }
+    next.run(req).await
+}
+
+// ---- control API ----------------------------------------------------------------------------
+
+fn control_routes() -> Router<Sim> {
+    Router::new()
+        .route("/sim/stats", get(stats))
+        .route("/sim/reset-stats", post(reset_stats))
+        .route("/sim/seats", post(seats))
+        .route("/sim/mode", post(mode))
+        .route("/sim/rotate", post(rotate))
+        .route("/sim/advance", post(advance))
+}
+
+fn ok() -> Response {
+    Json(serde_json::json!({"ok": true})).into_response()
+}
+
+fn refuse(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(serde_json::json!({"error": message.to_string()}))).into_response()
+}
+
+async fn stats(State(sim): State<Sim>) -> Json<SimStats> {
+    Json(sim.stats())
+}
+
+async fn reset_stats(State(sim): State<Sim>) -> Response {
+    sim.reset_stats();
+    ok()
+}
+
+#[derive(Deserialize)]
+struct SeatsBody {
+    train: String,
+    #[serde(default)]
+    date: Option<NaiveDate>,
+    seat: String,
+    left: CellInput,
+}
+
+async fn seats(State(sim): State<Sim>, Json(body): Json<SeatsBody>) -> Response {
+    let Some(seat) = SeatClass::parse(&body.seat) else {
+        return refuse(StatusCode::BAD_REQUEST, format!("unknown seat {:?}", body.seat));
+    };
+    let left = match &body.left {
+        CellInput::Count(n) => n.to_string(),
+        CellInput::Text(t) => t.clone(),
+    };
+    match sim.try_set_seat(&body.train, body.date, seat, &left) {
+        Ok(()) => ok(),
+        Err(e @ SeatError::UnknownTrain(_)) => refuse(StatusCode::NOT_FOUND, e),
+        Err(e) => refuse(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ModeBody {
+    mode: String,
+    #[serde(default)]
+    count: Option<u32>,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+}
+
+async fn mode(State(sim): State<Sim>, Json(body): Json<ModeBody>) -> Response {
+    let delay = Duration::from_millis(body.delay_ms.unwrap_or(DEFAULT_SLOW_MS));
+    match FailureMode::parse(&body.mode, delay) {
+        Some(mode) => {
+            sim.set_mode(mode, body.count);
+            ok()
+        }
+        None => refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown mode {:?} (normal, throttle302, html, forbidden, risk, slow)",
+                body.mode
+            ),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct RotateBody {
+    endpoint: String,
+}
+
+async fn rotate(State(sim): State<Sim>, Json(body): Json<RotateBody>) -> Response {
+    if body.endpoint.trim().trim_start_matches('/').is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, "endpoint must not be empty");
+    }
+    sim.rotate_endpoint(&body.endpoint);
+    ok()
+}
+
+#[derive(Deserialize)]
+struct AdvanceBody {
+    by: String,
+}
+
+async fn advance(State(sim): State<Sim>, Json(body): Json<AdvanceBody>) -> Response {
+    match humantime::parse_duration(body.by.trim()) {
+        Ok(by) => {
+            sim.advance(by);
+            ok()
+        }
+        Err(e) => refuse(StatusCode::BAD_REQUEST, format!("by: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,555 @@
+//! Alert and test emails as subject + plain text + HTML, in Chinese.
+//!
+//! Rendering is pure: the caller passes the watch, the trains and any timestamp in, so every word
+//! an alert can say is covered by unit tests without a clock or a mail server. Everything taken
+//! from data (watch names, station names, train codes) is HTML-escaped, because a watch name is
+//! free text typed by the user.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Weekday};
+
+use crate::filter::{PLENTY, SeatMatch, TrainMatch};
+use crate::watchlist::Watch;
+
+/// A rendered email, ready for [`super::Mailer::send`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailContent {
+    /// One line, shown in the inbox list: it alone should tell the user whether to act.
+    pub subject: String,
+    /// The `text/plain` part (for clients that do not show HTML, and for tests).
+    pub text: String,
+    /// The `text/html` part: the same content as a small inline-styled table.
+    pub html: String,
+}
+
+/// The alert for one watch and one travel date. `trains` holds only the seats being alerted, in
+/// the watch's priority order; the first seat of the first train is the best hit and leads the
+/// subject.
+pub fn render_seat_alert(
+    watch: &Watch,
+    date: NaiveDate,
+    trains: &[TrainMatch],
+    rail_url: &str,
+) -> EmailContent {
+    let url = booking_url(
+        rail_url,
+        &watch.from.name,
+        &watch.from.telecode,
+        &watch.to.name,
+        &watch.to.telecode,
+        date,
+        watch.student,
+    );
+    EmailContent {
+        subject: alert_subject(watch, date, trains),
+        text: alert_text(watch, date, trains, &url),
+        html: alert_html(watch, date, trains, &url),
+    }
+}
+
+/// What `yupiao test-email` sends: proves the transport works, says when and how it was sent.
+pub fn render_test_email(now: DateTime<FixedOffset>, transport_desc: &str) -> EmailContent {
+    let when = now.format("%Y-%m-%d %H:%M:%S %:z").to_string();
+    let intro = "这是 yupiao（余票）的测试邮件。";
+    let outro = "收到这封邮件，说明邮件设置可用：有余票时，提醒会以同样的方式发出。";
+    let text = format!("{intro}\n\n发送时间：{when}\n发送方式：{transport_desc}\n\n{outro}\n");
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n\
+         <body style=\"font-family:sans-serif;font-size:14px;color:#222;\">\n\
+         <p>{intro}</p>\n\
+         <table style=\"border-collapse:collapse;\">\n\
+         <tr><td style=\"{TD}color:#555;\">发送时间</td><td style=\"{TD}\">{}</td></tr>\n\
+         <tr><td style=\"{TD}color:#555;\">发送方式</td><td style=\"{TD}\">{}</td></tr>\n\
+         </table>\n<p>{outro}</p>\n</body></html>\n",
+        escape(&when),
+        escape(transport_desc),
+    );
+    EmailContent {
+        subject: "【余票】测试邮件".to_string(),
+        text,
+        html,
+    }
+}
+
+/// The 12306 ticket query page for this route and date, where the user books.
+///
+/// Station names are percent-encoded (UTF-8), the rest is ASCII; `student` adds
+/// `purpose_codes=0X00` so the page opens on student fares.
+pub fn booking_url(
+    rail_url: &str,
+    from_name: &str,
+    from_code: &str,
+    to_name: &str,
+    to_code: &str,
+    date: NaiveDate,
+    student: bool,
+) -> String {
+    let mut url = format!(
+        "{}/otn/leftTicket/init?linktypeid=dc&fs={},{}&ts={},{}&date={}&flag=N,N,Y",
+        rail_url.trim_end_matches('/'),
+        percent_encode(from_name),
+        percent_encode(from_code),
+        percent_encode(to_name),
+        percent_encode(to_code),
+        date.format("%Y-%m-%d"),
+    );
+    if student {
+        url.push_str("&purpose_codes=0X00");
+    }
+    url
+}
+
+/// Shared by the text and HTML parts so both say exactly the same thing.
+const STALE_WARNING: &str = "余票数量仅供参考，变化很快，请尽快下单。";
+
+/// Table-cell style of every HTML part.
+const TD: &str = "padding:3px 8px;";
+
+fn alert_subject(watch: &Watch, date: NaiveDate, trains: &[TrainMatch]) -> String {
+    let day = month_day(date);
+    let Some(first) = trains.first() else {
+        return format!("【余票】{}→{} {day} 有票", watch.from.name, watch.to.name);
+    };
+    let more = if trains.len() > 1 {
+        format!(" 等{}趟", trains.len())
+    } else {
+        String::new()
+    };
+    let seats = first
+        .seats
+        .iter()
+        .map(|s| s.seat.name())
+        .collect::<Vec<_>>()
+        .join("/");
+    let seats = if seats.is_empty() {
+        String::new()
+    } else {
+        format!(" {seats}")
+    };
+    format!(
+        "【余票】{}{more} {}→{} {day}{seats} 有票",
+        first.station_train_code, first.from_name, first.to_name
+    )
+}
+
+fn alert_text(watch: &Watch, date: NaiveDate, trains: &[TrainMatch], url: &str) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "监控「{}」发现余票（{}）：", watch.name, party(watch));
+    for train in trains {
+        let _ = writeln!(
+            t,
+            "\n{}  {}  {} → {}",
+            train.station_train_code,
+            long_date(train.date),
+            train.from_name,
+            train.to_name
+        );
+        let _ = writeln!(t, "  {}", times(train));
+        for seat in &train.seats {
+            let _ = writeln!(
+                t,
+                "  {}  {}  {}",
+                seat.seat.name(),
+                count_zh(seat),
+                price_zh(seat)
+            );
+        }
+    }
+    let _ = writeln!(t, "\n下一步：");
+    let _ = writeln!(
+        t,
+        "  在 12306 预订（{} {} → {}）：\n  {url}",
+        long_date(date),
+        watch.from.name,
+        watch.to.name
+    );
+    let _ = writeln!(t, "  {STALE_WARNING}");
+    let _ = writeln!(t, "  {}", how_to_stop(&watch.name));
+    t
+}
+
+fn alert_html(watch: &Watch, date: NaiveDate, trains: &[TrainMatch], url: &str) -> String {
+    let mut h = String::new();
+    h.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n");
+    h.push_str("<body style=\"font-family:sans-serif;font-size:14px;color:#222;\">\n");
+    let _ = writeln!(
+        h,
+        "<p>监控「<b>{}</b>」发现余票（{}）：</p>",
+        escape(&watch.name),
+        escape(&party(watch))
+    );
+    h.push_str("<table style=\"border-collapse:collapse;margin:4px 0 12px;\">\n");
+    for train in trains {
+        let _ = writeln!(
+            h,
+            "<tr><td colspan=\"3\" style=\"{TD}padding-top:10px;border-top:1px solid #ccc;font-size:16px;\">\
+             <b>{}</b> {} {} → {}</td></tr>",
+            escape(&train.station_train_code),
+            escape(&long_date(train.date)),
+            escape(&train.from_name),
+            escape(&train.to_name)
+        );
+        let _ = writeln!(
+            h,
+            "<tr><td colspan=\"3\" style=\"{TD}color:#555;\">{}</td></tr>",
+            escape(&times(train))
+        );
+        for seat in &train.seats {
+            let _ = writeln!(
+                h,
+                "<tr><td style=\"{TD}\">{}</td><td style=\"{TD}color:#080;font-weight:bold;\">{}</td>\
+                 <td style=\"{TD}\">{}</td></tr>",
+                escape(seat.seat.name()),
+                escape(&count_zh(seat)),
+                escape(&price_zh(seat))
+            );
+        }
+    }
+    h.push_str("</table>\n");
+    let _ = writeln!(
+        h,
+        "<p><a href=\"{}\" style=\"display:inline-block;padding:8px 16px;background:#1677ff;\
+         color:#fff;text-decoration:none;border-radius:4px;\">去 12306 预订（{} {} → {}）</a></p>",
+        escape(url),
+        escape(&long_date(date)),
+        escape(&watch.from.name),
+        escape(&watch.to.name)
+    );
+    let _ = writeln!(
+        h,
+        "<p style=\"font-size:12px;color:#666;\">{STALE_WARNING}<br>\n{}<br>\n链接：{}</p>",
+        escape(&how_to_stop(&watch.name)),
+        escape(url)
+    );
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// `2人`, `1人，学生票`.
+fn party(watch: &Watch) -> String {
+    let mut s = format!("乘车人数 {}人", watch.passengers);
+    if watch.student {
+        s.push_str("，学生票");
+    }
+    s
+}
+
+fn how_to_stop(watch_name: &str) -> String {
+    format!("不想再收到这条提醒：编辑 watchlist.toml，删除或修改 name = \"{watch_name}\" 的 [[watch]]。")
+}
+
+/// `14:44 开 → 15:53 到，历时 1小时9分`, with `（次日）` when the arrival is on a later day.
+fn times(train: &TrainMatch) -> String {
+    let days_later = match (minutes(&train.start_time), minutes(&train.lishi)) {
+        (Some(start), Some(len)) => (start + len) / (24 * 60),
+        _ => 0,
+    };
+    let later = match days_later {
+        0 => String::new(),
+        1 => "（次日）".to_string(),
+        n => format!("（第{}天）", n + 1),
+    };
+    format!(
+        "{} 开 → {} 到{later}，历时 {}",
+        train.start_time,
+        train.arrive_time,
+        duration_zh(&train.lishi)
+    )
+}
+
+/// `HH:MM` (hours may exceed 23 for durations) → minutes.
+fn minutes(hhmm: &str) -> Option<u32> {
+    let (h, m) = hhmm.trim().split_once(':')?;
+    let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+    (m < 60).then_some(h * 60 + m)
+}
+
+/// 12306's `lishi` (`01:09`) as people say it (`1小时9分`); unparseable text is shown as is.
+fn duration_zh(lishi: &str) -> String {
+    match minutes(lishi) {
+        Some(total) => match (total / 60, total % 60) {
+            (0, m) => format!("{m}分"),
+            (h, 0) => format!("{h}小时"),
+            (h, m) => format!("{h}小时{m}分"),
+        },
+        None => lishi.to_string(),
+    }
+}
+
+fn count_zh(seat: &SeatMatch) -> String {
+    match seat.count {
+        Some(n) => format!("{n}张"),
+        None if seat.raw.trim() == "有" => format!("有票(≥{PLENTY}张)"),
+        None => "有票".to_string(),
+    }
+}
+
+fn price_zh(seat: &SeatMatch) -> String {
+    match seat.price_jiao {
+        Some(p) => format!("¥{}.{}", p / 10, p % 10),
+        None => "票价未知".to_string(),
+    }
+}
+
+/// `12月01日`.
+fn month_day(date: NaiveDate) -> String {
+    format!("{:02}月{:02}日", date.month(), date.day())
+}
+
+/// `12月01日（周一）`.
+fn long_date(date: NaiveDate) -> String {
+    format!("{}（{}）", month_day(date), weekday_zh(date.weekday()))
+}
+
+fn weekday_zh(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "周一",
+        Weekday::Tue => "周二",
+        Weekday::Wed => "周三",
+        Weekday::Thu => "周四",
+        Weekday::Fri => "周五",
+        Weekday::Sat => "周六",
+        Weekday::Sun => "周日",
+    }
+}
+
+/// Escapes text for HTML element content and double- or single-quoted attributes.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so names are safe anywhere in
+/// a query string (including the `,` that separates name and telecode).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::seat::SeatClass;
+    use crate::stations::StationTable;
+    use crate::watchlist::{Schedule, WatchAction};
+    use std::time::Duration;
+
+    pub(crate) fn watch(name: &str) -> Watch {
+        let table = StationTable::embedded();
+        Watch {
+            name: name.to_string(),
+            from: table.by_name("上海").unwrap().clone(),
+            to: table.by_name("常州").unwrap().clone(),
+            same_city: true,
+            dates: vec![day()],
+            trains: vec![],
+            exclude_trains: vec![],
+            depart: None,
+            arrive: None,
+            seats: vec![SeatClass::Second, SeatClass::First],
+            passengers: 2,
+            student: false,
+            schedule: Schedule::Every(Duration::from_secs(60)),
+            notify: vec![],
+            action: WatchAction::Alert,
+            line: 1,
+        }
+    }
+
+    pub(crate) fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 12, 1).unwrap()
+    }
+
+    fn seat(seat: SeatClass, raw: &str, price_jiao: u32) -> SeatMatch {
+        SeatMatch {
+            seat,
+            raw: raw.to_string(),
+            count: raw.parse().ok(),
+            price_jiao: Some(price_jiao),
+            available: true,
+        }
+    }
+
+    pub(crate) fn train(code: &str, seats: Vec<SeatMatch>) -> TrainMatch {
+        TrainMatch {
+            date: day(),
+            station_train_code: code.to_string(),
+            from_station: "AOH".to_string(),
+            to_station: "CZH".to_string(),
+            from_name: "上海".to_string(),
+            to_name: "常州".to_string(),
+            start_time: "14:44".to_string(),
+            arrive_time: "15:53".to_string(),
+            lishi: "01:09".to_string(),
+            bookable: true,
+            seats,
+        }
+    }
+
+    pub(crate) fn one_train() -> Vec<TrainMatch> {
+        vec![train("G8294", vec![seat(SeatClass::Second, "3", 910)])]
+    }
+
+    #[test]
+    fn one_train_one_seat_subject_names_train_route_day_and_seat() {
+        let mail = render_seat_alert(&watch("回家"), day(), &one_train(), "https://kyfw.12306.cn");
+        assert_eq!(mail.subject, "【余票】G8294 上海→常州 12月01日 二等座 有票");
+    }
+
+    #[test]
+    fn several_trains_are_counted_in_the_subject() {
+        let trains = vec![
+            train("G8294", vec![seat(SeatClass::Second, "有", 910)]),
+            train("G7002", vec![seat(SeatClass::Second, "5", 910)]),
+            train("D3102", vec![seat(SeatClass::First, "1", 1450)]),
+        ];
+        let mail = render_seat_alert(&watch("回家"), day(), &trains, "https://kyfw.12306.cn");
+        assert_eq!(mail.subject, "【余票】G8294 等3趟 上海→常州 12月01日 二等座 有票");
+        for code in ["G8294", "G7002", "D3102"] {
+            assert!(mail.text.contains(code), "{}", mail.text);
+            assert!(mail.html.contains(code));
+        }
+    }
+
+    #[test]
+    fn several_seat_classes_of_one_train_are_joined_in_priority_order() {
+        let trains = vec![train(
+            "G8294",
+            vec![
+                seat(SeatClass::Second, "有", 910),
+                seat(SeatClass::First, "2", 1450),
+            ],
+        )];
+        let mail = render_seat_alert(&watch("回家"), day(), &trains, "https://kyfw.12306.cn");
+        assert_eq!(
+            mail.subject,
+            "【余票】G8294 上海→常州 12月01日 二等座/一等座 有票"
+        );
+    }
+
+    #[test]
+    fn subject_uses_the_actual_stations_of_the_first_train() {
+        let mut trains = one_train();
+        trains[0].from_name = "上海虹桥".to_string();
+        trains[0].to_name = "常州北".to_string();
+        let mail = render_seat_alert(&watch("回家"), day(), &trains, "https://kyfw.12306.cn");
+        assert_eq!(mail.subject, "【余票】G8294 上海虹桥→常州北 12月01日 二等座 有票");
+    }
+
+    #[test]
+    fn text_part_has_times_duration_counts_prices_and_the_booking_link() {
+        let trains = vec![train(
+            "G8294",
+            vec![
+                seat(SeatClass::Second, "3", 910),
+                seat(SeatClass::First, "有", 1450),
+            ],
+        )];
+        let mail = render_seat_alert(&watch("回家"), day(), &trains, "https://kyfw.12306.cn/");
+        let t = &mail.text;
+        for want in [
+            "14:44 开 → 15:53 到，历时 1小时9分",
+            "二等座  3张  ¥91.0",
+            "一等座  有票(≥20张)  ¥145.0",
+            "12月01日（周一）",
+            "上海 → 常州",
+            "回家",
+            "乘车人数 2人",
+            "https://kyfw.12306.cn/otn/leftTicket/init?linktypeid=dc&fs=%E4%B8%8A%E6%B5%B7,SHH&ts=%E5%B8%B8%E5%B7%9E,CZH&date=2025-12-01&flag=N,N,Y",
+            STALE_WARNING,
+            "watchlist.toml",
+        ] {
+            assert!(t.contains(want), "missing {want:?} in\n{t}");
+        }
+        assert!(!t.contains("purpose_codes"));
+    }
+
+    #[test]
+    fn html_escapes_everything_taken_from_data() {
+        let mail = render_seat_alert(
+            &watch("<script>alert(1)</script> & \"x\""),
+            day(),
+            &one_train(),
+            "https://kyfw.12306.cn",
+        );
+        assert!(!mail.html.contains("<script>"), "{}", mail.html);
+        assert!(
+            mail.html
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;")
+        );
+        assert!(mail.html.contains("&amp;ts=%E5%B8%B8%E5%B7%9E,CZH"));
+        assert!(mail.html.contains("<table"));
+    }
+
+    #[test]
+    fn weekdays_are_chinese_and_correct() {
+        let d = |m, dd| NaiveDate::from_ymd_opt(2025, m, dd).unwrap();
+        assert_eq!(long_date(d(12, 1)), "12月01日（周一）");
+        assert_eq!(long_date(d(12, 6)), "12月06日（周六）");
+        assert_eq!(long_date(d(12, 7)), "12月07日（周日）");
+        assert_eq!(long_date(d(1, 1)), "01月01日（周三）");
+    }
+
+    #[test]
+    fn durations_read_the_way_people_say_them() {
+        assert_eq!(duration_zh("01:09"), "1小时9分");
+        assert_eq!(duration_zh("00:45"), "45分");
+        assert_eq!(duration_zh("02:00"), "2小时");
+        assert_eq!(duration_zh("27:35"), "27小时35分");
+        assert_eq!(duration_zh("--"), "--");
+    }
+
+    #[test]
+    fn overnight_arrivals_are_marked() {
+        let mut t = one_train().remove(0);
+        t.start_time = "22:10".into();
+        t.arrive_time = "07:05".into();
+        t.lishi = "08:55".into();
+        assert_eq!(times(&t), "22:10 开 → 07:05 到（次日），历时 8小时55分");
+    }
+
+    #[test]
+    fn student_watches_link_to_student_fares() {
+        let url = booking_url(
+            "http://127.0.0.1:8080",
+            "北京南",
+            "VNP",
+            "上海虹桥",
+            "AOH",
+            day(),
+            true,
+        );
+        assert_eq!(
+            url,
+            "http://127.0.0.1:8080/otn/leftTicket/init?linktypeid=dc&fs=%E5%8C%97%E4%BA%AC%E5%8D%97,VNP&ts=%E4%B8%8A%E6%B5%B7%E8%99%B9%E6%A1%A5,AOH&date=2025-12-01&flag=N,N,Y&purpose_codes=0X00"
+        );
+    }
+
+    #[test]
+    fn test_email_says_when_and_how_it_was_sent() {
+        let now = DateTime::parse_from_rfc3339("2025-12-01T08:30:00+08:00").unwrap();
+        let mail = render_test_email(now, "smtp://mail.example.com:587 (starttls) <&>");
+        assert!(mail.subject.contains("测试"));
+        assert!(mail.text.contains("2025-12-01 08:30:00 +08:00"));
+        assert!(mail.text.contains("smtp://mail.example.com:587 (starttls)"));
+        assert!(mail.html.contains("(starttls) &lt;&amp;&gt;"));
+    }
+}

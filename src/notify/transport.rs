@@ -1,0 +1,607 @@
+//! Delivering a rendered email: to a Maildir on disk, or to an SMTP server.
+//!
+//! The caller (the outbox) needs one decision from a failed send: retry later, or give up and
+//! tell the user. [`SendError`] carries exactly that. The SMTP password is read through
+//! `expose_secret()` only while building the transport, and every error text is scrubbed of it
+//! before it leaves this module, since error texts end up in logs and the database.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
+use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::render::EmailContent;
+use crate::config::{self, Security};
+
+/// Why a send failed, sorted by what the caller should do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: server down or unreachable, timeout, 4xx, TLS trouble, disk I/O.
+    #[error("temporary email failure (will retry): {0}")]
+    Transient(String),
+    /// Retrying the same message will not help: 5xx (rejected recipient, failed login), no or
+    /// invalid recipients.
+    #[error("email failed permanently: {0}")]
+    Permanent(String),
+}
+
+/// Sends [`EmailContent`] the way `[email]` says. Cheap to share: it holds settings, not
+/// connections.
+pub struct Mailer {
+    from: Mailbox,
+    via: Via,
+}
+
+enum Via {
+    Maildir(PathBuf),
+    Smtp {
+        /// A fresh transport is built from this for every send (see [`Mailer::send`]).
+        builder: Box<AsyncSmtpTransportBuilder>,
+        desc: String,
+        /// Only for scrubbing error texts.
+        password: Option<SecretString>,
+    },
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("from", &self.from.to_string())
+            .field("via", &self.describe())
+            .finish()
+    }
+}
+
+impl Mailer {
+    /// Checks the settings (addresses, TLS, CA file) so mistakes show at startup, not at the
+    /// first alert.
+    pub fn new(settings: &config::Email) -> anyhow::Result<Mailer> {
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .with_context(|| format!("email.from = {:?} is not an email address", settings.from))?;
+        let via = match settings.transport {
+            config::Transport::Maildir => {
+                if settings.maildir.as_os_str().is_empty() {
+                    bail!("email.maildir is empty: set it to a directory, e.g. \"mail\"");
+                }
+                Via::Maildir(settings.maildir.clone())
+            }
+            config::Transport::Smtp => smtp_via(settings)?,
+        };
+        Ok(Mailer { from, via })
+    }
+
+    /// For logs and `test-email`: where mail goes, never any credential.
+    pub fn describe(&self) -> String {
+        match &self.via {
+            Via::Maildir(dir) => format!("maildir {}", dir.display()),
+            Via::Smtp { desc, .. } => desc.clone(),
+        }
+    }
+
+    /// Sends one message to `to`. The answer is the SMTP server's reply (`250 OK`) or the path
+    /// of the Maildir file.
+    ///
+    /// SMTP opens a connection per send: alerts are minutes apart, so a pool would only hold
+    /// sockets that the server has long closed, and a transport built here is bound to the
+    /// runtime that uses it.
+    pub async fn send(&self, to: &[String], content: &EmailContent) -> Result<String, SendError> {
+        let message = self.message(to, content)?;
+        match &self.via {
+            Via::Maildir(dir) => {
+                let dir = dir.clone();
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || write_maildir(&dir, &bytes))
+                    .await
+                    .map_err(|e| SendError::Transient(format!("maildir writer failed: {e}")))?
+                    .map(|p| p.display().to_string())
+                    .map_err(|e| SendError::Transient(e.to_string()))
+            }
+            Via::Smtp {
+                builder,
+                desc,
+                password,
+            } => {
+                let transport: AsyncSmtpTransport<Tokio1Executor> = (**builder).clone().build();
+                let result = transport.send(message).await;
+                transport.shutdown().await;
+                result
+                    .map(|r| response_text(&r))
+                    .map_err(|e| classify(&e, desc, password.as_ref()))
+            }
+        }
+    }
+
+    fn message(&self, to: &[String], content: &EmailContent) -> Result<Message, SendError> {
+        if to.is_empty() {
+            return Err(SendError::Permanent(
+                "no recipients: set [email] to or the watch's notify".into(),
+            ));
+        }
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(content.subject.clone())
+            .date_now()
+            .message_id(None);
+        for addr in to {
+            let mailbox: Mailbox = addr.parse().map_err(|e| {
+                SendError::Permanent(format!("recipient {addr:?} is not an email address: {e}"))
+            })?;
+            builder = builder.to(mailbox);
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(
+                content.text.clone(),
+                content.html.clone(),
+            ))
+            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))
+    }
+}
+
+fn smtp_via(settings: &config::Email) -> anyhow::Result<Via> {
+    let host = settings.host.trim();
+    if host.is_empty() {
+        bail!("email.host is required when email.transport = \"smtp\"");
+    }
+    let (security, tls) = match settings.security {
+        Security::None => {
+            if settings.ca_file.is_some() {
+                tracing::warn!("email.ca_file is ignored with email.security = \"none\"");
+            }
+            ("none", Tls::None)
+        }
+        Security::Starttls => ("starttls", Tls::Required(tls_parameters(host, settings)?)),
+        Security::Tls => ("tls", Tls::Wrapper(tls_parameters(host, settings)?)),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(settings.port)
+        .tls(tls)
+        .timeout(Some(settings.timeout));
+    match (&settings.username, &settings.password) {
+        (Some(user), Some(password)) => {
+            if settings.security == Security::None && !is_loopback(host) {
+                bail!(
+                    "email.security = \"none\" would send the password for {host} unencrypted: \
+                     use \"starttls\" or \"tls\""
+                );
+            }
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
+        }
+        (Some(_), None) => bail!("email.username is set but email.password is not"),
+        (None, Some(_)) => bail!("email.password is set but email.username is not"),
+        (None, None) => {}
+    }
+    Ok(Via::Smtp {
+        builder: Box::new(builder),
+        desc: format!("smtp://{host}:{} ({security})", settings.port),
+        password: settings.password.clone(),
+    })
+}
+
+fn tls_parameters(host: &str, settings: &config::Email) -> anyhow::Result<TlsParameters> {
+    let mut tls = TlsParameters::builder(host.to_string());
+    if let Some(path) = &settings.ca_file {
+        let pem =
+            std::fs::read(path).with_context(|| format!("email.ca_file: cannot read {}", path.display()))?;
+        let cert = Certificate::from_pem(&pem)
+            .with_context(|| format!("email.ca_file: {} is not a PEM certificate", path.display()))?;
+        tls = tls.add_root_certificate(cert);
+    }
+    tls.build()
+        .with_context(|| format!("email: cannot set up TLS for {host}"))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `250 OK`, or `250 2.0.0 Ok: queued as 1234` — what the server said, on one line.
+fn response_text(response: &Response) -> String {
+    let lines: Vec<&str> = response.message().collect();
+    format!("{} {}", response.code(), lines.join(" "))
+        .trim_end()
+        .to_string()
+}
+
+/// 5xx replies are final; everything else (refused connection, timeout, 4xx, TLS, a dropped
+/// connection) may work on the next try.
+fn classify(error: &SmtpError, desc: &str, password: Option<&SecretString>) -> SendError {
+    let mut text = format!("{desc}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    if let Some(p) = password.map(|p| p.expose_secret()).filter(|p| !p.is_empty()) {
+        text = text.replace(p, "[REDACTED]");
+    }
+    if error.is_permanent() {
+        SendError::Permanent(text)
+    } else {
+        SendError::Transient(text)
+    }
+}
+
+/// Delivers `bytes` the Maildir way: write to `tmp/`, flush to disk, rename into `new/`, so a
+/// reader never sees half a message.
+fn write_maildir(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    use std::io::Write as _;
+    for sub in ["tmp", "new", "cur"] {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+    }
+    let name = unique_name();
+    let tmp = dir.join("tmp").join(&name);
+    let new = dir.join("new").join(&name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(file);
+    std::fs::rename(&tmp, &new)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), new.display()))?;
+    Ok(new)
+}
+
+/// `1764549600.M123456P4242Q7.myhost`: seconds, microseconds, pid, a per-process counter and the
+/// host name, as the Maildir convention asks, so two writers never pick the same name.
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static HOST: OnceLock<String> = OnceLock::new();
+    let host = HOST.get_or_init(|| {
+        ClientId::default()
+            .to_string()
+            .chars()
+            .map(|c| match c {
+                '/' => "\\057".to_string(),
+                ':' => "\\072".to_string(),
+                c if c.is_ascii_graphic() => c.to_string(),
+                _ => "_".to_string(),
+            })
+            .collect()
+    });
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    format!(
+        "{}.M{}P{}Q{}.{host}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::render::tests::{day, one_train, watch};
+    use crate::notify::render_seat_alert;
+    use crate::notify::smtp_test_server::TestSmtpServer;
+
+    fn maildir_settings(dir: &Path) -> config::Email {
+        config::Email {
+            maildir: dir.to_path_buf(),
+            from: "yupiao <yupiao@example.com>".into(),
+            ..config::Email::default()
+        }
+    }
+
+    fn smtp_settings(port: u16) -> config::Email {
+        config::Email {
+            transport: config::Transport::Smtp,
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::None,
+            from: "yupiao <yupiao@example.com>".into(),
+            timeout: Duration::from_secs(5),
+            ..config::Email::default()
+        }
+    }
+
+    fn alert() -> EmailContent {
+        render_seat_alert(&watch("回家"), day(), &one_train(), "https://kyfw.12306.cn")
+    }
+
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        match std::fs::read_dir(dir) {
+            Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Both parts present, each decodable back to the rendered UTF-8 text.
+    fn assert_is_the_alert(raw: &str) {
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("text/plain; charset=utf-8"), "{raw}");
+        assert!(raw.contains("text/html; charset=utf-8"), "{raw}");
+        assert!(raw.contains("Message-ID: <"), "{raw}");
+        assert!(raw.contains("\r\nDate: ") || raw.contains("\nDate: "), "{raw}");
+        let mail = alert();
+        let bodies = decoded_bodies(raw);
+        assert!(
+            bodies.iter().any(|b| b.contains("二等座  3张  ¥91.0")),
+            "text part not found in {bodies:?}"
+        );
+        assert!(
+            bodies.iter().any(|b| b.contains("<table")),
+            "html part not found in {bodies:?}"
+        );
+        assert!(
+            decode_subject(raw).contains(&mail.subject),
+            "subject {:?} not in {raw}",
+            mail.subject
+        );
+    }
+
+    #[tokio::test]
+    async fn maildir_send_writes_exactly_one_message_into_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(&maildir_settings(dir.path())).unwrap();
+        assert_eq!(mailer.describe(), format!("maildir {}", dir.path().display()));
+        let to = vec!["me@example.com".to_string()];
+        let path = mailer.send(&to, &alert()).await.unwrap();
+        let new = files(&dir.path().join("new"));
+        assert_eq!(new, vec![PathBuf::from(&path)]);
+        assert!(files(&dir.path().join("tmp")).is_empty());
+        assert!(dir.path().join("cur").is_dir());
+        let raw = std::fs::read_to_string(&path).unwrap();
+        assert!(raw.contains("From: yupiao <yupiao@example.com>"), "{raw}");
+        assert!(raw.contains("To: me@example.com"), "{raw}");
+        assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+        assert_is_the_alert(&raw);
+
+        mailer.send(&to, &alert()).await.unwrap();
+        assert_eq!(files(&dir.path().join("new")).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn no_recipients_is_a_permanent_error_that_says_what_to_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(&maildir_settings(dir.path())).unwrap();
+        let err = mailer.send(&[], &alert()).await.unwrap_err();
+        assert_eq!(
+            err,
+            SendError::Permanent("no recipients: set [email] to or the watch's notify".into())
+        );
+        let err = mailer
+            .send(&["not an address".into()], &alert())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Permanent(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unwritable_maildir_is_transient() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"").unwrap();
+        let mailer = Mailer::new(&maildir_settings(&blocker)).unwrap();
+        let err = mailer
+            .send(&["me@example.com".into()], &alert())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Transient(_)), "{err}");
+    }
+
+    #[test]
+    fn settings_mistakes_are_caught_at_startup() {
+        let mut s = smtp_settings(25);
+        s.host = "mail.example.com".into();
+        s.username = Some("me".into());
+        s.password = Some(SecretString::from("hunter2"));
+        let e = Mailer::new(&s).unwrap_err().to_string();
+        assert!(e.contains("unencrypted"), "{e}");
+        assert!(!e.contains("hunter2"));
+
+        let mut s = smtp_settings(587);
+        s.security = Security::Starttls;
+        s.ca_file = Some("/nonexistent/ca.pem".into());
+        let e = format!("{:#}", Mailer::new(&s).unwrap_err());
+        assert!(e.contains("ca_file"), "{e}");
+
+        let mut s = smtp_settings(587);
+        s.from = "nobody".into();
+        assert!(Mailer::new(&s).is_err());
+    }
+
+    #[test]
+    fn describe_never_shows_the_password() {
+        let mut s = smtp_settings(587);
+        s.host = "mail.example.com".into();
+        s.security = Security::Starttls;
+        s.username = Some("me".into());
+        s.password = Some(SecretString::from("hunter2"));
+        let mailer = Mailer::new(&s).unwrap();
+        assert_eq!(mailer.describe(), "smtp://mail.example.com:587 (starttls)");
+        assert!(!format!("{mailer:?}").contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn smtp_delivers_to_a_real_server_and_a_dead_one_is_transient() {
+        let server = TestSmtpServer::start().unwrap();
+        let mailer = Mailer::new(&smtp_settings(server.port)).unwrap();
+        let answer = mailer
+            .send(&["me@example.com".into(), "you@example.com".into()], &alert())
+            .await
+            .unwrap();
+        assert!(answer.starts_with("250"), "{answer}");
+        let messages = server.messages();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_is_the_alert(&messages[0]);
+
+        let port = server.port;
+        drop(server);
+        let err = mailer
+            .send(&["me@example.com".into()], &alert())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Transient(_)), "{err}");
+        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn smtp_rejected_recipient_is_permanent_and_a_4xx_is_transient() {
+        let server = TestSmtpServer::start_with_handler(
+            r#"
+class Picky:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bad@"):
+            return "550 5.1.1 no such user"
+        if address.startswith("later@"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+"#,
+            "Picky",
+        )
+        .unwrap();
+        let mailer = Mailer::new(&smtp_settings(server.port)).unwrap();
+        let err = mailer
+            .send(&["bad@example.com".into()], &alert())
+            .await
+            .unwrap_err();
+        match &err {
+            SendError::Permanent(m) => assert!(m.contains("no such user"), "{m}"),
+            other => panic!("expected Permanent, got {other:?}"),
+        }
+        let err = mailer
+            .send(&["later@example.com".into()], &alert())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Transient(_)), "{err}");
+        let ok = mailer.send(&["good@example.com".into()], &alert()).await;
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    /// Decodes every RFC 2047 encoded-word in the Subject header (lettre writes base64 ones).
+    fn decode_subject(raw: &str) -> String {
+        let mut header = String::new();
+        let mut in_subject = false;
+        for line in raw.lines() {
+            if line.is_empty() {
+                break;
+            }
+            if let Some(rest) = line.strip_prefix("Subject: ") {
+                in_subject = true;
+                header.push_str(rest);
+            } else if in_subject && line.starts_with([' ', '\t']) {
+                header.push_str(line);
+            } else {
+                in_subject = false;
+            }
+        }
+        let mut out = Vec::new();
+        for word in header.split_whitespace() {
+            let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
+            match inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>()) {
+                Some(parts) if parts.len() == 3 && parts[1].eq_ignore_ascii_case("b") => {
+                    out.extend(base64(parts[2]));
+                }
+                _ => {
+                    if !out.is_empty() {
+                        out.push(b' ');
+                    }
+                    out.extend(word.as_bytes());
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The decoded bodies of the MIME parts (base64 or quoted-printable), in order.
+    fn decoded_bodies(raw: &str) -> Vec<String> {
+        let raw = raw.replace("\r\n", "\n");
+        let mut bodies = Vec::new();
+        for part in raw.split("\n--").skip(1) {
+            let Some((headers, body)) = part.split_once("\n\n") else {
+                continue;
+            };
+            let headers = headers.to_ascii_lowercase();
+            let bytes = if headers.contains("content-transfer-encoding: base64") {
+                base64(&body.replace('\n', ""))
+            } else if headers.contains("content-transfer-encoding: quoted-printable") {
+                quoted_printable(body)
+            } else {
+                body.as_bytes().to_vec()
+            };
+            bodies.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        bodies
+    }
+
+    fn base64(s: &str) -> Vec<u8> {
+        let val = |c: u8| -> Option<u32> {
+            Some(match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => return None,
+            } as u32)
+        };
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0);
+        for v in s.bytes().filter_map(val) {
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        out
+    }
+
+    fn quoted_printable(s: &str) -> Vec<u8> {
+        let s = s.replace("=\n", "");
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'=' && i + 2 < b.len() {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        out
+    }
+}

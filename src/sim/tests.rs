@@ -1,0 +1,568 @@
+//! The simulator as a client sees it: a real server on a free loopback port, driven with reqwest.
+
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use reqwest::redirect::Policy;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+use super::rail::ERROR_PAGE;
+use super::*;
+
+const LOGIN_CONF_FIXTURE: &str =
+    include_str!("../../tests/fixtures/login/login_conf.not_logged_in.2024-04-22.json");
+const QUERY_FIXTURE: &str = include_str!("../../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
+
+async fn start(scenario: Scenario) -> Sim {
+    Sim::start("127.0.0.1:0".parse().unwrap(), scenario)
+        .await
+        .unwrap()
+}
+
+fn client() -> Client {
+    Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// A client holding the session cookies of `init`, as every real client does before querying.
+async fn session(sim: &Sim) -> Client {
+    let c = client();
+    let r = c
+        .get(format!("{}/otn/leftTicket/init", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    c
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
+fn in_days(n: u64) -> String {
+    (today() + Days::new(n)).format("%Y-%m-%d").to_string()
+}
+
+fn query_url(sim: &Sim, endpoint: &str, date: &str, from: &str, to: &str) -> String {
+    format!(
+        "{}/otn/{endpoint}?leftTicketDTO.train_date={date}&leftTicketDTO.from_station={from}\
+         &leftTicketDTO.to_station={to}&purpose_codes=ADULT",
+        sim.base_url()
+    )
+}
+
+async fn get(c: &Client, url: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap())
+}
+
+/// A normal SHH→CZH query for the date `days` from today; the JSON answer.
+async fn shh_czh(sim: &Sim, c: &Client, days: u64) -> Value {
+    let (status, _, body) = get(
+        c,
+        &query_url(sim, "leftTicket/queryG", &in_days(days), "SHH", "CZH"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn rows(answer: &Value) -> Vec<Vec<String>> {
+    answer["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().split('|').map(str::to_string).collect())
+        .collect()
+}
+
+fn cell(answer: &Value, train: &str, seat: SeatClass) -> String {
+    rows(answer)
+        .into_iter()
+        .find(|r| r[3] == train)
+        .map(|r| r[seat.column()].clone())
+        .unwrap()
+}
+
+fn assert_error_redirect(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &str) {
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(headers[reqwest::header::LOCATION], ERROR_PAGE);
+    assert!(body.is_empty());
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+fn outcomes(sim: &Sim) -> Vec<String> {
+    sim.stats().queries.into_iter().map(|q| q.outcome).collect()
+}
+
+#[tokio::test]
+async fn init_sets_the_session_cookies_and_names_the_endpoint() {
+    let sim = start(Scenario::builtin()).await;
+    let (status, headers, body) = get(&client(), &format!("{}/otn/leftTicket/init", sim.base_url())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("var CLeftTicketUrl = 'leftTicket/queryG';"),
+        "{body}"
+    );
+    let names: Vec<String> = headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["JSESSIONID", "route", "BIGipServerotn"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn login_conf_has_the_shape_of_the_real_one() {
+    let sim = start(Scenario::builtin()).await;
+    let r = client()
+        .post(format!("{}/otn/login/conf", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ours: Value = r.json().await.unwrap();
+    let real: Value = serde_json::from_str(LOGIN_CONF_FIXTURE).unwrap();
+    assert_eq!(keys(&ours), keys(&real));
+    assert_eq!(keys(&ours["data"]), keys(&real["data"]));
+    let data = &ours["data"];
+    assert_eq!(data["queryUrl"], "leftTicket/queryG");
+    assert_eq!(data["other_control"], 15);
+    assert_eq!(data["is_login"], "N");
+    assert_eq!(ours["messages"], json!([]));
+    let now_str = data["nowStr"].as_str().unwrap();
+    assert_eq!(now_str.len(), 14);
+    assert!(now_str.starts_with(&today().format("%Y%m%d").to_string()));
+    assert!(data["now"].as_i64().unwrap() > 1_700_000_000_000);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_query_without_cookies_is_sent_to_the_error_page() {
+    let sim = start(Scenario::builtin()).await;
+    let (status, headers, body) = get(
+        &client(),
+        &query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH"),
+    )
+    .await;
+    assert_error_redirect(status, &headers, &body);
+    assert_eq!(outcomes(&sim), ["302-no-cookie"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stale_endpoint_answers_c_url_and_rotation_moves_the_endpoint() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let (_, _, body) = get(
+        &c,
+        &query_url(&sim, "leftTicket/queryZ", &in_days(1), "SHH", "CZH"),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v,
+        json!({"status": false, "c_url": "leftTicket/queryG", "c_name": "CLeftTicketUrl"})
+    );
+
+    sim.rotate_endpoint("leftTicket/queryZ");
+    let (_, _, page) = get(&c, &format!("{}/otn/leftTicket/init", sim.base_url())).await;
+    assert!(page.contains("'leftTicket/queryZ'"));
+    let (_, _, body) = get(
+        &c,
+        &query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH"),
+    )
+    .await;
+    assert!(body.contains(r#""c_url":"leftTicket/queryZ""#), "{body}");
+    let (status, _, body) = get(
+        &c,
+        &query_url(&sim, "leftTicket/queryZ", &in_days(1), "SHH", "CZH"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#""status":true"#));
+    assert_eq!(outcomes(&sim), ["c_url", "c_url", "ok"]);
+    let endpoints: Vec<String> = sim.stats().queries.into_iter().map(|q| q.endpoint).collect();
+    assert_eq!(
+        endpoints,
+        ["leftTicket/queryZ", "leftTicket/queryG", "leftTicket/queryZ"]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn past_unpadded_and_out_of_presale_dates_are_sent_to_the_error_page() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let yesterday = (today() - Days::new(1)).format("%Y-%m-%d").to_string();
+    let unpadded = (today() + Days::new(1)).format("%Y-%-m-%-d").to_string();
+    let unpadded = if unpadded.len() == 10 {
+        "2030-1-1".to_string()
+    } else {
+        unpadded
+    };
+    for date in [
+        yesterday,
+        unpadded,
+        in_days(15),
+        "garbage".to_string(),
+        String::new(),
+    ] {
+        let (status, headers, body) =
+            get(&c, &query_url(&sim, "leftTicket/queryG", &date, "SHH", "CZH")).await;
+        assert_error_redirect(status, &headers, &body);
+    }
+    for days in [0, 14] {
+        assert!(!rows(&shh_czh(&sim, &c, days).await).is_empty());
+    }
+    let o = outcomes(&sim);
+    assert_eq!(
+        o,
+        [
+            "302-bad-date",
+            "302-bad-date",
+            "302-bad-date",
+            "302-bad-date",
+            "302-bad-date",
+            "ok",
+            "ok"
+        ]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn shanghai_to_changzhou_is_widened_to_both_cities() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let (_, _, text) = get(
+        &c,
+        &query_url(&sim, "leftTicket/queryG", &in_days(2), "SHH", "CZH"),
+    )
+    .await;
+    assert!(
+        text.starts_with(r#"{"httpstatus":200,"data":{"result":["#),
+        "{text}"
+    );
+    let ours: Value = serde_json::from_str(&text).unwrap();
+    let real: Value = serde_json::from_str(QUERY_FIXTURE).unwrap();
+    assert_eq!(keys(&ours), keys(&real));
+    assert_eq!(keys(&ours["data"]), keys(&real["data"]));
+    let rows = rows(&ours);
+    assert!(rows.iter().all(|r| r.len() == 57));
+    let codes: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
+    assert_eq!(codes, ["D3010", "G8294", "G7158", "K1805"]);
+    let d3010 = &rows[0];
+    assert_eq!((d3010[6].as_str(), d3010[7].as_str()), ("AOH", "CZH"));
+    let date = (today() + Days::new(2)).format("%Y%m%d").to_string();
+    assert!(rows.iter().all(|r| r[13] == date));
+    let map = &ours["data"]["map"];
+    assert_eq!(map["AOH"], "上海虹桥");
+    assert_eq!(map["ESH"], "常州北");
+    assert_eq!(map["SHH"], "上海");
+    assert_eq!(map["CZH"], "常州");
+    assert!(map.get("VNP").is_none());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_stations_get_an_empty_result() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let (status, _, body) = get(
+        &c,
+        &query_url(&sim, "leftTicket/queryG", &in_days(1), "XXQ", "CZH"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], true);
+    assert_eq!(v["data"]["result"], json!([]));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_failure_mode_answers_like_12306_and_expires_after_its_count() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+
+    sim.set_mode(FailureMode::Throttle302, Some(2));
+    for _ in 0..2 {
+        let (status, headers, body) = get(&c, &url).await;
+        assert_error_redirect(status, &headers, &body);
+    }
+    assert_eq!(get(&c, &url).await.0, StatusCode::OK);
+
+    sim.set_mode(FailureMode::Html, Some(1));
+    let (status, _, body) = get(&c, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with("<html"), "{body}");
+
+    sim.set_mode(FailureMode::Forbidden, Some(1));
+    let (status, _, body) = get(&c, &url).await;
+    assert_eq!((status, body.as_str()), (StatusCode::FORBIDDEN, "3"));
+
+    sim.set_mode(FailureMode::Risk, Some(1));
+    let (status, _, body) = get(&c, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&v["status"], &v["messages"]),
+        (&json!(false), &json!(["您的访问过于频繁"]))
+    );
+
+    sim.set_mode(FailureMode::Slow(Duration::from_millis(300)), Some(1));
+    let t = Instant::now();
+    let (status, _, body) = get(&c, &url).await;
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("G8294"));
+
+    let t = Instant::now();
+    assert_eq!(get(&c, &url).await.0, StatusCode::OK);
+    assert!(t.elapsed() < Duration::from_millis(300));
+    assert_eq!(
+        outcomes(&sim),
+        [
+            "throttle302",
+            "throttle302",
+            "ok",
+            "html",
+            "forbidden",
+            "risk",
+            "slow",
+            "ok"
+        ]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mode_without_count_lasts_until_changed() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    sim.set_mode(FailureMode::Forbidden, None);
+    for _ in 0..3 {
+        assert_eq!(get(&c, &url).await.0, StatusCode::FORBIDDEN);
+    }
+    sim.set_mode(FailureMode::Normal, None);
+    assert_eq!(get(&c, &url).await.0, StatusCode::OK);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_builtin_timeline_makes_g8294_second_class_come_and_go() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let mut seen = Vec::new();
+    for advance in [0, 20, 15, 15] {
+        sim.advance(Duration::from_secs(advance));
+        let answer = shh_czh(&sim, &c, 3).await;
+        seen.push(cell(&answer, "G8294", SeatClass::Second));
+    }
+    assert_eq!(seen, ["无", "3", "5", "无"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dated_step_changes_only_its_date() {
+    let date = today() + Days::new(4);
+    let text = format!(
+        r#"
+        [[train]]
+        code = "G8294"
+        from = "SHH"
+        to = "CZH"
+        depart = "14:44"
+        arrive = "15:53"
+        seats = {{ "二等座" = "无" }}
+        [[step]]
+        at = "0s"
+        train = "G8294"
+        seat = "二等座"
+        left = 7
+        date = "{date}"
+        "#
+    );
+    let sim = start(Scenario::from_toml(&text).unwrap()).await;
+    let c = session(&sim).await;
+    assert_eq!(cell(&shh_czh(&sim, &c, 4).await, "G8294", SeatClass::Second), "7");
+    assert_eq!(
+        cell(&shh_czh(&sim, &c, 5).await, "G8294", SeatClass::Second),
+        "无"
+    );
+    let row = &rows(&shh_czh(&sim, &c, 4).await)[0];
+    assert_eq!(row[11], "Y");
+    assert!(!row[0].is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn set_seat_applies_to_one_date_or_to_all() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let day3 = today() + Days::new(3);
+    sim.set_seat("G8294", Some(day3), SeatClass::Second, "9");
+    assert_eq!(cell(&shh_czh(&sim, &c, 3).await, "G8294", SeatClass::Second), "9");
+    assert_eq!(
+        cell(&shh_czh(&sim, &c, 4).await, "G8294", SeatClass::Second),
+        "无"
+    );
+    sim.set_seat("G8294", None, SeatClass::Second, "有");
+    assert_eq!(
+        cell(&shh_czh(&sim, &c, 3).await, "G8294", SeatClass::Second),
+        "有"
+    );
+    assert_eq!(
+        cell(&shh_czh(&sim, &c, 4).await, "G8294", SeatClass::Second),
+        "有"
+    );
+    sim.set_seat("G8294", None, SeatClass::First, "");
+    assert_eq!(cell(&shh_czh(&sim, &c, 4).await, "G8294", SeatClass::First), "");
+    assert_eq!(
+        sim.try_set_seat("G9999", None, SeatClass::First, "1"),
+        Err(SeatError::UnknownTrain("G9999".into()))
+    );
+    assert!(sim.try_set_seat("G8294", None, SeatClass::First, "lots").is_err());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_control_api_drives_the_simulator_over_http() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    let base = sim.base_url();
+    let post = |path: &str, body: Value| c.post(format!("{base}{path}")).json(&body).send();
+
+    let day = in_days(2);
+    let r = post(
+        "/sim/seats",
+        json!({"train": "G8294", "date": day, "seat": "二等座", "left": "3"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(cell(&shh_czh(&sim, &c, 2).await, "G8294", SeatClass::Second), "3");
+    let r = post("/sim/seats", json!({"train": "G8294", "seat": "ze", "left": 4}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(cell(&shh_czh(&sim, &c, 2).await, "G8294", SeatClass::Second), "4");
+    let r = post(
+        "/sim/seats",
+        json!({"train": "Z1", "seat": "二等座", "left": "3"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = post(
+        "/sim/seats",
+        json!({"train": "G8294", "seat": "三等座", "left": "3"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let r = post("/sim/mode", json!({"mode": "forbidden", "count": 1}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let url = query_url(&sim, "leftTicket/queryG", &day, "SHH", "CZH");
+    assert_eq!(get(&c, &url).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&c, &url).await.0, StatusCode::OK);
+    let r = post("/sim/mode", json!({"mode": "slow", "count": 1, "delay_ms": 50}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(get(&c, &url).await.0, StatusCode::OK);
+    let r = post("/sim/mode", json!({"mode": "teapot"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let r = post("/sim/rotate", json!({"endpoint": "leftTicket/queryO"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(get(&c, &url).await.2.contains("leftTicket/queryO"));
+
+    let r = post("/sim/advance", json!({"by": "1h"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(sim.elapsed() >= Duration::from_secs(3600));
+
+    let stats: SimStats = c
+        .get(format!("{base}/sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, sim.stats());
+    let o: Vec<&str> = stats.queries.iter().map(|q| q.outcome.as_str()).collect();
+    assert_eq!(o, ["ok", "ok", "forbidden", "ok", "slow", "c_url"]);
+    assert_eq!(stats.queries[0].purpose_codes, "ADULT");
+    assert_eq!(stats.queries[0].date, day);
+
+    let r = post("/sim/reset-stats", json!({})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(sim.stats(), SimStats::default());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_count_requests_by_path() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    shh_czh(&sim, &c, 1).await;
+    shh_czh(&sim, &c, 2).await;
+    c.post(format!("{}/otn/login/conf", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    get(&c, &format!("{}/sim/stats", sim.base_url())).await;
+    get(&c, &format!("{}/otn/nothing/here", sim.base_url())).await;
+    let requests = sim.stats().requests;
+    let expected: BTreeMap<String, u64> = [
+        ("/otn/leftTicket/init", 1),
+        ("/otn/leftTicket/queryG", 2),
+        ("/otn/login/conf", 1),
+        ("/otn/nothing/here", 1),
+    ]
+    .into_iter()
+    .map(|(p, n)| (p.to_string(), n))
+    .collect();
+    assert_eq!(requests, expected);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server_promptly_even_mid_delay() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    sim.set_mode(FailureMode::Slow(Duration::from_secs(30)), None);
+    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    let pending = tokio::spawn(async move { c.get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let base = sim.base_url();
+    let t = Instant::now();
+    sim.shutdown().await;
+    assert!(t.elapsed() < Duration::from_secs(4));
+    let _ = pending.await;
+    assert!(client().get(format!("{base}/sim/stats")).send().await.is_err());
+}
