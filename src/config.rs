@@ -20,6 +20,89 @@ pub struct Settings {
     pub log: Log,
     pub daemon: Daemon,
     pub email: Email,
+    pub rail: Rail,
+    pub juhe: Juhe,
+    pub callback: Callback,
+}
+
+/// `[rail]`: the user's logged-in 12306 session, for reading 候补 (waitlist) orders.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rail {
+    /// The `Cookie:` header value copied from a logged-in browser (`JSESSIONID=…; tk=…; …`).
+    pub cookie: Option<SecretString>,
+    /// Or a file holding it (re-read when it changes, so the user can refresh it in place).
+    pub cookie_file: Option<PathBuf>,
+}
+
+/// `[juhe]`: the Juhe grabTicket API that places 抢票 orders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Juhe {
+    /// Off by default: a grab watch then only alerts, and says so.
+    pub enabled: bool,
+    /// Log the orders that would be placed, place none.
+    pub dry_run: bool,
+    /// The Juhe API key.
+    pub key: Option<SecretString>,
+    /// Endpoint paths under `upstream.juhe_url`.
+    pub search_path: String,
+    pub create_path: String,
+    pub detail_path: String,
+    pub cancel_path: String,
+    pub refund_path: String,
+    pub callback_path: String,
+    pub dictionary_path: String,
+    /// Contact person, cellphone and email sent with each order.
+    pub person: String,
+    pub cellphone: Option<SecretString>,
+    pub email: String,
+    /// 0 代购 (Juhe's account) or 1 自购 (your 12306 account below).
+    pub ticket_model: u8,
+    pub account_no: Option<String>,
+    pub account_password: Option<SecretString>,
+    /// The `idCardType` Juhe expects for a 身份证 (the documents disagree: 0 or 1).
+    pub id_card_type_for_resident_id: String,
+    /// How often to poll `orderDetail` for a live order.
+    #[serde(deserialize_with = "duration")]
+    pub poll_every: Duration,
+}
+
+impl Default for Juhe {
+    fn default() -> Self {
+        Juhe {
+            enabled: false,
+            dry_run: false,
+            key: None,
+            search_path: "grabTicket/action/search.php".into(),
+            create_path: "grabTicket/action/createOrder.php".into(),
+            detail_path: "grabTicket/action/orderDetail.php".into(),
+            cancel_path: "grabTicket/action/cancelOrder.php".into(),
+            refund_path: "grabTicket/action/applyRefundOrder.php".into(),
+            callback_path: "grabTicket/action/addCallbackUrl.php".into(),
+            dictionary_path: "grabTicket/action/dataDictionary.php".into(),
+            person: String::new(),
+            cellphone: None,
+            email: String::new(),
+            ticket_model: 0,
+            account_no: None,
+            account_password: None,
+            id_card_type_for_resident_id: "1".into(),
+            poll_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[callback]`: where Juhe pushes order results.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Callback {
+    /// Address the receiver listens on, e.g. `127.0.0.1:8787`; none = no receiver (polling only).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The URL Juhe can reach (a reverse proxy in front of `listen`); none = do not register.
+    pub public_url: Option<String>,
+    /// Secret path component that makes push URLs unguessable.
+    pub token: Option<SecretString>,
 }
 
 /// `[upstream]`: where 12306 and Juhe are, and how politely to talk to them.

@@ -385,11 +385,7 @@ mod tests {
             train("G5", vec![seat(SeatClass::Second, "7", 1)]),
         ];
         let d = &polls(&[(0, obs)])[0];
-        let codes: Vec<_> = d
-            .alert
-            .iter()
-            .map(|t| t.station_train_code.as_str())
-            .collect();
+        let codes: Vec<_> = d.alert.iter().map(|t| t.station_train_code.as_str()).collect();
         assert_eq!(codes, ["G1", "G5"]);
         let g1: Vec<_> = d.alert[0].seats.iter().map(|s| s.seat).collect();
         assert_eq!(

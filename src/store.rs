@@ -133,15 +133,10 @@ const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Something went wrong with the database; every message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "{path}: no database here yet; `yupiao run` or `yupiao once` creates it (or check [store] path)"
-    )]
+    #[error("{path}: no database here yet; `yupiao run` or `yupiao once` creates it (or check [store] path)")]
     Missing { path: String },
     #[error("{path}: cannot open the database: {source}; check [store] path and its permissions")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    Open { path: String, source: rusqlite::Error },
     #[error(
         "{path} is not a yupiao database or is corrupt ({detail}); move it aside to start afresh, or set another [store] path"
     )]
@@ -149,26 +144,15 @@ pub enum StoreError {
     #[error(
         "{path} was written by a newer yupiao (schema {found}, this one knows up to {known}); upgrade yupiao or set another [store] path"
     )]
-    NewerSchema {
-        path: String,
-        found: i64,
-        known: i64,
-    },
+    NewerSchema { path: String, found: i64, known: i64 },
     #[error(
         "{path} has schema {found}, older than this yupiao's {known}; restart `yupiao run` (or run `yupiao once`) to upgrade it"
     )]
-    OlderSchema {
-        path: String,
-        found: i64,
-        known: i64,
-    },
+    OlderSchema { path: String, found: i64, known: i64 },
     #[error("another yupiao run ({}) is using {path}; stop it first (systemctl stop yupiao) or use another [store] path", pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")))]
     Locked { path: String, pid: Option<u32> },
     #[error("{path}: cannot use the lock file: {source}; check the directory's permissions")]
-    LockFile {
-        path: String,
-        source: std::io::Error,
-    },
+    LockFile { path: String, source: std::io::Error },
     #[error(
         "the database stayed busy for more than {}s (another process holds a write lock); try again",
         BUSY_TIMEOUT.as_secs()
@@ -640,12 +624,8 @@ impl Store {
 
     /// (application_id, user_version, number of schema objects).
     fn identity(&self) -> rusqlite::Result<(i32, i64, i64)> {
-        let app_id = self
-            .conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))?;
-        let version = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let app_id = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let version = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let objects = self
             .conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
@@ -694,9 +674,7 @@ impl Store {
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// The stored state of one (watch, date), for [`crate::decide::decide`].
@@ -711,9 +689,9 @@ impl Store {
             let (k, s) = r?;
             prev.seats.insert(k, s);
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT train, last_alert_at FROM train_alert WHERE watch = ?1 AND date = ?2",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT train, last_alert_at FROM train_alert WHERE watch = ?1 AND date = ?2")?;
         for r in stmt.query_map((watch, &d), |row| {
             Ok((row.get::<_, String>(0)?, time_at(row, 1)?))
         })? {
@@ -740,9 +718,7 @@ impl Store {
         const POLLED: &str = "INSERT INTO watch_status (watch, last_poll_at) VALUES (?1, ?2)
              ON CONFLICT (watch) DO UPDATE SET last_poll_at = excluded.last_poll_at";
         if decision.is_empty() && email.is_none() {
-            self.conn
-                .prepare_cached(POLLED)?
-                .execute((watch, ms(now)))?;
+            self.conn.prepare_cached(POLLED)?.execute((watch, ms(now)))?;
             return Ok(());
         }
         let d = date_text(date);
@@ -826,11 +802,7 @@ impl Store {
     }
 
     /// Pending emails whose next attempt is due, oldest first.
-    pub fn due_emails(
-        &self,
-        now: DateTime<FixedOffset>,
-        limit: u32,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
+    pub fn due_emails(&self, now: DateTime<FixedOffset>, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1
@@ -912,9 +884,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT state, count(*) FROM outbox WHERE watch = ?1 GROUP BY state")?;
-        for r in stmt.query_map([watch], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })? {
+        for r in stmt.query_map([watch], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (state, n) = r?;
             let n = n as u64;
             match OutboxState::parse(&state) {
@@ -985,11 +955,7 @@ impl Store {
 
     /// Removes history and finished (sent/failed) emails older than `retention`, and the state
     /// of travel dates that ended more than `retention` ago.
-    pub fn prune(
-        &mut self,
-        now: DateTime<FixedOffset>,
-        retention: Duration,
-    ) -> Result<Pruned, StoreError> {
+    pub fn prune(&mut self, now: DateTime<FixedOffset>, retention: Duration) -> Result<Pruned, StoreError> {
         let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX / 2);
         let cutoff_ms = ms(cutoff);
         let cutoff_date = date_text(cutoff.date_naive());
@@ -1100,10 +1066,7 @@ impl Store {
     }
 
     /// The value and when it was set.
-    pub fn get_fact(
-        &self,
-        fact: Fact,
-    ) -> Result<Option<(String, DateTime<FixedOffset>)>, StoreError> {
+    pub fn get_fact(&self, fact: Fact) -> Result<Option<(String, DateTime<FixedOffset>)>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -1116,8 +1079,7 @@ impl Store {
 
     /// Copies the whole database (consistently, even while written) to `dest`, e.g. for backups.
     pub fn vacuum_into(&self, dest: &Path) -> Result<(), StoreError> {
-        self.conn
-            .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        self.conn.execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
         Ok(())
     }
 }
@@ -1147,8 +1109,7 @@ fn insert_email(
     now: DateTime<FixedOffset>,
     email: &NewEmail,
 ) -> rusqlite::Result<usize> {
-    let recipients =
-        serde_json::to_string(&email.recipients).expect("a list of strings serializes");
+    let recipients = serde_json::to_string(&email.recipients).expect("a list of strings serializes");
     conn.prepare_cached(
         "INSERT INTO outbox (created_at, watch, kind, recipients, subject, body_text, body_html,
              state, attempts, next_attempt_at)
@@ -1269,10 +1230,7 @@ mod tests {
             .unwrap();
         for result in [Store::open(&path), Store::open_read_only(&path)] {
             let e = result.err().unwrap();
-            assert!(
-                matches!(e, StoreError::NewerSchema { found: 99, .. }),
-                "{e:?}"
-            );
+            assert!(matches!(e, StoreError::NewerSchema { found: 99, .. }), "{e:?}");
             assert!(e.to_string().contains("newer yupiao"), "{e}");
         }
     }
@@ -1280,11 +1238,7 @@ mod tests {
     #[test]
     fn garbage_and_foreign_databases_are_refused_not_migrated() {
         let (dir, path) = db();
-        std::fs::write(
-            &path,
-            "this is not sqlite, it is a shopping list\n".repeat(200),
-        )
-        .unwrap();
+        std::fs::write(&path, "this is not sqlite, it is a shopping list\n".repeat(200)).unwrap();
         let e = Store::open(&path).err().unwrap();
         assert!(matches!(e, StoreError::NotADatabase { .. }), "{e:?}");
         assert!(e.to_string().contains("move it aside"), "{e}");
@@ -1321,11 +1275,7 @@ mod tests {
             assert!(poll(&mut store, i, &obs).is_empty());
         }
         assert_eq!(store.history_rows().unwrap(), 2);
-        assert_eq!(
-            count(&store, "outbox"),
-            1,
-            "one alert for the first poll only"
-        );
+        assert_eq!(count(&store, "outbox"), 1, "one alert for the first poll only");
         let status = store.watch_status("w").unwrap().unwrap();
         assert_eq!(status.last_poll_at, Some(at(100)));
     }
@@ -1365,9 +1315,7 @@ mod tests {
             recipients: vec![], // violates the outbox CHECK, after the state rows were written
             ..email()
         };
-        let e = store
-            .record_poll("w", date(), at(0), &d, Some(bad))
-            .unwrap_err();
+        let e = store.record_poll("w", date(), at(0), &d, Some(bad)).unwrap_err();
         assert!(matches!(e, StoreError::Sqlite(_)), "{e:?}");
         for table in [
             "seat_state",
@@ -1404,10 +1352,7 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         assert!(poll(&mut store, 1, &has("有")).alert.is_empty());
         poll(&mut store, 2, &has("无"));
-        assert!(
-            poll(&mut store, 3, &has("2")).alert.is_empty(),
-            "inside the gap"
-        );
+        assert!(poll(&mut store, 3, &has("2")).alert.is_empty(), "inside the gap");
         drop(store);
         let mut store = Store::open(&path).unwrap();
         assert_eq!(
@@ -1505,10 +1450,7 @@ mod tests {
                 failed: 1
             }
         );
-        assert_eq!(
-            store.outbox_counts("other").unwrap(),
-            OutboxCounts::default()
-        );
+        assert_eq!(store.outbox_counts("other").unwrap(), OutboxCounts::default());
     }
 
     #[test]
@@ -1527,11 +1469,7 @@ mod tests {
         assert_eq!((pruned.history, pruned.outbox, pruned.state), (1, 1, 0));
         assert_eq!(store.history_rows().unwrap(), 1);
         assert_eq!(store.recent_changes("w", 10).unwrap()[0].raw, "无");
-        assert_eq!(
-            count(&store, "outbox"),
-            2,
-            "pending emails are never pruned"
-        );
+        assert_eq!(count(&store, "outbox"), 2, "pending emails are never pruned");
         assert!(store.email(new_sent).unwrap().is_some());
         assert_eq!(store.current_seats("w").unwrap().len(), 1);
 
@@ -1600,11 +1538,7 @@ mod tests {
 
         assert_eq!(store.get_fact(Fact::WatchlistError).unwrap(), None);
         store
-            .set_fact(
-                Fact::WatchlistError,
-                "watchlist.toml:3:7: unknown station",
-                at(0),
-            )
+            .set_fact(Fact::WatchlistError, "watchlist.toml:3:7: unknown station", at(0))
             .unwrap();
         store.set_fact(Fact::DaemonPid, "42", at(1)).unwrap();
         assert_eq!(

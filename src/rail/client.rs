@@ -93,12 +93,12 @@ struct Session {
 
 /// A 12306 client. Cheap to share behind an `Arc`; requests through one client are serialized.
 pub struct RailClient {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     min_interval: Duration,
     jitter: Duration,
-    timeout: Duration,
-    extra_risk: Vec<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) extra_risk: Vec<String>,
     session: Mutex<Session>,
     /// Held for the whole of each request: the pacing gate. The instant is when the last
     /// request finished.
@@ -187,7 +187,7 @@ impl RailClient {
 
     /// Sends one request through the pacing gate: waits until `min_interval` (+ jitter) after the
     /// previous request finished, then sends.
-    async fn paced(
+    pub(crate) async fn paced(
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, HeaderMap, String), RailError> {
@@ -214,7 +214,7 @@ impl RailClient {
         Ok((status, headers, body))
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> RailError {
+    pub(crate) fn transport_error(&self, e: reqwest::Error) -> RailError {
         if e.is_timeout() {
             RailError::Timeout(self.timeout)
         } else {
