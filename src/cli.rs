@@ -47,6 +47,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the daemon: poll on schedule, store changes, email alerts (systemd: Type=notify)
+    Run,
+    /// Show every watch's state, read from the database (works while the daemon runs)
+    Status {
+        /// The report as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test email through the configured transport and print the server's answer
+    TestEmail {
+        /// Recipient [default: [email] to, else [email] from]
+        #[arg(long, value_name = "ADDR")]
+        to: Option<String>,
+    },
+    /// Run the daemon for about a minute against the built-in simulator, in a scratch directory
+    Demo {
+        /// Scratch directory for the database, the watch list and the emails
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
     /// Run the built-in simulated 12306 (for dry runs and tests)
     Sim {
         /// Address to listen on (port 0 picks a free port)
@@ -98,8 +118,9 @@ fn load_watchlist(path: &Path) -> Result<WatchList, ExitCode> {
 /// Initializes logging on stderr: level from `RUST_LOG`, else the settings; colours only on a
 /// terminal (under systemd, stderr is the journal).
 pub fn init_tracing(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default_level},tokio_cron_scheduler=warn"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -131,6 +152,16 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
         Command::Stations { query } => stations(query),
         Command::Once { json } => once(&cli, &settings, *json).await,
         Command::Sim { listen, scenario } => sim(*listen, scenario.as_deref()).await,
+        Command::Run => run(&cli, settings).await,
+        Command::Status { json } => status(&cli, &settings, *json),
+        Command::TestEmail { to } => test_email(&settings, to.as_deref()).await,
+        Command::Demo { dir } => match crate::demo::run(dir.clone()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("demo failed: {e:#}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
@@ -376,4 +407,77 @@ async fn sim(listen: SocketAddr, scenario: Option<&Path>) -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     sim.shutdown().await;
     ExitCode::SUCCESS
+}
+
+async fn run(cli: &Cli, settings: Settings) -> ExitCode {
+    if let Err(code) = load_watchlist(&cli.watchlist) {
+        return code;
+    }
+    let token = tokio_util::sync::CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        crate::daemon::shutdown_signal().await;
+        stop.cancel();
+    });
+    let ready = || {
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    };
+    match crate::daemon::run(settings, cli.watchlist.clone(), token, ready).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("yupiao run: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn status(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
+    let list = watchlist::load(&cli.watchlist, crate::clock::today())
+        .ok()
+        .map(|(l, _)| l);
+    match crate::status::gather(&settings.store.path, list.as_ref()) {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", crate::status::render_text(&report, crate::clock::now()));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn test_email(settings: &Settings, to: Option<&str>) -> ExitCode {
+    let mailer = match crate::notify::Mailer::new(&settings.email) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("email settings: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let recipients: Vec<String> = match to {
+        Some(t) => vec![t.to_string()],
+        None if !settings.email.to.is_empty() => settings.email.to.clone(),
+        None => vec![settings.email.from.clone()],
+    };
+    let content = crate::notify::render_test_email(crate::clock::now(), &mailer.describe());
+    println!(
+        "sending a test email to {} via {}",
+        recipients.join(", "),
+        mailer.describe()
+    );
+    match mailer.send(&recipients, &content).await {
+        Ok(answer) => {
+            println!("accepted: {answer}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("not sent: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -15,7 +15,9 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod decide;
+pub mod demo;
 pub mod filter;
 pub mod notify;
 pub mod poll;
@@ -23,5 +25,6 @@ pub mod rail;
 pub mod seat;
 pub mod sim;
 pub mod stations;
+pub mod status;
 pub mod store;
 pub mod watchlist;

@@ -1,0 +1,877 @@
+//! `yupiao run`: the long-running daemon — the imperative shell around the pure core.
+//!
+//! Shape (fetch → select → decide → store → notify, as in miniflux):
+//! - the **scheduler** (tokio-cron-scheduler, Beijing time) only marks watches *due*;
+//! - one **poller** task takes everything due, plans coalesced queries ([`crate::poll::plan`]),
+//!   sends them through the paced client, and for each (watch, date) runs the pure
+//!   [`crate::decide::decide`] and writes state, history and the alert email in one transaction.
+//!   Because there is one poller and "due" is a set, a watch never runs twice at once and a slow
+//!   poll never piles up queued runs;
+//! - one **outbox sender** delivers queued emails, retrying transient failures with backoff;
+//! - the **watch-list watcher** (file events on the directory, and SIGHUP) reloads the list:
+//!   a valid edit applies at once, an invalid one is logged and shown in `status` while the last
+//!   good list keeps running.
+//!
+//! Throttling (302, HTML, risk phrases, timeouts) puts the whole client in backoff — 12306 limits
+//! per address, not per watch — exponential with jitter, capped, reset on the first success.
+//! Nothing here ever disables a watch because of errors.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use tokio::sync::Notify;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::clock;
+use crate::config::Settings;
+use crate::decide;
+use crate::filter::{self, TrainMatch};
+use crate::notify::{self, Mailer, SendError};
+use crate::poll::{self, Skip};
+use crate::rail::client::RailClient;
+use crate::stations::StationTable;
+use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
+use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
+
+/// How long a transient email failure may keep being retried before it is marked failed.
+const EMAIL_GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+/// Longest wait between two delivery attempts of one email.
+const EMAIL_RETRY_MAX: Duration = Duration::from_secs(600);
+/// How often the leftTicket endpoint and presale window are re-read from 12306.
+const DISCOVERY_EVERY: Duration = Duration::from_secs(2 * 3600);
+
+/// The store behind a mutex, reached from async code through `spawn_blocking`.
+#[derive(Clone)]
+pub struct Db(Arc<Mutex<Store>>);
+
+impl Db {
+    pub fn new(store: Store) -> Db {
+        Db(Arc::new(Mutex::new(store)))
+    }
+
+    /// Runs `f` on the store on a blocking thread.
+    pub async fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> R + Send + 'static) -> R {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .expect("store task panicked")
+    }
+}
+
+/// Client-wide throttling state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backoff {
+    /// 0 = healthy; n = the n-th consecutive throttled answer.
+    pub level: u32,
+    pub until: Option<DateTime<FixedOffset>>,
+}
+
+impl Backoff {
+    /// The wait after the `level`-th consecutive throttle: `start · 2^(level-1)`, capped, with up
+    /// to 25 % jitter below the cap (pure; `jitter01` in 0..1).
+    pub fn delay(level: u32, start: Duration, max: Duration, jitter01: f64) -> Duration {
+        let exp = start.saturating_mul(1u32 << level.saturating_sub(1).min(20));
+        let base = exp.min(max);
+        let jittered = base.mul_f64(0.75 + 0.25 * jitter01.clamp(0.0, 1.0));
+        jittered.min(max)
+    }
+}
+
+/// Everything the daemon's tasks share.
+struct Shared {
+    settings: Settings,
+    watchlist_path: PathBuf,
+    client: RailClient,
+    db: Db,
+    mailer: Mailer,
+    list: Mutex<Arc<WatchList>>,
+    due: Mutex<BTreeSet<String>>,
+    wake_poller: Notify,
+    wake_outbox: Notify,
+    backoff: Mutex<Backoff>,
+    last_polled: Mutex<HashMap<String, DateTime<FixedOffset>>>,
+    /// Unix seconds of the poller's last loop turn: the watchdog pings only while it moves.
+    heartbeat: AtomicI64,
+    presale_days: AtomicU32,
+    jobs: tokio::sync::Mutex<HashMap<String, Uuid>>,
+}
+
+impl Shared {
+    fn list(&self) -> Arc<WatchList> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn mark_due<I: IntoIterator<Item = String>>(&self, names: I) {
+        self.due.lock().unwrap_or_else(|p| p.into_inner()).extend(names);
+        self.wake_poller.notify_one();
+    }
+
+    fn beat(&self) {
+        self.heartbeat.store(clock::now().timestamp(), Ordering::Relaxed);
+    }
+
+    fn recipients(&self, w: &Watch) -> Vec<String> {
+        if !w.notify.is_empty() {
+            w.notify.clone()
+        } else if !self.settings.email.to.is_empty() {
+            self.settings.email.to.clone()
+        } else {
+            vec![self.settings.email.from.clone()]
+        }
+    }
+}
+
+/// Loads the watch list, printing nothing: the caller decides how to report diagnostics.
+fn load_list(path: &Path) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
+    watchlist::load(path, clock::today())
+}
+
+fn diagnostics_text(diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the daemon until `shutdown` is cancelled. `ready` is called once the database and the
+/// watch list are loaded (systemd `READY=1`).
+pub async fn run(
+    settings: Settings,
+    watchlist_path: PathBuf,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(),
+) -> anyhow::Result<()> {
+    let db_path = settings.store.path.clone();
+    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let lock = Store::lock_for_daemon(&db_path)?;
+    let store = Store::open(&db_path)?;
+    let (list, warnings) = load_list(&watchlist_path).map_err(|d| {
+        anyhow::anyhow!(
+            "{}\nthe watch list has errors; fix them and start again",
+            diagnostics_text(&d)
+        )
+    })?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let client = RailClient::new(&settings.upstream)?;
+    let mailer = Mailer::new(&settings.email).context("email settings")?;
+    if settings.email.to.is_empty() && list.watches.iter().any(|w| w.notify.is_empty()) {
+        tracing::warn!(
+            "no recipients configured ([email] to or a watch's notify): alerts go to {}",
+            settings.email.from
+        );
+    }
+    let presale = settings.upstream.presale_days;
+    let shared = Arc::new(Shared {
+        watchlist_path,
+        client,
+        db: Db::new(store),
+        mailer,
+        list: Mutex::new(Arc::new(list)),
+        due: Mutex::new(BTreeSet::new()),
+        wake_poller: Notify::new(),
+        wake_outbox: Notify::new(),
+        backoff: Mutex::new(Backoff::default()),
+        last_polled: Mutex::new(HashMap::new()),
+        heartbeat: AtomicI64::new(clock::now().timestamp()),
+        presale_days: AtomicU32::new(presale),
+        jobs: tokio::sync::Mutex::new(HashMap::new()),
+        settings,
+    });
+    let now = clock::now();
+    let pid = std::process::id().to_string();
+    shared
+        .db
+        .call(move |s| {
+            s.set_fact(Fact::DaemonPid, &pid, now)?;
+            s.set_fact(Fact::DaemonStartedAt, &now.to_rfc3339(), now)?;
+            s.clear_fact(Fact::WatchlistError)
+        })
+        .await?;
+
+    let mut sched = JobScheduler::new().await.context("cannot create the scheduler")?;
+    let initial = shared.list();
+    for w in &initial.watches {
+        add_job(&shared, &sched, w).await?;
+    }
+    shared.mark_due(initial.watches.iter().map(|w| w.name.clone()));
+    sched.start().await.context("cannot start the scheduler")?;
+    tracing::info!(
+        watches = initial.watches.len(),
+        db = %db_path.display(),
+        rail = %shared.client.base_url(),
+        email = %shared.mailer.describe(),
+        "yupiao running"
+    );
+    ready();
+
+    let tasks = tokio_util::task::TaskTracker::new();
+    tasks.spawn(poller(shared.clone(), sched.clone(), shutdown.clone()));
+    tasks.spawn(outbox_sender(shared.clone(), shutdown.clone()));
+    tasks.spawn(watch_file(shared.clone(), sched.clone(), shutdown.clone()));
+    tasks.spawn(discovery(shared.clone(), shutdown.clone()));
+    tasks.spawn(maintenance(shared.clone(), shutdown.clone()));
+    tasks.spawn(watchdog(shared.clone(), shutdown.clone()));
+    tasks.close();
+
+    shutdown.cancelled().await;
+    tracing::info!("stopping: no new polls; waiting for in-flight work");
+    let _ = sched.shutdown().await;
+    let grace = shared.settings.daemon.shutdown_grace;
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(?grace, "in-flight work did not finish in time; abandoning it");
+    }
+    let _ = shared.db.call(|s| s.clear_fact(Fact::DaemonPid)).await;
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Adds the scheduler job that marks `w` due on its schedule.
+async fn add_job(shared: &Arc<Shared>, sched: &JobScheduler, w: &Watch) -> anyhow::Result<()> {
+    let name = w.name.clone();
+    let weak = Arc::downgrade(shared);
+    let tick = move |_id: Uuid, _s: JobScheduler| {
+        let name = name.clone();
+        let weak = weak.clone();
+        Box::pin(async move {
+            if let Some(shared) = weak.upgrade() {
+                shared.mark_due([name]);
+            }
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    };
+    let job = match &w.schedule {
+        Schedule::Every(d) => Job::new_repeated_async(*d, tick),
+        Schedule::Cron(expr) => Job::new_async_tz(expr.as_str(), chrono_tz::Asia::Shanghai, tick),
+    }
+    .with_context(|| format!("cannot schedule watch {:?}", w.name))?;
+    let id = sched
+        .add(job)
+        .await
+        .with_context(|| format!("cannot schedule watch {:?}", w.name))?;
+    shared.jobs.lock().await.insert(w.name.clone(), id);
+    Ok(())
+}
+
+async fn remove_job(shared: &Arc<Shared>, sched: &JobScheduler, name: &str) {
+    if let Some(id) = shared.jobs.lock().await.remove(name) {
+        let _ = sched.remove(&id).await;
+    }
+}
+
+/// When the watch's next scheduled run is (for `status`).
+async fn next_run(
+    shared: &Arc<Shared>,
+    sched: &JobScheduler,
+    w: &Watch,
+    now: DateTime<FixedOffset>,
+) -> Option<DateTime<FixedOffset>> {
+    if let Schedule::Every(d) = &w.schedule {
+        return Some(now + chrono::TimeDelta::from_std(*d).ok()?);
+    }
+    let id = *shared.jobs.lock().await.get(&w.name)?;
+    let mut sched = sched.clone();
+    let next = sched.next_tick_for_job(id).await.ok()??;
+    Some(next.with_timezone(&clock::beijing()))
+}
+
+/// Is `now` inside 12306's nightly maintenance window?
+fn in_night(shared: &Shared, now: DateTime<FixedOffset>) -> bool {
+    shared
+        .settings
+        .daemon
+        .night_window()
+        .is_some_and(|w| w.contains(now.time()))
+}
+
+/// The poller: waits for due watches, polls them together, repeats.
+async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: CancellationToken) {
+    loop {
+        shared.beat();
+        let backoff_wait = {
+            let b = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
+            b.until.and_then(|u| (u - clock::now()).to_std().ok())
+        };
+        if let Some(wait) = backoff_wait {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait.min(Duration::from_secs(5))) => continue,
+            }
+        }
+        let due: Vec<String> = std::mem::take(&mut *shared.due.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect();
+        if due.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = shared.wake_poller.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = poll_cycle(&shared, &sched, due) => {}
+        }
+    }
+}
+
+/// One cycle over the due watches: plan, query (coalesced), decide, record.
+async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>) {
+    let list = shared.list();
+    let now = clock::now();
+    let today = now.date_naive();
+    let night = in_night(shared, now);
+    let night_every = chrono::TimeDelta::from_std(shared.settings.daemon.night_every).unwrap_or_default();
+    let mut selected: Vec<Watch> = Vec::new();
+    for name in &due {
+        let Some(w) = list.watches.iter().find(|w| &w.name == name) else {
+            continue;
+        };
+        if w.dates.iter().all(|d| *d < today) {
+            mark_finished(shared, w, now).await;
+            continue;
+        }
+        if night {
+            let last = shared
+                .last_polled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(name)
+                .copied();
+            if last.is_some_and(|l| now - l < night_every) {
+                continue;
+            }
+        }
+        selected.push(w.clone());
+    }
+    if selected.is_empty() {
+        return;
+    }
+    let plan = poll::plan(&selected, today, shared.presale_days.load(Ordering::Relaxed));
+    let mut outcomes: Vec<Option<PollOutcome>> = vec![None; selected.len()];
+    let mut polled = vec![false; selected.len()];
+    for (i, _, skip) in &plan.skipped {
+        if let Skip::NotOnSaleYet { opens } = skip {
+            tracing::debug!(watch = %selected[*i].name, %opens, "date not on sale yet");
+        }
+    }
+    let mut deferred: BTreeSet<String> = BTreeSet::new();
+    for pq in &plan.queries {
+        shared.beat();
+        let in_backoff = shared
+            .backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .until
+            .is_some_and(|u| u > clock::now());
+        if in_backoff {
+            // Throttled mid-cycle: the rest waits for the backoff to end, still due.
+            deferred.extend(pq.users.iter().map(|(i, _)| selected[*i].name.clone()));
+            continue;
+        }
+        let answer = shared.client.query_left_ticket(&pq.query).await;
+        let at = clock::now();
+        match answer {
+            Ok(page) => {
+                reset_backoff(shared);
+                for &(i, date) in &pq.users {
+                    let w = &selected[i];
+                    let matches = filter::select(&page, w, date, StationTable::embedded());
+                    polled[i] = true;
+                    if let Err(e) = record(shared, w, date, matches, at).await {
+                        tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
+                        outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
+                    } else if outcomes[i].is_none() {
+                        outcomes[i] = Some(PollOutcome::Ok);
+                    }
+                }
+            }
+            Err(e) => {
+                let night_now = in_night(shared, at);
+                let outcome = if night_now {
+                    tracing::debug!(error = %e, "query failed during 12306's night window");
+                    PollOutcome::Night
+                } else if e.is_throttling() {
+                    PollOutcome::Throttled(e.to_string())
+                } else {
+                    PollOutcome::Error(e.to_string())
+                };
+                if e.is_throttling() {
+                    let b = increase_backoff(shared, at);
+                    if !night_now {
+                        tracing::warn!(query = %pq.query.query_string(), error = %e, level = b.level, until = ?b.until, "12306 throttled us; backing off");
+                    }
+                } else if !night_now {
+                    tracing::warn!(query = %pq.query.query_string(), error = %e, "query failed");
+                }
+                for &(i, _) in &pq.users {
+                    polled[i] = true;
+                    outcomes[i] = Some(outcome.clone());
+                }
+            }
+        }
+    }
+    if !deferred.is_empty() {
+        shared.mark_due(deferred);
+    }
+    let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
+    for (i, w) in selected.iter().enumerate() {
+        let outcome = match (&outcomes[i], polled[i]) {
+            (Some(o), _) => o.clone(),
+            (None, false) if plan.queries.iter().all(|q| !q.users.iter().any(|(j, _)| *j == i)) => {
+                PollOutcome::Ok
+            }
+            (None, _) => continue,
+        };
+        shared
+            .last_polled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(w.name.clone(), now);
+        let next = next_run(shared, sched, w, clock::now()).await;
+        let name = w.name.clone();
+        let at = clock::now();
+        let res = shared
+            .db
+            .call(move |s| {
+                let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
+                st.last_poll_at = Some(at);
+                st.next_run_at = next;
+                st.backoff_level = backoff.level;
+                st.backoff_until = backoff.until;
+                st.finished = false;
+                match &outcome {
+                    PollOutcome::Ok => st.consecutive_failures = 0,
+                    PollOutcome::Night => {}
+                    PollOutcome::Throttled(m) | PollOutcome::Error(m) => {
+                        st.consecutive_failures += 1;
+                        st.last_error = Some(m.clone());
+                    }
+                }
+                st.outcome = Some(outcome);
+                s.set_watch_status(&st)
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(watch = %w.name, error = %e, "cannot record poll status");
+        }
+    }
+    let endpoint = shared.client.endpoint();
+    if let Some(ep) = endpoint {
+        let _ = shared
+            .db
+            .call(move |s| match s.get_fact(Fact::QueryEndpoint) {
+                Ok(Some((old, _))) if old == ep => Ok(()),
+                _ => s.set_fact(Fact::QueryEndpoint, &ep, clock::now()),
+            })
+            .await;
+    }
+}
+
+fn reset_backoff(shared: &Shared) {
+    let mut b = shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
+    if b.level > 0 {
+        tracing::info!(after = b.level, "12306 answers again; backoff reset");
+    }
+    *b = Backoff::default();
+}
+
+fn increase_backoff(shared: &Shared, now: DateTime<FixedOffset>) -> Backoff {
+    let d = &shared.settings.daemon;
+    let mut b = shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
+    b.level = b.level.saturating_add(1);
+    let wait = Backoff::delay(b.level, d.backoff_start, d.backoff_max, rand::random::<f64>());
+    b.until = Some(now + chrono::TimeDelta::from_std(wait).unwrap_or_default());
+    *b
+}
+
+async fn mark_finished(shared: &Arc<Shared>, w: &Watch, now: DateTime<FixedOffset>) {
+    let name = w.name.clone();
+    let newly = shared
+        .db
+        .call(move |s| {
+            let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
+            if st.finished {
+                return Ok(false);
+            }
+            st.finished = true;
+            st.next_run_at = None;
+            st.last_poll_at.get_or_insert(now);
+            s.set_watch_status(&st).map(|_| true)
+        })
+        .await;
+    if matches!(newly, Ok(true)) {
+        tracing::info!(watch = %w.name, "every date of this watch has passed; it is finished");
+    }
+}
+
+/// Decides and records one successful poll of (watch, date); queues the alert email in the
+/// same transaction.
+async fn record(
+    shared: &Arc<Shared>,
+    w: &Watch,
+    date: NaiveDate,
+    matches: Vec<TrainMatch>,
+    now: DateTime<FixedOffset>,
+) -> Result<(), crate::store::StoreError> {
+    let gap = shared.settings.daemon.alert_min_gap;
+    let watch = w.clone();
+    let rail_url = shared.client.base_url().to_string();
+    let recipients = shared.recipients(w);
+    let alerted = shared
+        .db
+        .call(move |s| {
+            let prev = s.previous(&watch.name, date)?;
+            let decision = decide::decide(&prev, date, &matches, now, gap);
+            for (key, st) in &decision.changes {
+                tracing::info!(watch = %watch.name, %date, train = %key.train, seat = %key.seat, left = %st.raw, available = st.available, "seat changed");
+            }
+            let email = (!decision.alert.is_empty()).then(|| {
+                let c = notify::render_seat_alert(&watch, date, &decision.alert, &rail_url);
+                NewEmail { kind: "alert".into(), recipients, subject: c.subject, text: c.text, html: c.html }
+            });
+            let subject = email.as_ref().map(|e| e.subject.clone());
+            s.record_poll(&watch.name, date, now, &decision, email)?;
+            tracing::debug!(watch = %watch.name, %date, trains = matches.len(), "polled");
+            Ok::<_, crate::store::StoreError>(subject)
+        })
+        .await?;
+    if let Some(subject) = alerted {
+        tracing::info!(watch = %w.name, %date, %subject, "alert queued");
+        shared.wake_outbox.notify_one();
+    }
+    Ok(())
+}
+
+/// Delivers queued emails; transient failures are retried with backoff, permanent ones marked.
+async fn outbox_sender(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        let now = clock::now();
+        let due = shared.db.call(move |s| s.due_emails(now, 20)).await;
+        let rows = match due {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                Vec::new()
+            }
+        };
+        for row in rows {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let content = notify::EmailContent {
+                subject: row.subject.clone(),
+                text: row.text.clone(),
+                html: row.html.clone(),
+            };
+            let result = shared.mailer.send(&row.recipients, &content).await;
+            let id = row.id;
+            let at = clock::now();
+            let update = match result {
+                Ok(answer) => {
+                    tracing::info!(watch = %row.watch, subject = %row.subject, %answer, "email sent");
+                    shared.db.call(move |s| s.mark_sent(id, at, &answer)).await
+                }
+                Err(SendError::Permanent(e)) => {
+                    tracing::error!(watch = %row.watch, subject = %row.subject, error = %e, "email refused permanently; not retrying");
+                    shared.db.call(move |s| s.mark_failed(id, &e)).await
+                }
+                Err(SendError::Transient(e)) if at - row.created_at > EMAIL_GIVE_UP_AFTER => {
+                    tracing::error!(watch = %row.watch, error = %e, "email undeliverable for 48 h; giving up");
+                    shared
+                        .db
+                        .call(move |s| s.mark_failed(id, &format!("gave up after 48 h: {e}")))
+                        .await
+                }
+                Err(SendError::Transient(e)) => {
+                    let wait = Backoff::delay(
+                        row.attempts + 1,
+                        Duration::from_secs(5),
+                        EMAIL_RETRY_MAX,
+                        rand::random(),
+                    );
+                    let next = at + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+                    tracing::warn!(watch = %row.watch, error = %e, retry_in = ?wait, "email not delivered; will retry");
+                    shared.db.call(move |s| s.mark_retry(id, &e, next)).await
+                }
+            };
+            if let Err(e) = update {
+                tracing::error!(error = %e, "cannot update the outbox");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = shared.wake_outbox.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// Reloads the watch list on file changes in its directory and on SIGHUP.
+async fn watch_file(shared: Arc<Shared>, sched: JobScheduler, shutdown: CancellationToken) {
+    use notify_fs::Watcher as _;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let path = shared.watchlist_path.clone();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let file_name = path.file_name().map(|n| n.to_os_string());
+    let tx_fs = tx.clone();
+    let watcher = notify_fs::recommended_watcher(move |ev: notify_fs::Result<notify_fs::Event>| {
+        if let Ok(ev) = ev {
+            let ours = ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == file_name);
+            if ours && !matches!(ev.kind, notify_fs::EventKind::Access(_)) {
+                let _ = tx_fs.send(());
+            }
+        }
+    });
+    let _watcher = match watcher {
+        Ok(mut w) => match w.watch(&dir, notify_fs::RecursiveMode::NonRecursive) {
+            Ok(()) => Some(w),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the watch list's directory; reload with SIGHUP");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "file watching unavailable; reload with SIGHUP");
+            None
+        }
+    };
+    #[cfg(unix)]
+    {
+        let tx_hup = tx.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    r = hup.recv() => {
+                        if r.is_none() { return; }
+                        tracing::info!("SIGHUP: reloading the watch list");
+                        let _ = tx_hup.send(());
+                    }
+                }
+            }
+        });
+    }
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            got = rx.recv() => if got.is_none() { return },
+        }
+        // Editors write in several steps: let the burst settle, then read once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while rx.try_recv().is_ok() {}
+        reload(&shared, &sched).await;
+    }
+}
+
+/// Watches compare equal for reload purposes when everything but their position matches.
+fn same_watch(a: &Watch, b: &Watch) -> bool {
+    Watch { line: 0, ..a.clone() } == Watch { line: 0, ..b.clone() }
+}
+
+/// Applies an edited watch list, or keeps the running one and records why the edit was refused.
+async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
+    let now = clock::now();
+    let new = match load_list(&shared.watchlist_path) {
+        Ok((list, warnings)) => {
+            for w in &warnings {
+                tracing::warn!("{w}");
+            }
+            list
+        }
+        Err(diags) => {
+            let text = diagnostics_text(&diags);
+            for d in &diags {
+                tracing::error!("{d}");
+            }
+            tracing::error!("watch list edit rejected; the previous list keeps running");
+            let _ = shared
+                .db
+                .call(move |s| s.set_fact(Fact::WatchlistError, &text, now))
+                .await;
+            return;
+        }
+    };
+    let old = shared.list();
+    let mut started = Vec::new();
+    let mut stopped = Vec::new();
+    for w in &old.watches {
+        let kept = new.watches.iter().find(|n| n.name == w.name);
+        if !kept.is_some_and(|n| same_watch(n, w)) {
+            remove_job(shared, sched, &w.name).await;
+            let name = w.name.clone();
+            let _ = shared.db.call(move |s| s.forget_watch(&name)).await;
+            shared
+                .last_polled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&w.name);
+            stopped.push(w.name.clone());
+        }
+    }
+    for w in &new.watches {
+        let unchanged = old.watches.iter().any(|o| o.name == w.name && same_watch(o, w));
+        if !unchanged {
+            if let Err(e) = add_job(shared, sched, w).await {
+                tracing::error!(watch = %w.name, error = %e, "cannot schedule watch");
+                continue;
+            }
+            started.push(w.name.clone());
+        }
+    }
+    *shared.list.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+    let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
+    tracing::info!(?started, ?stopped, "watch list reloaded");
+    shared.mark_due(started);
+}
+
+/// Re-reads the endpoint name and presale window from 12306 now and every few hours.
+async fn discovery(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        match shared.client.login_conf().await {
+            Ok(conf) => {
+                if let Some(days) = conf.presale_days {
+                    shared.presale_days.store(days, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "login/conf failed; keeping the current presale window"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(DISCOVERY_EVERY) => {}
+        }
+    }
+}
+
+/// Prunes history past the retention, at start and every six hours.
+async fn maintenance(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        let retention = shared.settings.store.retention;
+        match shared.db.call(move |s| s.prune(clock::now(), retention)).await {
+            Ok(p) if p.total() > 0 => {
+                tracing::info!(history = p.history, outbox = p.outbox, "pruned old rows")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(6 * 3600)) => {}
+        }
+    }
+}
+
+/// Pings systemd's watchdog while the poller keeps turning (no-op outside systemd).
+async fn watchdog(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let Some(timeout) = sd_notify::watchdog_enabled().filter(|t| !t.is_zero()) else {
+        return;
+    };
+    let every = timeout / 2;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let age = clock::now().timestamp() - shared.heartbeat.load(Ordering::Relaxed);
+        if age < 120 {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        } else {
+            tracing::error!(
+                stalled_for_s = age,
+                "the poller is stuck; withholding the watchdog ping"
+            );
+        }
+    }
+}
+
+/// SIGTERM or SIGINT, as a future.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_start_and_stops_at_the_cap() {
+        let s = Duration::from_secs(30);
+        let m = Duration::from_secs(600);
+        assert_eq!(Backoff::delay(1, s, m, 1.0), s);
+        assert_eq!(Backoff::delay(2, s, m, 1.0), Duration::from_secs(60));
+        assert_eq!(Backoff::delay(3, s, m, 1.0), Duration::from_secs(120));
+        assert_eq!(Backoff::delay(10, s, m, 1.0), m);
+        assert_eq!(Backoff::delay(40, s, m, 1.0), m);
+        let low = Backoff::delay(2, s, m, 0.0);
+        assert_eq!(low, Duration::from_secs(45), "jitter takes at most a quarter off");
+    }
+
+    #[test]
+    fn moving_a_watch_in_the_file_is_not_a_change() {
+        let table = StationTable::embedded();
+        let text = "[[watch]]\nname = \"a\"\nfrom = \"SHH\"\nto = \"CZH\"\ndates = [\"2026-12-01\"]\n";
+        let (a, _) = watchlist::parse(
+            text,
+            "w.toml",
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            table,
+        )
+        .unwrap();
+        let moved = format!("\n\n{text}");
+        let (b, _) = watchlist::parse(
+            &moved,
+            "w.toml",
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            table,
+        )
+        .unwrap();
+        assert_ne!(a.watches[0].line, b.watches[0].line);
+        assert!(same_watch(&a.watches[0], &b.watches[0]));
+        let changed = text.replace("CZH", "AOH");
+        let (c, _) = watchlist::parse(
+            &changed,
+            "w.toml",
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            table,
+        )
+        .unwrap();
+        assert!(!same_watch(&a.watches[0], &c.watches[0]));
+    }
+}

@@ -1,0 +1,182 @@
+//! `yupiao demo`: the real daemon against the built-in simulator, in a scratch directory.
+//!
+//! It is the README's first command, so it must work on a fresh machine with no configuration
+//! and no network: the simulator listens on loopback, email goes to a local maildir, and the
+//! database is a real SQLite file the user can open afterwards. The scenario is short and
+//! scripted so that every behaviour worth seeing happens within a minute: polling, seats
+//! appearing (one alert email), a count change (history, no email), seats going, and seats
+//! coming back inside the alert gap (no repeat).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Days;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Settings, Transport};
+use crate::sim::{Scenario, Sim};
+use crate::store::Store;
+
+/// The scripted timeline on G8294 二等座 (seconds after start, seats left).
+const TIMELINE: [(u64, &str); 4] = [(7, "3"), (17, "5"), (27, "无"), (35, "2")];
+/// How long the daemon runs.
+const RUN_FOR: Duration = Duration::from_secs(42);
+
+fn demo_scenario() -> Scenario {
+    let mut s = Scenario::builtin();
+    let template = s.steps.first().cloned();
+    s.steps.clear();
+    if let Some(t) = template {
+        for (at, left) in TIMELINE {
+            let mut step = t.clone();
+            step.at = format!("{at}s");
+            step.train = "G8294".into();
+            step.seat = "二等座".into();
+            step.left = crate::sim::CellInput::Text(left.into());
+            step.date = None;
+            s.steps.push(step);
+        }
+    }
+    s
+}
+
+fn demo_watchlist(date: chrono::NaiveDate) -> String {
+    format!(
+        r#"# The demo's watch list (written by `yupiao demo`).
+[[watch]]
+name = "演示 上海→常州 G8294 二等座"
+from = "上海"
+to = "常州"
+dates = ["{date}"]
+trains = ["G8294"]
+seats = ["二等座"]
+every = "5s"
+notify = ["you@example.com"]
+
+# Same route and date: shares the one request per cycle with the watch above.
+[[watch]]
+name = "演示 上海→常州 K1805 硬卧"
+from = "上海"
+to = "常州"
+dates = ["{date}"]
+trains = ["K*"]
+seats = ["硬卧"]
+every = "5s"
+notify = ["you@example.com"]
+"#
+    )
+}
+
+fn clean(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for name in [
+        "yupiao.db",
+        "yupiao.db-wal",
+        "yupiao.db-shm",
+        "yupiao.db.lock",
+        "watchlist.toml",
+    ] {
+        let p = dir.join(name);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
+        }
+    }
+    let mail = dir.join("mail");
+    if mail.exists() {
+        std::fs::remove_dir_all(&mail).with_context(|| format!("cannot remove {}", mail.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs the demo in `dir`; prints what happened. Returns when done (about 45 s).
+pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
+    clean(&dir)?;
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let sim = Sim::start("127.0.0.1:0".parse()?, demo_scenario()).await?;
+    let date = crate::clock::today() + Days::new(3);
+    let watchlist = dir.join("watchlist.toml");
+    std::fs::write(&watchlist, demo_watchlist(date))?;
+
+    let mut settings = Settings::default();
+    settings.upstream.rail_url = sim.base_url();
+    settings.upstream.min_interval = Duration::from_millis(300);
+    settings.upstream.jitter = Duration::from_millis(200);
+    settings.store.path = dir.join("yupiao.db");
+    settings.email.transport = Transport::Maildir;
+    settings.email.maildir = dir.join("mail");
+    settings.daemon.shutdown_grace = Duration::from_secs(3);
+
+    println!(
+        "yupiao demo: the daemon against the built-in simulated 12306 at {}",
+        sim.base_url()
+    );
+    println!("  watch list  {}", watchlist.display());
+    println!("  scenario    G8294 二等座 on {date}: 无 → 3 (at 7s) → 5 (17s) → 无 (27s) → 2 (35s)");
+    println!(
+        "  running for {} s; log lines below show polls, changes and alerts\n",
+        RUN_FOR.as_secs()
+    );
+
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(RUN_FOR) => {}
+            _ = crate::daemon::shutdown_signal() => {}
+        }
+        stop.cancel();
+    });
+    crate::daemon::run(settings.clone(), watchlist.clone(), token, || {}).await?;
+    let stats = sim.stats();
+    sim.shutdown().await;
+
+    report(&settings, &stats)
+}
+
+fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<()> {
+    let store = Store::open_read_only(&settings.store.path)?;
+    let queries = stats.queries.len();
+    println!("\nwhat happened:");
+    println!(
+        "  12306 requests: {queries} leftTicket queries for 2 watches (one per cycle: they share the route and date)"
+    );
+    let changes = store.recent_changes("演示 上海→常州 G8294 二等座", 50)?;
+    println!(
+        "  history rows: {} in total (only changes are stored, never one row per poll):",
+        store.history_rows()?
+    );
+    for c in changes.iter().rev() {
+        println!(
+            "    {}  {} {} {}  left {:<2} {}",
+            c.at.format("%H:%M:%S"),
+            c.key.date,
+            c.key.train,
+            c.key.seat.name(),
+            if c.raw.is_empty() { "—" } else { &c.raw },
+            if c.available { "available" } else { "" }
+        );
+    }
+    let mut sent = Vec::new();
+    for id in 1.. {
+        match store.email(id)? {
+            Some(row) => sent.push(row),
+            None => break,
+        }
+    }
+    println!(
+        "  emails: {} (one when seats appeared; none for 3 → 5; none for the return inside the 10-minute gap)",
+        sent.len()
+    );
+    for e in &sent {
+        println!("    [{}] {}", e.state.as_str(), e.subject);
+    }
+    println!("\nwhere to look:");
+    println!(
+        "  database  {}   (sqlite3 {} 'select * from seat_history_readable')",
+        settings.store.path.display(),
+        settings.store.path.display()
+    );
+    println!("  emails    {}/new/", settings.email.maildir.display());
+    Ok(())
+}
