@@ -148,7 +148,7 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
     match &cli.command {
-        Command::Check => check(&cli),
+        Command::Check => check(&cli, &settings),
         Command::Stations { query } => stations(query),
         Command::Once { json } => once(&cli, &settings, *json).await,
         Command::Sim { listen, scenario } => sim(*listen, scenario.as_deref()).await,
@@ -165,13 +165,13 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
     }
 }
 
-fn check(cli: &Cli) -> ExitCode {
+fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     let list = match load_watchlist(&cli.watchlist) {
         Ok(l) => l,
         Err(code) => return code,
     };
     let today = crate::clock::today();
-    let plan = poll::plan(&list.watches, today, 15);
+    let plan = poll::plan(&list.watches, today, settings.upstream.presale_days);
     let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
     let settings =
         settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());

@@ -21,7 +21,7 @@
 //! | `POST /sim/reset-stats` | | clears the stats |
 //! | `POST /sim/seats` | `{"train":"G8294","date":"2026-12-01","seat":"二等座","left":"3"}` | sets a seat cell; `date` optional (default every date, replacing dated values); `left` is `无`, `有`, `*`, `""` or a count (string or number); 404 for an unknown train |
 //! | `POST /sim/mode` | `{"mode":"throttle302","count":2}` | failure mode: `normal`, `throttle302`, `html`, `forbidden` (403 body `3`), `risk` (您的访问过于频繁), `slow` (with `delay_ms`, default 2000); `count` = only the next n well-formed queries, absent = until changed |
-//! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ"}` | renames the query endpoint; the old name now answers `c_url` |
+//! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ","advertise":"leftTicket/queryG"}` | renames the query endpoint; the old name now answers `c_url`; `advertise` (optional) keeps the init page and `login/conf` naming a stale endpoint |
 //! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window) |
 //!
 //! # Order of checks on a query
@@ -148,6 +148,9 @@ struct Inner {
 /// Everything that changes while the simulator runs.
 struct SimState {
     endpoint: String,
+    /// What the init page and `login/conf` name when it differs from `endpoint` (a stale name,
+    /// as when 12306 renames the endpoint before its pages catch up).
+    advertised: Option<String>,
     mode: FailureMode,
     /// Queries left before `mode` reverts to normal; `None` = until changed.
     mode_left: Option<u32>,
@@ -210,6 +213,7 @@ impl Sim {
         let addr = listener.local_addr()?;
         let state = SimState {
             endpoint: world.endpoint.clone(),
+            advertised: None,
             mode: FailureMode::Normal,
             mode_left: None,
             seats: SeatBoard::default(),
@@ -320,6 +324,18 @@ impl Sim {
     pub fn rotate_endpoint(&self, new_name: &str) {
         let name = new_name.trim().trim_start_matches('/').to_string();
         self.with_state(|s| s.endpoint = name);
+    }
+
+    /// Makes the init page and `login/conf` name `stale` instead of the current endpoint, so a
+    /// fresh client must learn the real one from a `c_url` answer. `None` = tell the truth.
+    pub fn advertise_endpoint(&self, stale: Option<&str>) {
+        let stale = stale.map(|n| n.trim().trim_start_matches('/').to_string());
+        self.with_state(|s| s.advertised = stale);
+    }
+
+    /// The endpoint name pages advertise.
+    fn advertised_endpoint(&self) -> String {
+        self.with_state(|s| s.advertised.clone().unwrap_or_else(|| s.endpoint.clone()))
     }
 
     /// Moves the simulator's clock forward: timeline steps, `nowStr` and the presale window follow.
@@ -480,6 +496,9 @@ async fn mode(State(sim): State<Sim>, Json(body): Json<ModeBody>) -> Response {
 #[derive(Deserialize)]
 struct RotateBody {
     endpoint: String,
+    /// Keep advertising this (stale) name on the init page and in `login/conf`.
+    #[serde(default)]
+    advertise: Option<String>,
 }
 
 async fn rotate(State(sim): State<Sim>, Json(body): Json<RotateBody>) -> Response {
@@ -487,6 +506,7 @@ async fn rotate(State(sim): State<Sim>, Json(body): Json<RotateBody>) -> Respons
         return refuse(StatusCode::BAD_REQUEST, "endpoint must not be empty");
     }
     sim.rotate_endpoint(&body.endpoint);
+    sim.advertise_endpoint(body.advertise.as_deref());
     ok()
 }
 

@@ -41,7 +41,7 @@ pub(super) fn routes() -> Router<Sim> {
 // ---- init and login/conf --------------------------------------------------------------------
 
 async fn init(State(sim): State<Sim>) -> Response {
-    let endpoint = sim.with_state(|s| s.endpoint.clone());
+    let endpoint = sim.advertised_endpoint();
     let page = format!(
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>车票预订 | 客运服务 | 铁路客户服务中心</title>\n\
          <script type=\"text/javascript\">\n var ctx='/otn/';\n var CLeftTicketUrl = '{endpoint}';\n \
@@ -102,7 +102,7 @@ struct LoginConfData {
 
 async fn login_conf(State(sim): State<Sim>) -> Response {
     let now = sim.now();
-    let query_url = sim.with_state(|s| s.endpoint.clone());
+    let query_url = sim.advertised_endpoint();
     let days = sim.inner.world.presale_days;
     axum::Json(LoginConf {
         validateMessagesShowId: "_validatorMessage",

@@ -1,0 +1,162 @@
+//! `yupiao check`, `stations` and the argument parser end to end: the real binary, its exit codes
+//! (0 ok, 1 runtime failure, 2 usage or validation error) and what it prints where.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn yupiao(dir: &Path) -> Yupiao {
+    Yupiao::new(dir)
+}
+
+#[test]
+fn the_shipped_watch_list_passes_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("watchlist.toml");
+    let out = yupiao(dir.path())
+        .args(["--watchlist", shipped.to_str().expect("utf-8 path"), "check"])
+        .run_blocking();
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one summary line\n{out}");
+    assert!(lines[0].contains("OK"), "{out}");
+    assert!(lines[0].contains("2 watch(es)"), "{out}");
+    assert!(lines[0].contains("settings: built-in defaults"), "{out}");
+}
+
+#[test]
+fn a_bad_watch_list_reports_every_problem_with_its_line_and_column() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reversed = format!("{}..{}", ymd(day(5)), ymd(day(3)));
+    let text = format!(
+        r#"[[watch]]
+name = "坏的"
+from = "北京难"
+to = "上海"
+dates = ["2026-12-1", "{reversed}"]
+seats = ["二等座", "三等座"]
+cron = "0 */5 * * *"
+colour = "red"
+"#
+    );
+    write_watchlist(dir.path(), &text);
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(2);
+    assert!(out.stdout.trim().is_empty(), "nothing on stdout\n{out}");
+    // (line, col, part of the message); columns count characters, not bytes.
+    let expected: [(usize, usize, &str); 6] = [
+        (3, 8, "unknown station \"北京难\""),
+        (5, 10, "invalid date \"2026-12-1\""),
+        (5, 23, "is reversed"),
+        (6, 17, "unknown seat class \"三等座\""),
+        (7, 8, "cron"),
+        (8, 1, "unknown key \"colour\""),
+    ];
+    for (line, col, what) in expected {
+        let prefix = format!("watchlist.toml:{line}:{col}: ");
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(what)),
+            "expected `{prefix}…{what}…`\n{out}"
+        );
+    }
+    let station = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("北京难"))
+        .expect("a station line");
+    assert!(station.contains("北京南"), "suggests 北京南: {station}");
+    assert!(
+        out.stderr.contains("did you mean \"2026-12-01\""),
+        "suggests the padded date\n{out}"
+    );
+    assert!(out.stderr.contains("6 error(s)"), "{out}");
+}
+
+#[test]
+fn a_bad_settings_file_names_the_key_and_secrets_never_show() {
+    const SECRET: &str = "hunter2-Zq8vX";
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(
+        dir.path(),
+        &watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])]),
+    );
+    let bad = write_file(dir.path(), "bad.toml", "[email]\npasword = \"x\"\n");
+    let out = yupiao(dir.path())
+        .args(["--config", bad.to_str().expect("utf-8 path"), "check"])
+        .env("YUPIAO__EMAIL__PASSWORD", SECRET)
+        .run_blocking();
+    out.assert_code(2);
+    assert!(out.stderr.contains("pasword"), "{out}");
+    assert!(!out.all_text().contains(SECRET), "{out}");
+
+    // A good file, loudest logging: still no secret.
+    let good = write_file(dir.path(), "yupiao.toml", "[email]\nusername = \"me\"\n");
+    let out = yupiao(dir.path())
+        .args(["--config", good.to_str().expect("utf-8 path"), "check"])
+        .env("YUPIAO__EMAIL__PASSWORD", SECRET)
+        .env("RUST_LOG", "trace")
+        .run_blocking();
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("yupiao.toml"),
+        "names the settings used\n{out}"
+    );
+    assert!(!out.all_text().contains(SECRET), "{out}");
+}
+
+#[test]
+fn stations_finds_names_cities_and_suggests_near_misses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = yupiao(dir.path()).args(["stations", "北京南"]).run_blocking();
+    out.assert_code(0);
+    assert!(out.stdout.contains("VNP"), "{out}");
+
+    let out = yupiao(dir.path()).args(["stations", "北京"]).run_blocking();
+    out.assert_code(0);
+    for code in ["BJP", "VNP", "BXP"] {
+        assert!(out.stdout.contains(code), "missing {code}\n{out}");
+    }
+
+    let out = yupiao(dir.path()).args(["stations", "北京难"]).run_blocking();
+    out.assert_code(1);
+    assert!(out.stderr.contains("did you mean"), "{out}");
+    assert!(out.stderr.contains("北京南"), "{out}");
+}
+
+/// The subcommands listed under `Commands:` in the top-level help.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_works_for_every_subcommand_and_unknown_flags_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = yupiao(dir.path()).arg("--help").run_blocking();
+    out.assert_code(0);
+    let commands = subcommands(&out.stdout);
+    for known in ["check", "stations", "once", "sim"] {
+        assert!(commands.iter().any(|c| c == known), "{known} in {commands:?}");
+    }
+    for c in &commands {
+        let out = yupiao(dir.path()).args([c.as_str(), "--help"]).run_blocking();
+        out.assert_code(0);
+        assert!(out.stdout.contains("Usage:"), "{c} --help\n{out}");
+    }
+
+    let out = yupiao(dir.path()).args(["once", "--frobnicate"]).run_blocking();
+    out.assert_code(2);
+    assert!(out.stderr.contains("--frobnicate"), "{out}");
+    let out = yupiao(dir.path()).arg("--frobnicate").run_blocking();
+    out.assert_code(2);
+}
