@@ -384,10 +384,7 @@ impl Pruned {
     }
 }
 
-/// Beijing time, which every time read back from the store is expressed in.
-pub fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-}
+pub use crate::clock::beijing;
 
 fn ms(t: DateTime<FixedOffset>) -> i64 {
     t.timestamp_millis()
