@@ -41,9 +41,17 @@
 //! action = "alert"                # "alert" (default) or "grab"
 //! ```
 //!
-//! Dates in the past are warnings, not errors: the file outlives its dates. A top-level
-//! `[[waitlist]]` array is accepted and ignored (it belongs to a later feature). A file without
+//! Dates in the past are warnings, not errors: the file outlives its dates. A file without
 //! any `[[watch]]` is valid and watches nothing (with a warning).
+//!
+//! ```toml
+//! [[waitlist]]                  # follow your 候补 (waitlist) orders; needs [rail] cookie
+//! name = "我的候补"               # required, unique among waitlists
+//! reserve_no = "E87000007466000022"  # optional: only this order (default: any)
+//! every = "2m"                  # or cron; default 2m (not [defaults]: logged-in calls are
+//!                               # watched more closely by 12306)
+//! notify = ["me@example.com"]   # default: [defaults] notify, then [email]
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -57,10 +65,30 @@ use crate::seat::SeatClass;
 use crate::stations::{Lookup, Station, StationTable, levenshtein};
 
 /// A validated watch list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct WatchList {
     pub watches: Vec<Watch>,
+    /// `[[waitlist]]` entries: the user's 候补 orders to follow.
+    pub waitlists: Vec<WaitlistWatch>,
 }
+
+/// One `[[waitlist]]`: follow the user's 候补 (waitlist) orders on 12306 (needs `[rail] cookie`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitlistWatch {
+    /// Unique among waitlists; the key of what is stored about it.
+    pub name: String,
+    /// Only this order (`E87000007466000022`); `None` = whatever order the account has.
+    pub reserve_no: Option<String>,
+    pub schedule: Schedule,
+    /// Recipients; empty = the `[email]` default recipients.
+    pub notify: Vec<String>,
+    /// 1-based line of the `[[waitlist]]` header.
+    pub line: usize,
+}
+
+/// How often a `[[waitlist]]` is polled when it says nothing: logged-in calls are the ones 12306
+/// watches most closely, and 候补 changes are slow.
+pub const DEFAULT_WAITLIST_EVERY: Duration = Duration::from_secs(120);
 
 /// One `[[watch]]`: a route, dates, and what counts as a hit.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +200,7 @@ pub const MAX_RANGE_DAYS: i64 = 60;
 
 const TOP_KEYS: &[&str] = &["defaults", "watch", "waitlist"];
 const DEFAULTS_KEYS: &[&str] = &["every", "cron", "notify"];
+const WAITLIST_KEYS: &[&str] = &["name", "reserve_no", "every", "cron", "notify"];
 const WATCH_KEYS: &[&str] = &[
     "name",
     "from",
@@ -402,6 +431,16 @@ struct RawDefaults {
     notify: Option<RawList>,
 }
 
+/// One `[[waitlist]]` as written.
+#[derive(Debug, Default)]
+struct RawWaitlist {
+    at: usize,
+    name: Option<Spanned<String>>,
+    reserve_no: Option<Spanned<String>>,
+    schedule: RawSchedule,
+    notify: Option<RawList>,
+}
+
 /// One `[[watch]]` as written: types checked, nothing else.
 #[derive(Debug, Default)]
 struct RawWatch {
@@ -428,6 +467,7 @@ struct RawWatch {
 struct RawDocument {
     defaults: RawDefaults,
     watches: Vec<RawWatch>,
+    waitlists: Vec<RawWaitlist>,
     /// `watch` is neither `[[watch]]` nor an array of inline tables (already reported, so the
     /// empty-list warning would only repeat it).
     watch_malformed: bool,
@@ -476,8 +516,7 @@ fn read_document(root: &toml_edit::Table, r: &mut Report) -> RawDocument {
                 Some(watches) => raw.watches = watches,
                 None => raw.watch_malformed = true,
             },
-            // Reserved for the waitlist feature; its own module will validate it.
-            "waitlist" => {}
+            "waitlist" => raw.waitlists = read_waitlists(item, key_at, r),
             _ => unknown_top_level(key, item, key_at, r),
         }
     }
@@ -492,7 +531,7 @@ fn unknown_top_level(key: &str, item: &Item, at: usize, r: &mut Report) {
     };
     let hint = nearest_key(key, TOP_KEYS)
         .map(|k| format!(" (did you mean {open}{k}{close}?)"))
-        .unwrap_or_else(|| " (known: [defaults], [[watch]])".to_string());
+        .unwrap_or_else(|| " (known: [defaults], [[watch]], [[waitlist]])".to_string());
     r.error(at, format!("unknown {what} {open}{key}{close}{hint}"));
 }
 
@@ -532,6 +571,33 @@ fn read_watches(item: &Item, key_at: usize, r: &mut Report) -> Option<Vec<RawWat
         .map(|(at, t)| read_watch(&Section::new(t, "[[watch]]", WATCH_KEYS), at, r))
         .collect();
     Some(watches)
+}
+
+fn read_waitlists(item: &Item, key_at: usize, r: &mut Report) -> Vec<RawWaitlist> {
+    let Item::ArrayOfTables(aot) = item else {
+        r.error(key_at, "write [[waitlist]] (double brackets, one per entry)");
+        return Vec::new();
+    };
+    aot.iter()
+        .map(|t| {
+            let at = span_start(t.span());
+            let s = Section::new(t, "[[waitlist]]", WAITLIST_KEYS);
+            s.check_keys(r);
+            if s.table.get("name").is_none() {
+                r.error(at, "[[waitlist]] is missing the required key \"name\"");
+            }
+            RawWaitlist {
+                at,
+                name: s.string("name", r),
+                reserve_no: s.string("reserve_no", r),
+                schedule: RawSchedule {
+                    every: s.string("every", r),
+                    cron: s.string("cron", r),
+                },
+                notify: s.strings("notify", r),
+            }
+        })
+        .collect()
 }
 
 fn read_defaults(t: &dyn TableLike, r: &mut Report) -> RawDefaults {
@@ -775,7 +841,7 @@ fn validate(raw: RawDocument, today: NaiveDate, stations: &StationTable, r: &mut
         stations,
         defaults,
     };
-    if raw.watches.is_empty() && !raw.watch_malformed {
+    if raw.watches.is_empty() && raw.waitlists.is_empty() && !raw.watch_malformed {
         r.warning(0, "no [[watch]] tables: nothing will be watched");
     }
     check_unique_names(&raw.watches, r);
@@ -784,7 +850,67 @@ fn validate(raw: RawDocument, today: NaiveDate, stations: &StationTable, r: &mut
         .iter()
         .filter_map(|w| validate_watch(w, &cx, r))
         .collect();
-    WatchList { watches }
+    let waitlists = validate_waitlists(&raw.waitlists, &cx, r);
+    WatchList { watches, waitlists }
+}
+
+fn validate_waitlists(raw: &[RawWaitlist], cx: &Context<'_>, r: &mut Report) -> Vec<WaitlistWatch> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for w in raw {
+        let name = w.name.as_ref().and_then(|n| watch_name(n, r));
+        if let (Some(n), Some(raw_name)) = (&name, &w.name) {
+            if let Some(&first) = seen.get(n) {
+                let (line, _) = r.position(first);
+                r.error(
+                    raw_name.at,
+                    format!("duplicate waitlist name \"{n}\" (first used on line {line})"),
+                );
+            } else {
+                seen.insert(n.clone(), raw_name.at);
+            }
+        }
+        let reserve_no = match &w.reserve_no {
+            None => Some(None),
+            Some(s) => {
+                let v = s.value.trim();
+                if !v.is_empty() && v.len() <= 32 && v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    Some(Some(v.to_ascii_uppercase()))
+                } else {
+                    r.error(
+                        s.at,
+                        format!(
+                            "reserve_no \"{}\" is not a 候补 order number (letters and digits, like \"E87000007466000022\")",
+                            s.value
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let schedule = match schedule(&w.schedule, r) {
+            Setting::Set(s) => Some(s),
+            Setting::Invalid => None,
+            Setting::Unset => Some(Schedule::Every(DEFAULT_WAITLIST_EVERY)),
+        };
+        let notify = match &w.notify {
+            Some(n) => notify(n, r),
+            None => Some(cx.defaults.notify.clone()),
+        };
+        let (line, _) = r.position(w.at);
+        if let (Some(name), Some(reserve_no), Some(schedule), Some(notify)) =
+            (name, reserve_no, schedule, notify)
+        {
+            out.push(WaitlistWatch {
+                name,
+                reserve_no,
+                schedule,
+                notify,
+                line,
+            });
+        }
+    }
+    out
 }
 
 fn check_unique_names(watches: &[RawWatch], r: &mut Report) {
@@ -1517,10 +1643,64 @@ dates = [2026-12-10]
     }
 
     #[test]
-    fn a_waitlist_table_is_accepted_and_ignored() {
-        let (list, warns) = warnings(&format!("{}[[waitlist]]\nanything = 1\n", watch_with("")));
-        assert_eq!(list.watches.len(), 1);
+    fn waitlist_entries_are_read_with_their_defaults() {
+        let text = format!(
+            "[defaults]\nnotify = [\"me@example.com\"]\n{}[[waitlist]]\nname = \"候补\"\n\n[[waitlist]]\nname = \"only one\"\nreserve_no = \"e87000007466000022\"\nevery = \"5m\"\nnotify = [\"a@b.cn\"]\n",
+            watch_with("")
+        );
+        let (list, warns) = warnings(&text);
         assert!(warns.is_empty(), "{warns:#?}");
+        assert_eq!(list.watches.len(), 1);
+        assert_eq!(
+            list.waitlists,
+            vec![
+                WaitlistWatch {
+                    name: "候补".into(),
+                    reserve_no: None,
+                    schedule: Schedule::Every(DEFAULT_WAITLIST_EVERY),
+                    notify: vec!["me@example.com".into()],
+                    line: 8,
+                },
+                WaitlistWatch {
+                    name: "only one".into(),
+                    reserve_no: Some("E87000007466000022".into()),
+                    schedule: Schedule::Every(Duration::from_secs(300)),
+                    notify: vec!["a@b.cn".into()],
+                    line: 11,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_waitlist_alone_is_a_valid_list() {
+        let (list, warns) = warnings("[[waitlist]]\nname = \"w\"\n");
+        assert!(warns.is_empty(), "{warns:#?}");
+        assert!(list.watches.is_empty());
+        assert_eq!(list.waitlists.len(), 1);
+    }
+
+    #[test]
+    fn waitlist_mistakes_are_reported_where_they_are() {
+        let text = "[[waitlist]]\nname = \"w\"\nreserve_no = \"E87-0\"\nevry = \"2m\"\n\n[[waitlist]]\nname = \"w\"\ncron = \"* *\"\n";
+        let d = errors(text);
+        assert_eq!(d.len(), 4, "{d:#?}");
+        assert_at(&d[0], 3, 14, "is not a 候补 order number");
+        assert_at(
+            &d[1],
+            4,
+            1,
+            "unknown key \"evry\" in [[waitlist]] (did you mean \"every\"?)",
+        );
+        assert_at(
+            &d[2],
+            7,
+            8,
+            "duplicate waitlist name \"w\" (first used on line 2)",
+        );
+        assert_at(&d[3], 8, 8, "cron needs 6 fields");
+        let d = errors("[[waitlist]]\nreserve_no = \"E1\"\n");
+        assert_at(&d[0], 1, 1, "[[waitlist]] is missing the required key \"name\"");
     }
 
     #[test]
