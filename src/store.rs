@@ -125,6 +125,21 @@ CREATE VIEW outbox_readable AS
            server_answer
     FROM outbox;
 "#,
+    // 2: 候补 (waitlist) following: the decision state per [[waitlist]] and its change history.
+    r#"
+CREATE TABLE waitlist_state (
+    name        TEXT    NOT NULL PRIMARY KEY,   -- the [[waitlist]] name
+    state       TEXT    NOT NULL,               -- JSON of crate::waitlist's state
+    updated_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE waitlist_history (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    name        TEXT    NOT NULL,
+    snapshot    TEXT    NOT NULL                -- JSON: what the order looked like from `at` on
+) STRICT;
+"#,
 ];
 
 /// Schema version this binary writes.
@@ -959,7 +974,8 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let history = tx.execute("DELETE FROM seat_history WHERE at < ?1", [cutoff_ms])?;
+        let history = tx.execute("DELETE FROM seat_history WHERE at < ?1", [cutoff_ms])?
+            + tx.execute("DELETE FROM waitlist_history WHERE at < ?1", [cutoff_ms])?;
         let outbox = tx.execute(
             "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ?1",
             [cutoff_ms],
@@ -985,6 +1001,70 @@ impl Store {
         tx.execute("DELETE FROM train_alert WHERE watch = ?1", [watch])?;
         tx.execute("DELETE FROM watch_status WHERE watch = ?1", [watch])?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored decision state (JSON) of a `[[waitlist]]`, if it was ever polled.
+    pub fn waitlist_state(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT state FROM waitlist_state WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every stored waitlist state, for `status`.
+    pub fn all_waitlist_states(&self) -> Result<Vec<(String, String, DateTime<FixedOffset>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, state, updated_at FROM waitlist_state ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, time_at(r, 2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Writes one poll of a `[[waitlist]]` in ONE transaction: the new state, a history row when
+    /// the order changed (`snapshot`), and its emails. A restart never repeats or loses them.
+    pub fn record_waitlist(
+        &mut self,
+        name: &str,
+        now: DateTime<FixedOffset>,
+        state: &str,
+        snapshot: Option<&str>,
+        emails: &[NewEmail],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "INSERT INTO waitlist_state (name, state, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        )?
+        .execute((name, state, ms(now)))?;
+        if let Some(snap) = snapshot {
+            tx.prepare_cached("INSERT INTO waitlist_history (at, name, snapshot) VALUES (?1, ?2, ?3)")?
+                .execute((ms(now), name, snap))?;
+        }
+        for email in emails {
+            insert_email(&tx, name, now, email)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rows of 候补 history (all waitlists).
+    pub fn waitlist_history_rows(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM waitlist_history", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Drops the state of a removed or changed `[[waitlist]]` (history stays).
+    pub fn forget_waitlist(&mut self, name: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM waitlist_state WHERE name = ?1", [name])?;
         Ok(())
     }
 
@@ -1596,5 +1676,64 @@ mod tests {
             watch.len()
         );
         assert!(per_change < 120.0, "{per_change}");
+    }
+
+    #[test]
+    fn a_waitlist_poll_writes_state_history_and_emails_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("w.db")).unwrap();
+        assert_eq!(store.waitlist_state("候补").unwrap(), None);
+        let email = NewEmail {
+            kind: "waitlist".into(),
+            recipients: vec!["me@example.com".into()],
+            subject: "【候补】待支付".into(),
+            text: "t".into(),
+            html: "h".into(),
+        };
+        store
+            .record_waitlist(
+                "候补",
+                at(0),
+                r#"{"status":"01"}"#,
+                Some(r#"{"status":"01"}"#),
+                &[email.clone()],
+            )
+            .unwrap();
+        store
+            .record_waitlist("候补", at(1), r#"{"status":"01"}"#, None, &[])
+            .unwrap();
+        assert_eq!(
+            store.waitlist_state("候补").unwrap().as_deref(),
+            Some(r#"{"status":"01"}"#)
+        );
+        assert_eq!(
+            store.waitlist_history_rows().unwrap(),
+            1,
+            "an unchanged poll adds no history"
+        );
+        assert_eq!(store.outbox_counts("候补").unwrap().pending, 1);
+
+        let bad = NewEmail {
+            recipients: vec![],
+            ..email
+        };
+        let err = store.record_waitlist("候补", at(2), r#"{"status":"07"}"#, Some("{}"), &[bad]);
+        assert!(
+            err.is_err(),
+            "an email without recipients breaks the outbox CHECK"
+        );
+        assert_eq!(
+            store.waitlist_state("候补").unwrap().as_deref(),
+            Some(r#"{"status":"01"}"#),
+            "nothing of the failed poll was written"
+        );
+        assert_eq!(store.waitlist_history_rows().unwrap(), 1);
+        assert_eq!(
+            store
+                .prune(at(60 * 24 * 100), Duration::from_secs(86_400))
+                .unwrap()
+                .history,
+            1
+        );
     }
 }
