@@ -1696,7 +1696,7 @@ mod tests {
                 at(0),
                 r#"{"status":"01"}"#,
                 Some(r#"{"status":"01"}"#),
-                &[email.clone()],
+                std::slice::from_ref(&email),
             )
             .unwrap();
         store
