@@ -7,6 +7,7 @@
 //! - [`watchlist`]: `watchlist.toml` → validated watches, with `file:line:col` diagnostics.
 //! - [`config`]: `yupiao.toml` + environment → typed settings, secrets wrapped.
 //! - [`rail`]: 12306: the pure leftTicket decoder and the HTTP client.
+//! - [`waitlist`]: 候补 orders: what changed, which email it deserves, and the email (pure).
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
@@ -27,4 +28,5 @@ pub mod sim;
 pub mod stations;
 pub mod status;
 pub mod store;
+pub mod waitlist;
 pub mod watchlist;

@@ -1,4 +1,6 @@
-//! Everything that talks to (or decodes) 12306: the pure leftTicket decoder and the HTTP client.
+//! Everything that talks to (or decodes) 12306: the pure leftTicket decoder, the HTTP client, and
+//! the 候补 (waitlist) order query.
 
+pub mod after_nate;
 pub mod client;
 pub mod left_ticket;

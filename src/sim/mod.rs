@@ -23,6 +23,7 @@
 //! | `POST /sim/mode` | `{"mode":"throttle302","count":2}` | failure mode: `normal`, `throttle302`, `html`, `forbidden` (403 body `3`), `risk` (您的访问过于频繁), `slow` (with `delay_ms`, default 2000); `count` = only the next n well-formed queries, absent = until changed |
 //! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ","advertise":"leftTicket/queryG"}` | renames the query endpoint; the old name now answers `c_url`; `advertise` (optional) keeps the init page and `login/conf` naming a stale endpoint |
 //! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window) |
+//! | `POST /sim/waitlist` | `{"status":"04"}` … | the 候补 order and login session (see `after_nate`) |
 //!
 //! # Order of checks on a query
 //!
@@ -30,6 +31,7 @@
 //! past date or beyond the presale window → 302; active failure mode → its answer; otherwise the
 //! rows (an empty `result` for unknown stations).
 
+mod after_nate; // 候补 (waitlist): routes, state and controls live there.
 mod rail;
 mod scenario;
 
@@ -52,6 +54,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::seat::SeatClass;
+pub use after_nate::{NeedSpec, PassengerSpec, WaitlistSimError, WaitlistSpec};
 pub use scenario::{Cell, CellInput, Scenario, StepSpec, TrainSpec};
 use scenario::{Train, World};
 
@@ -143,6 +146,8 @@ struct Inner {
     state: Mutex<SimState>,
     cancel: CancellationToken,
     server: Mutex<Option<JoinHandle<()>>>,
+    /// The 候补 order and login session (`after_nate`).
+    waitlist: Mutex<after_nate::WaitlistBoard>,
 }
 
 /// Everything that changes while the simulator runs.
@@ -229,6 +234,7 @@ impl Sim {
                 state: Mutex::new(state),
                 cancel: CancellationToken::new(),
                 server: Mutex::new(None),
+                waitlist: Mutex::default(),
             }),
         };
         let cancel = sim.inner.cancel.clone();
@@ -246,6 +252,7 @@ impl Sim {
 
     fn router(&self) -> Router {
         rail::routes()
+            .merge(after_nate::routes())
             .merge(control_routes())
             .layer(axum::middleware::from_fn_with_state(self.clone(), count_request))
             .with_state(self.clone())

@@ -1,0 +1,1199 @@
+//! 候补 (waitlist) orders: what changed since the last poll, which email that deserves, and the
+//! email itself. Pure: no I/O, no clock (the caller passes `now`), so every transition and every
+//! word is covered by unit tests.
+//!
+//! The rules, in the spirit of the seat alerts: the daemon keeps a [`WaitlistSnapshot`] (JSON) per
+//! 12306 account, writes a history row only when [`WaitlistDecision::changed`], and sends at most
+//! **one email per poll**, listing every [`WaitlistReason`] that poll found. The payment reminder
+//! fires once per deadline (`loseTime`), inside the `remind_before` window and never after it. A
+//! logged-out session is reported once per cookie (by fingerprint), then stays quiet until the
+//! user puts a different cookie in place.
+//!
+//! Two deadlines matter and are never confused (protocol doc §5.1): `loseTime` ends the window to
+//! pay the deposit (支付截止), `realize_limit_time` is when the waitlist gives up (兑现截止).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::notify::EmailContent;
+use crate::rail::after_nate::{ORDER_PAGE_PATH, QueueAnswer, WaitlistNeed, WaitlistOrder, is_final_status};
+
+/// Default for "remind this long before the payment deadline".
+pub const DEFAULT_REMIND_BEFORE: Duration = Duration::from_secs(10 * 60);
+
+/// The status that asks the user to pay.
+const AWAITING_PAYMENT: &str = "01";
+
+/// What the daemon persists between polls (serde JSON), one per 12306 account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitlistSnapshot {
+    /// The last order seen; kept while the session is expired (we then know nothing newer).
+    pub order: Option<WaitlistOrder>,
+    /// Fingerprint of the cookie we already reported as expired; `None` = session working.
+    pub session_expired_for: Option<String>,
+    /// The payment deadline (`loseTime`) a reminder was already sent for.
+    pub reminded_for: Option<DateTime<FixedOffset>>,
+}
+
+/// A status as both code and 12306's wording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusLabel {
+    pub code: String,
+    pub name: String,
+}
+
+/// Why an email is sent. One poll's reasons all go into one email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitlistReason {
+    /// An order we had not seen (first poll, or a different `reserve_no`).
+    NewOrder,
+    StatusChanged {
+        from: StatusLabel,
+        to: StatusLabel,
+    },
+    /// The queue of one train + seat moved (`queue_info`, or the level when there is no text).
+    QueueChanged {
+        train: String,
+        date: Option<NaiveDate>,
+        seat: String,
+        from: String,
+        to: String,
+    },
+    /// The order just became (or was first seen as) 待支付.
+    PaymentDue,
+    /// Still 待支付 and the deadline is within `remind_before`.
+    PaymentReminder,
+    /// The order is no longer listed: fulfilled or cancelled, 12306 does not say which.
+    OrderGone,
+    /// The cookie no longer logs in; `why` is how we could tell.
+    SessionExpired {
+        why: String,
+    },
+    /// A working session again after [`WaitlistReason::SessionExpired`].
+    SessionRestored,
+}
+
+/// The outcome of one poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistDecision {
+    /// Persist this whatever `changed` says (it also carries reminder bookkeeping).
+    pub snapshot: WaitlistSnapshot,
+    /// The order or the session state changed: write a history row.
+    pub changed: bool,
+    /// Empty = no email; otherwise exactly one email giving all of these.
+    pub reasons: Vec<WaitlistReason>,
+}
+
+/// Compares one answer of `afterNateOrder/queryQueue` with the previous snapshot.
+///
+/// `cookie_fingerprint` identifies the cookie used (see `rail::after_nate::load_cookie`); errors
+/// such as throttling are not answers and must not be passed here (nothing is known then).
+pub fn decide(
+    prev: Option<&WaitlistSnapshot>,
+    answer: &QueueAnswer,
+    cookie_fingerprint: &str,
+    now: DateTime<FixedOffset>,
+    remind_before: Duration,
+) -> WaitlistDecision {
+    let empty = WaitlistSnapshot::default();
+    let p = prev.unwrap_or(&empty);
+    let order = match answer {
+        QueueAnswer::SessionExpired(why) => {
+            let mut snapshot = p.clone();
+            if p.session_expired_for.as_deref() == Some(cookie_fingerprint) {
+                return WaitlistDecision {
+                    snapshot,
+                    changed: false,
+                    reasons: Vec::new(),
+                };
+            }
+            snapshot.session_expired_for = Some(cookie_fingerprint.to_string());
+            return WaitlistDecision {
+                snapshot,
+                changed: prev.is_none() || p.session_expired_for.is_none(),
+                reasons: vec![WaitlistReason::SessionExpired { why: why.clone() }],
+            };
+        }
+        QueueAnswer::NoOrder => None,
+        QueueAnswer::Order(o) => Some(o),
+    };
+
+    let mut reasons = Vec::new();
+    if p.session_expired_for.is_some() {
+        reasons.push(WaitlistReason::SessionRestored);
+    }
+    match (&p.order, order) {
+        (None, None) => {}
+        (Some(old), None) => {
+            // A final status was already reported; its disappearance says nothing new.
+            if !is_final_status(&old.status_code) {
+                reasons.push(WaitlistReason::OrderGone);
+            }
+        }
+        (Some(old), Some(new)) if old.reserve_no == new.reserve_no => {
+            if old.status_code != new.status_code {
+                reasons.push(WaitlistReason::StatusChanged {
+                    from: label(old),
+                    to: label(new),
+                });
+                if new.status_code == AWAITING_PAYMENT {
+                    reasons.push(WaitlistReason::PaymentDue);
+                }
+            }
+            for n in &new.needs {
+                let Some(o) = old.needs.iter().find(|o| same_need(o, n)) else {
+                    continue;
+                };
+                if o.queue_level != n.queue_level || o.queue_info != n.queue_info {
+                    reasons.push(WaitlistReason::QueueChanged {
+                        train: n.board_train_code.clone(),
+                        date: n.train_date,
+                        seat: n.seat_name.clone(),
+                        from: queue_label(o),
+                        to: queue_label(n),
+                    });
+                }
+            }
+        }
+        (_, Some(new)) => {
+            reasons.push(WaitlistReason::NewOrder);
+            if new.status_code == AWAITING_PAYMENT {
+                reasons.push(WaitlistReason::PaymentDue);
+            }
+        }
+    }
+
+    let mut reminded_for = p.reminded_for;
+    if let Some(o) = order
+        && o.status_code == AWAITING_PAYMENT
+        && let Some(lose) = o.lose_time
+        && reminded_for != Some(lose)
+        && in_reminder_window(now, lose, remind_before)
+    {
+        // A "please pay" email sent inside the window already is the reminder.
+        if !reasons.contains(&WaitlistReason::PaymentDue) {
+            reasons.push(WaitlistReason::PaymentReminder);
+        }
+        reminded_for = Some(lose);
+    }
+
+    let snapshot = WaitlistSnapshot {
+        order: order.cloned(),
+        session_expired_for: None,
+        reminded_for,
+    };
+    let changed =
+        prev.is_none() || snapshot.order != p.order || snapshot.session_expired_for != p.session_expired_for;
+    WaitlistDecision {
+        snapshot,
+        changed,
+        reasons,
+    }
+}
+
+fn in_reminder_window(now: DateTime<FixedOffset>, lose: DateTime<FixedOffset>, before: Duration) -> bool {
+    let before = chrono::Duration::from_std(before).unwrap_or(chrono::Duration::MAX);
+    let opens = lose.checked_sub_signed(before).unwrap_or(lose);
+    now >= opens && now < lose
+}
+
+fn same_need(a: &WaitlistNeed, b: &WaitlistNeed) -> bool {
+    a.board_train_code == b.board_train_code && a.train_date == b.train_date && a.seat_name == b.seat_name
+}
+
+fn label(o: &WaitlistOrder) -> StatusLabel {
+    StatusLabel {
+        code: o.status_code.clone(),
+        name: status_name(&o.status_code, &o.status_name),
+    }
+}
+
+/// 12306's wording, or ours when it sent none.
+fn status_name(code: &str, name: &str) -> String {
+    if !name.trim().is_empty() {
+        return name.trim().to_string();
+    }
+    match code {
+        "00" => "排队中",
+        "01" => "待支付",
+        "04" => "待兑现",
+        "05" => "已退单",
+        "06" => "已退单(自动退单)",
+        "07" => "兑现成功",
+        _ => "未知状态",
+    }
+    .to_string()
+}
+
+fn queue_label(n: &WaitlistNeed) -> String {
+    match (n.queue_info.trim(), n.queue_level.trim()) {
+        ("", "") => "未知".to_string(),
+        ("", level) => format!("排队等级{level}"),
+        (info, _) => info.to_string(),
+    }
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+/// The one email of a decision, if it has reasons. `prev` is the snapshot passed to [`decide`]:
+/// an [`WaitlistReason::OrderGone`] email describes the order as it was last seen.
+pub fn render_decision(
+    prev: Option<&WaitlistSnapshot>,
+    decision: &WaitlistDecision,
+    now: DateTime<FixedOffset>,
+    base_url: &str,
+) -> Option<EmailContent> {
+    let first = decision.reasons.first()?;
+    let last_seen = prev.and_then(|p| p.order.as_ref());
+    if let WaitlistReason::SessionExpired { why } = first {
+        return Some(render_session_expired(why, last_seen, now, base_url));
+    }
+    match decision.snapshot.order.as_ref().or(last_seen) {
+        Some(order) => Some(render(order, &decision.reasons, now, base_url)),
+        None => Some(render_session_restored(now, base_url)),
+    }
+}
+
+/// The email about one order: a subject that says what to do, then the order in full.
+pub fn render(
+    order: &WaitlistOrder,
+    reasons: &[WaitlistReason],
+    now: DateTime<FixedOffset>,
+    base_url: &str,
+) -> EmailContent {
+    let url = order_page(base_url);
+    let lines = reason_lines(order, reasons, now);
+    let facts = facts(order, now);
+
+    let mut text = String::new();
+    for l in &lines {
+        let _ = writeln!(text, "{l}");
+    }
+    let _ = writeln!(text);
+    for (k, v) in &facts.head {
+        let _ = writeln!(text, "{k}：{v}");
+    }
+    let _ = writeln!(text, "\n候补车次：");
+    for n in &facts.needs {
+        let _ = writeln!(text, "  {n}");
+    }
+    if !facts.passengers.is_empty() {
+        let _ = writeln!(text, "\n乘车人：");
+        for p in &facts.passengers {
+            let _ = writeln!(text, "  {p}");
+        }
+    }
+    let _ = writeln!(text, "\n期限：");
+    for (k, v) in &facts.deadlines {
+        let _ = writeln!(text, "  {k}：{v}");
+    }
+    let _ = writeln!(text, "\n在 12306 查看候补订单（支付订金也在这里）：\n  {url}");
+    let _ = writeln!(text, "\n{FOOTER}");
+
+    let mut h = html_open();
+    h.push_str("<ul style=\"padding-left:18px;\">\n");
+    for l in &lines {
+        let _ = writeln!(h, "<li><b>{}</b></li>", escape(l));
+    }
+    h.push_str("</ul>\n<table style=\"border-collapse:collapse;margin:4px 0 12px;\">\n");
+    for (k, v) in &facts.head {
+        row(&mut h, k, v);
+    }
+    row(&mut h, "候补车次", &facts.needs.join("\n"));
+    if !facts.passengers.is_empty() {
+        row(&mut h, "乘车人", &facts.passengers.join("\n"));
+    }
+    for (k, v) in &facts.deadlines {
+        row(&mut h, k, v);
+    }
+    h.push_str("</table>\n");
+    let _ = writeln!(
+        h,
+        "<p><a href=\"{u}\" style=\"display:inline-block;padding:8px 16px;background:#1677ff;\
+         color:#fff;text-decoration:none;border-radius:4px;\">在 12306 查看候补订单</a></p>\n\
+         <p style=\"font-size:12px;color:#666;\">链接：{u}<br>\n{FOOTER}</p>",
+        u = escape(&url)
+    );
+    h.push_str("</body></html>\n");
+
+    EmailContent {
+        subject: subject(order, reasons, now),
+        text,
+        html: h,
+    }
+}
+
+/// The single email sent when the cookie stops working: how to give yupiao a fresh one. The last
+/// order seen is recalled, with its deadline, because the user may have to pay without us.
+pub fn render_session_expired(
+    why: &str,
+    last_seen: Option<&WaitlistOrder>,
+    now: DateTime<FixedOffset>,
+    base_url: &str,
+) -> EmailContent {
+    let url = order_page(base_url);
+    let intro = format!(
+        "yupiao 用来查看候补订单的 12306 登录已失效（{why}）。在你更换 cookie 之前，\
+         yupiao 只会偶尔重试，不会再发这类邮件。"
+    );
+    let steps = [
+        format!("在浏览器中登录 12306，打开候补订单页面：{url}"),
+        "按 F12 打开开发者工具，切到“网络（Network）”，刷新页面，点选 queryQueue 请求，复制请求头中 Cookie 的完整值。".to_string(),
+        "粘贴到 yupiao.toml 的 [rail] cookie = \"…\"；或写入 [rail] cookie_file 指向的文件（推荐：文件更新后无需重启，yupiao 会自动发现新 cookie）。".to_string(),
+    ];
+    let caution = "Cookie 等同于你的 12306 登录凭据：只放在这台机器上，不要发给任何人。";
+    let last = last_seen.map(|o| last_seen_line(o, now));
+
+    let mut text = format!("{intro}\n\n如何更新 cookie：\n");
+    for (i, s) in steps.iter().enumerate() {
+        let _ = writeln!(text, "  {}. {s}", i + 1);
+    }
+    if let Some(l) = &last {
+        let _ = writeln!(text, "\n{l}");
+    }
+    let _ = writeln!(text, "\n{caution}");
+
+    let mut h = html_open();
+    let _ = writeln!(h, "<p>{}</p>\n<p>如何更新 cookie：</p>\n<ol>", escape(&intro));
+    for s in &steps {
+        let _ = writeln!(h, "<li>{}</li>", escape(s));
+    }
+    h.push_str("</ol>\n");
+    if let Some(l) = &last {
+        let _ = writeln!(h, "<p><b>{}</b></p>", escape(l));
+    }
+    let _ = writeln!(
+        h,
+        "<p style=\"font-size:12px;color:#666;\">{}</p>\n</body></html>",
+        escape(caution)
+    );
+    EmailContent {
+        subject: "【候补】12306 登录已失效，请更新 cookie".to_string(),
+        text,
+        html: h,
+    }
+}
+
+/// Sent when a fresh cookie works again and there is no order to report.
+pub fn render_session_restored(now: DateTime<FixedOffset>, base_url: &str) -> EmailContent {
+    let url = order_page(base_url);
+    let msg = format!(
+        "12306 登录已恢复（{}），yupiao 继续监控候补订单。目前没有待处理的候补订单。",
+        now.format("%Y-%m-%d %H:%M")
+    );
+    EmailContent {
+        subject: "【候补】12306 登录已恢复".to_string(),
+        text: format!("{msg}\n\n候补订单页面：{url}\n"),
+        html: format!(
+            "{}<p>{}</p>\n<p>候补订单页面：<a href=\"{u}\">{u}</a></p>\n</body></html>\n",
+            html_open(),
+            escape(&msg),
+            u = escape(&url)
+        ),
+    }
+}
+
+const FOOTER: &str = "此邮件由 yupiao 根据 12306 候补订单页面的信息自动发送；以 12306 显示为准。";
+const TD: &str = "padding:3px 8px;vertical-align:top;";
+
+fn order_page(base_url: &str) -> String {
+    format!("{}{ORDER_PAGE_PATH}", base_url.trim_end_matches('/'))
+}
+
+fn html_open() -> String {
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n\
+     <body style=\"font-family:sans-serif;font-size:14px;color:#222;\">\n"
+        .to_string()
+}
+
+fn row(h: &mut String, k: &str, v: &str) {
+    let v = escape(v).replace('\n', "<br>");
+    let _ = writeln!(
+        h,
+        "<tr><td style=\"{TD}color:#555;white-space:nowrap;\">{}</td><td style=\"{TD}\">{v}</td></tr>",
+        escape(k)
+    );
+}
+
+/// Where the payment deadline stands, as the subject and the reasons say it.
+enum Payment {
+    Due(DateTime<FixedOffset>),
+    Past(DateTime<FixedOffset>),
+    UnknownDeadline,
+}
+
+fn payment(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Payment {
+    match order.lose_time {
+        Some(t) if t > now => Payment::Due(t),
+        Some(t) => Payment::Past(t),
+        None => Payment::UnknownDeadline,
+    }
+}
+
+fn subject(order: &WaitlistOrder, reasons: &[WaitlistReason], now: DateTime<FixedOffset>) -> String {
+    use WaitlistReason as R;
+    let trip = trip(order);
+    let has = |f: fn(&R) -> bool| reasons.iter().any(f);
+    let amount = money(&order.prepay_amount);
+    let paying = order.status_code == AWAITING_PAYMENT
+        && has(|r| {
+            matches!(
+                r,
+                R::PaymentDue | R::PaymentReminder | R::NewOrder | R::StatusChanged { .. }
+            )
+        });
+    if has(|r| matches!(r, R::OrderGone)) {
+        return format!("【候补】候补订单已结束 {trip}（请到 12306 查看结果）");
+    }
+    if order.status_code == "07" && has(|r| matches!(r, R::NewOrder | R::StatusChanged { .. })) {
+        return format!("【候补】兑现成功 {trip}");
+    }
+    if paying {
+        return match payment(order, now) {
+            Payment::Due(t) if has(|r| matches!(r, R::PaymentReminder)) => format!(
+                "【候补】支付提醒 {trip} 还剩{}，请在{}前支付订金{amount}",
+                remaining(t - now),
+                short_time(t, now)
+            ),
+            Payment::Due(t) => format!(
+                "【候补】待支付 {trip} 请在{}前支付订金{amount}",
+                short_time(t, now)
+            ),
+            Payment::Past(_) => format!("【候补】待支付 {trip} 支付期限已过"),
+            Payment::UnknownDeadline => format!("【候补】待支付 {trip} 请尽快支付订金{amount}"),
+        };
+    }
+    if let Some(R::StatusChanged { to, .. }) = reasons.iter().find(|r| matches!(r, R::StatusChanged { .. })) {
+        return format!("【候补】{} {trip}", to.name);
+    }
+    if has(|r| matches!(r, R::NewOrder)) {
+        return format!(
+            "【候补】新候补订单（{}） {trip}",
+            status_name(&order.status_code, &order.status_name)
+        );
+    }
+    if let Some(R::QueueChanged { from, to, .. }) =
+        reasons.iter().find(|r| matches!(r, R::QueueChanged { .. }))
+    {
+        return format!("【候补】排队人数变化 {trip} {from}→{to}");
+    }
+    if has(|r| matches!(r, R::SessionRestored)) {
+        return format!("【候补】12306 登录已恢复 {trip}");
+    }
+    format!(
+        "【候补】{} {trip}",
+        status_name(&order.status_code, &order.status_name)
+    )
+}
+
+/// `G105 北京南→上海虹桥 3月25日`, `G105 等2项 …` when the order waits for several trains.
+fn trip(order: &WaitlistOrder) -> String {
+    let Some(n) = order.needs.first() else {
+        return order.reserve_no.clone();
+    };
+    let more = if order.needs.len() > 1 {
+        format!(" 等{}项", order.needs.len())
+    } else {
+        String::new()
+    };
+    let day = n
+        .train_date
+        .map(|d| format!(" {}", month_day(d)))
+        .unwrap_or_default();
+    format!(
+        "{}{more} {}→{}{day}",
+        n.board_train_code, n.from_station_name, n.to_station_name
+    )
+}
+
+fn reason_lines(
+    order: &WaitlistOrder,
+    reasons: &[WaitlistReason],
+    now: DateTime<FixedOffset>,
+) -> Vec<String> {
+    let amount = money(&order.prepay_amount);
+    reasons
+        .iter()
+        .map(|r| match r {
+            WaitlistReason::NewOrder => format!(
+                "发现候补订单 {}，当前状态：{}。",
+                order.reserve_no,
+                status_name(&order.status_code, &order.status_name)
+            ),
+            WaitlistReason::StatusChanged { from, to } => {
+                let extra = match to.code.as_str() {
+                    "07" => "，已买到票，请在 12306 查看车票",
+                    "05" | "06" => "，订金将原路退回",
+                    "04" => "，正在等待兑现",
+                    _ => "",
+                };
+                format!("状态变化：{} → {}{extra}。", from.name, to.name)
+            }
+            WaitlistReason::QueueChanged {
+                train,
+                date,
+                seat,
+                from,
+                to,
+            } => {
+                let day = date.map(|d| format!(" {}", month_day(d))).unwrap_or_default();
+                format!("排队情况变化：{train}{day} {seat}：{from} → {to}。")
+            }
+            WaitlistReason::PaymentDue | WaitlistReason::PaymentReminder => match payment(order, now) {
+                Payment::Due(t) => format!(
+                    "请在 {} 前支付订金 {amount}（还剩{}），否则候补订单失效。",
+                    full_time(t),
+                    remaining(t - now)
+                ),
+                Payment::Past(t) => format!(
+                    "支付期限已过（{}）：订金未在期限内支付时，候补订单失效。",
+                    full_time(t)
+                ),
+                Payment::UnknownDeadline => {
+                    format!("请尽快在 12306 支付订金 {amount}，否则候补订单失效。")
+                }
+            },
+            WaitlistReason::OrderGone => format!(
+                "候补订单 {} 已不在 12306 的待处理列表中：可能已兑现成功，也可能已退单或失效，\
+                 yupiao 无法区分，请到 12306 的候补订单页面查看。",
+                order.reserve_no
+            ),
+            WaitlistReason::SessionExpired { why } => format!("12306 登录已失效（{why}）。"),
+            WaitlistReason::SessionRestored => "12306 登录已恢复，继续监控。".to_string(),
+        })
+        .collect()
+}
+
+/// Everything about the order, shared by the text and HTML parts.
+struct Facts {
+    head: Vec<(&'static str, String)>,
+    needs: Vec<String>,
+    passengers: Vec<String>,
+    deadlines: Vec<(&'static str, String)>,
+}
+
+fn facts(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Facts {
+    let status = status_name(&order.status_code, &order.status_name);
+    let mut head = vec![
+        ("订单号", order.reserve_no.clone()),
+        ("状态", format!("{status}（{}）", order.status_code)),
+        ("订金", money(&order.prepay_amount)),
+    ];
+    if !order.reserve_time.is_empty() {
+        head.push(("下单时间", order.reserve_time.clone()));
+    }
+    let needs = order
+        .needs
+        .iter()
+        .map(|n| {
+            let day = n.train_date.map(long_date).unwrap_or_else(|| "日期未知".into());
+            let later = match (n.train_date, n.arrive_date) {
+                (Some(a), Some(b)) if b > a => "（次日）",
+                _ => "",
+            };
+            format!(
+                "{}  {day}  {} {} → {} {}{later}  {}  {}",
+                n.board_train_code,
+                n.from_station_name,
+                n.start_time,
+                n.to_station_name,
+                n.arrive_time,
+                n.seat_name,
+                queue_label(n)
+            )
+        })
+        .collect();
+    let passengers = order
+        .passengers
+        .iter()
+        .map(|p| {
+            format!(
+                "{}  {} {}  {}",
+                p.name, p.id_type_name, p.id_no_masked, p.ticket_type
+            )
+        })
+        .collect();
+
+    let pay = match order.lose_time {
+        None => "12306 未给出。".to_string(),
+        Some(t) => {
+            let rule = "待支付的订单须在此之前支付订金，否则候补订单失效";
+            let state = match order.status_code.as_str() {
+                AWAITING_PAYMENT if t > now => format!("还剩{}。", remaining(t - now)),
+                AWAITING_PAYMENT => "支付期限已过。".to_string(),
+                "04" | "07" => "订金已支付，此期限不再适用。".to_string(),
+                _ if t <= now => "此期限已过（当前状态无需支付）。".to_string(),
+                _ => "当前状态无需支付。".to_string(),
+            };
+            format!("{}。{rule}。{state}", full_time(t))
+        }
+    };
+    let realize = match order.realize_limit_time {
+        None => "12306 未给出。".to_string(),
+        Some(t) => {
+            let rule = "到此时仍未买到票，候补自动结束，订金退回";
+            let t_at = t.and_local_timezone(*now.offset()).single();
+            let state = match (order.status_code.as_str(), t_at) {
+                ("07", _) => "已兑现。".to_string(),
+                ("05" | "06", _) => "订单已退。".to_string(),
+                (_, Some(at)) if at > now => format!("还剩{}。", remaining(at - now)),
+                (_, Some(_)) => "兑现截止时间已过。".to_string(),
+                (_, None) => String::new(),
+            };
+            format!("{}。{rule}。{state}", naive_time(t))
+        }
+    };
+    Facts {
+        head,
+        needs,
+        passengers,
+        deadlines: vec![("支付截止（订金）", pay), ("兑现截止（候补）", realize)],
+    }
+}
+
+fn last_seen_line(o: &WaitlistOrder, now: DateTime<FixedOffset>) -> String {
+    let status = status_name(&o.status_code, &o.status_name);
+    let mut s = format!("最后一次看到的候补订单：{} {}，{status}。", o.reserve_no, trip(o));
+    if o.status_code == AWAITING_PAYMENT {
+        match payment(o, now) {
+            Payment::Due(t) => {
+                let _ = write!(
+                    s,
+                    "它可能仍待支付：请直接在 12306 于 {} 前支付订金 {}，不要等待提醒。",
+                    full_time(t),
+                    money(&o.prepay_amount)
+                );
+            }
+            Payment::Past(t) => {
+                let _ = write!(s, "支付期限已过（{}）。", full_time(t));
+            }
+            Payment::UnknownDeadline => {}
+        }
+    }
+    s
+}
+
+fn money(amount: &str) -> String {
+    if amount.trim().is_empty() {
+        "金额未知".to_string()
+    } else {
+        format!("¥{}", amount.trim())
+    }
+}
+
+/// `15:00` today, `3月24日15:00` another day (seconds dropped: the user pays before, not at).
+fn short_time(t: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> String {
+    let t = t.with_timezone(now.offset());
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        format!("{}{}", month_day(t.date_naive()), t.format("%H:%M"))
+    }
+}
+
+fn full_time(t: DateTime<FixedOffset>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn naive_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// `8分钟`, `2小时5分钟`, `3天4小时`.
+fn remaining(d: chrono::Duration) -> String {
+    let mins = (d.num_seconds().max(0) + 59) / 60;
+    match (mins / 1440, (mins % 1440) / 60, mins % 60) {
+        (0, 0, m) => format!("{m}分钟"),
+        (0, h, 0) => format!("{h}小时"),
+        (0, h, m) => format!("{h}小时{m}分钟"),
+        (d, 0, _) => format!("{d}天"),
+        (d, h, _) => format!("{d}天{h}小时"),
+    }
+}
+
+/// `3月25日`.
+fn month_day(d: NaiveDate) -> String {
+    format!("{}月{}日", d.month(), d.day())
+}
+
+/// `3月25日（周三）`.
+fn long_date(d: NaiveDate) -> String {
+    let w = match d.weekday() {
+        Weekday::Mon => "周一",
+        Weekday::Tue => "周二",
+        Weekday::Wed => "周三",
+        Weekday::Thu => "周四",
+        Weekday::Fri => "周五",
+        Weekday::Sat => "周六",
+        Weekday::Sun => "周日",
+    };
+    format!("{}（{w}）", month_day(d))
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rail::after_nate::{decode_queue, tests::seed_body};
+    use chrono::TimeZone;
+
+    const FP: &str = "0123456789abcdef";
+    const BASE: &str = "https://kyfw.12306.cn";
+
+    fn seed() -> WaitlistOrder {
+        match decode_queue(&seed_body()).unwrap() {
+            QueueAnswer::Order(o) => o,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn with_status(code: &str, name: &str) -> WaitlistOrder {
+        let mut o = seed();
+        o.status_code = code.into();
+        o.status_name = name.into();
+        o
+    }
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<FixedOffset> {
+        FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2020, 3, 23, h, m, s)
+            .unwrap()
+    }
+
+    /// Long before the seed's payment deadline (15:00:37).
+    fn early() -> DateTime<FixedOffset> {
+        at(14, 31, 0)
+    }
+
+    fn poll(
+        prev: Option<&WaitlistSnapshot>,
+        answer: QueueAnswer,
+        now: DateTime<FixedOffset>,
+    ) -> WaitlistDecision {
+        decide(prev, &answer, FP, now, DEFAULT_REMIND_BEFORE)
+    }
+
+    fn seen(o: WaitlistOrder) -> WaitlistSnapshot {
+        WaitlistSnapshot {
+            order: Some(o),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn first_order_seen_is_one_email_with_new_order_and_payment_due() {
+        let d = poll(None, QueueAnswer::Order(seed()), early());
+        assert!(d.changed);
+        assert_eq!(
+            d.reasons,
+            vec![WaitlistReason::NewOrder, WaitlistReason::PaymentDue]
+        );
+        assert_eq!(
+            d.snapshot.order.as_ref().unwrap().reserve_no,
+            "E87000007466000022"
+        );
+    }
+
+    #[test]
+    fn unchanged_poll_sends_nothing_and_writes_no_history() {
+        let prev = seen(seed());
+        let d = poll(Some(&prev), QueueAnswer::Order(seed()), early());
+        assert!(!d.changed);
+        assert!(d.reasons.is_empty());
+        assert_eq!(d.snapshot, prev);
+        let none = WaitlistSnapshot::default();
+        let d = poll(Some(&none), QueueAnswer::NoOrder, early());
+        assert!(!d.changed && d.reasons.is_empty());
+    }
+
+    #[test]
+    fn first_poll_without_order_records_but_does_not_email() {
+        let d = poll(None, QueueAnswer::NoOrder, early());
+        assert!(d.changed);
+        assert!(d.reasons.is_empty());
+    }
+
+    #[test]
+    fn queuing_to_awaiting_payment_is_one_email_with_status_and_payment() {
+        let prev = seen(with_status("00", "排队中"));
+        let d = poll(Some(&prev), QueueAnswer::Order(seed()), early());
+        assert!(d.changed);
+        assert_eq!(
+            d.reasons,
+            vec![
+                WaitlistReason::StatusChanged {
+                    from: StatusLabel {
+                        code: "00".into(),
+                        name: "排队中".into()
+                    },
+                    to: StatusLabel {
+                        code: "01".into(),
+                        name: "待支付".into()
+                    },
+                },
+                WaitlistReason::PaymentDue
+            ]
+        );
+    }
+
+    #[test]
+    fn each_later_status_change_is_one_email_naming_both_statuses() {
+        for (from, to) in [
+            (("01", "待支付"), ("04", "待兑现")),
+            (("04", "待兑现"), ("07", "兑现成功")),
+            (("04", "待兑现"), ("05", "已退单")),
+            (("04", "待兑现"), ("06", "已退单")),
+            (("04", "待兑现"), ("08", "")),
+        ] {
+            let prev = seen(with_status(from.0, from.1));
+            let d = poll(Some(&prev), QueueAnswer::Order(with_status(to.0, to.1)), early());
+            assert!(d.changed);
+            assert_eq!(d.reasons.len(), 1, "{:?}", d.reasons);
+            assert!(
+                matches!(&d.reasons[0], WaitlistReason::StatusChanged { from: f, to: t }
+                    if f.code == from.0 && t.code == to.0 && !t.name.is_empty()),
+                "{:?}",
+                d.reasons
+            );
+        }
+    }
+
+    #[test]
+    fn queue_change_of_a_train_is_one_email() {
+        let prev = seen(with_status("04", "待兑现"));
+        let mut now = with_status("04", "待兑现");
+        now.needs[0].queue_level = "1".into();
+        now.needs[0].queue_info = "候补人数较少".into();
+        let d = poll(Some(&prev), QueueAnswer::Order(now.clone()), early());
+        assert!(d.changed);
+        assert_eq!(
+            d.reasons,
+            vec![WaitlistReason::QueueChanged {
+                train: "G105".into(),
+                date: NaiveDate::from_ymd_opt(2020, 3, 25),
+                seat: "商务座".into(),
+                from: "候补人数中等".into(),
+                to: "候补人数较少".into(),
+            }]
+        );
+        let mail = render(&now, &d.reasons, early(), BASE);
+        assert_eq!(
+            mail.subject,
+            "【候补】排队人数变化 G105 北京南→上海虹桥 3月25日 候补人数中等→候补人数较少"
+        );
+    }
+
+    #[test]
+    fn a_different_reserve_no_is_a_new_order() {
+        let prev = seen(with_status("07", "兑现成功"));
+        let mut other = with_status("00", "排队中");
+        other.reserve_no = "E99".into();
+        let d = poll(Some(&prev), QueueAnswer::Order(other), early());
+        assert_eq!(d.reasons, vec![WaitlistReason::NewOrder]);
+    }
+
+    #[test]
+    fn order_that_disappears_says_it_is_no_longer_pending() {
+        let prev = seen(with_status("04", "待兑现"));
+        let d = poll(Some(&prev), QueueAnswer::NoOrder, early());
+        assert!(d.changed);
+        assert_eq!(d.reasons, vec![WaitlistReason::OrderGone]);
+        assert_eq!(d.snapshot.order, None);
+        let mail = render_decision(Some(&prev), &d, early(), BASE).unwrap();
+        assert!(
+            mail.subject.starts_with("【候补】候补订单已结束 G105"),
+            "{}",
+            mail.subject
+        );
+        assert!(
+            mail.text.contains("可能已兑现成功，也可能已退单"),
+            "{}",
+            mail.text
+        );
+
+        // A final status was reported already: its disappearance is recorded, not emailed.
+        let done = seen(with_status("07", "兑现成功"));
+        let d = poll(Some(&done), QueueAnswer::NoOrder, early());
+        assert!(d.changed && d.reasons.is_empty());
+    }
+
+    #[test]
+    fn reminder_fires_once_inside_the_window_and_never_after_the_deadline() {
+        let prev = seen(seed());
+        // 14:50:36 is more than 10 minutes before 15:00:37.476: too early.
+        let d = poll(Some(&prev), QueueAnswer::Order(seed()), at(14, 50, 36));
+        assert!(d.reasons.is_empty());
+        let d = poll(Some(&prev), QueueAnswer::Order(seed()), at(14, 52, 0));
+        assert_eq!(d.reasons, vec![WaitlistReason::PaymentReminder]);
+        assert!(!d.changed, "a reminder is not a change of the order");
+        assert_eq!(d.snapshot.reminded_for, seed().lose_time);
+        let again = poll(Some(&d.snapshot), QueueAnswer::Order(seed()), at(14, 55, 0));
+        assert!(again.reasons.is_empty());
+        // After the deadline no reminder, even if none was sent.
+        let late = poll(Some(&prev), QueueAnswer::Order(seed()), at(15, 1, 0));
+        assert!(late.reasons.is_empty());
+    }
+
+    #[test]
+    fn a_new_deadline_gets_its_own_reminder() {
+        let mut reminded = seen(seed());
+        reminded.reminded_for = seed().lose_time;
+        let mut later = seed();
+        later.lose_time = Some(at(15, 30, 0));
+        let d = poll(Some(&reminded), QueueAnswer::Order(later.clone()), at(15, 25, 0));
+        assert!(d.changed);
+        assert_eq!(d.reasons, vec![WaitlistReason::PaymentReminder]);
+        assert_eq!(d.snapshot.reminded_for, later.lose_time);
+    }
+
+    #[test]
+    fn payment_due_inside_the_window_counts_as_the_reminder() {
+        let prev = seen(with_status("00", "排队中"));
+        let d = poll(Some(&prev), QueueAnswer::Order(seed()), at(14, 55, 0));
+        assert_eq!(d.reasons.len(), 2);
+        assert!(!d.reasons.contains(&WaitlistReason::PaymentReminder));
+        let next = poll(Some(&d.snapshot), QueueAnswer::Order(seed()), at(14, 56, 0));
+        assert!(next.reasons.is_empty());
+    }
+
+    #[test]
+    fn payment_due_seen_after_the_deadline_says_so_plainly() {
+        let prev = seen(with_status("00", "排队中"));
+        let now = at(15, 2, 0);
+        let d = poll(Some(&prev), QueueAnswer::Order(seed()), now);
+        let mail = render(&seed(), &d.reasons, now, BASE);
+        assert_eq!(
+            mail.subject,
+            "【候补】待支付 G105 北京南→上海虹桥 3月25日 支付期限已过"
+        );
+        assert!(mail.text.contains("支付期限已过"), "{}", mail.text);
+        assert!(!mail.text.contains("请在 "), "{}", mail.text);
+        assert!(!mail.subject.contains("提醒"));
+    }
+
+    #[test]
+    fn session_expired_is_one_email_then_quiet_until_the_cookie_changes() {
+        let prev = seen(seed());
+        let why = QueueAnswer::SessionExpired("HTTP 302 to login".into());
+        let d1 = poll(Some(&prev), why.clone(), early());
+        assert!(d1.changed);
+        assert_eq!(
+            d1.reasons,
+            vec![WaitlistReason::SessionExpired {
+                why: "HTTP 302 to login".into()
+            }]
+        );
+        assert_eq!(d1.snapshot.order, prev.order, "the last order is kept");
+        for _ in 0..3 {
+            let d = poll(Some(&d1.snapshot), why.clone(), early());
+            assert!(d.reasons.is_empty() && !d.changed);
+        }
+        // The user pasted a new cookie that is expired too: one new email.
+        let d2 = decide(
+            Some(&d1.snapshot),
+            &why,
+            "fedcba9876543210",
+            early(),
+            DEFAULT_REMIND_BEFORE,
+        );
+        assert_eq!(d2.reasons.len(), 1);
+        assert!(!d2.changed);
+        let d3 = decide(
+            Some(&d2.snapshot),
+            &why,
+            "fedcba9876543210",
+            early(),
+            DEFAULT_REMIND_BEFORE,
+        );
+        assert!(d3.reasons.is_empty());
+    }
+
+    #[test]
+    fn recovery_is_reported_with_whatever_changed_meanwhile() {
+        let mut expired = seen(with_status("00", "排队中"));
+        expired.session_expired_for = Some(FP.into());
+        let d = decide(
+            Some(&expired),
+            &QueueAnswer::Order(seed()),
+            "new",
+            early(),
+            DEFAULT_REMIND_BEFORE,
+        );
+        assert!(d.changed);
+        assert_eq!(d.snapshot.session_expired_for, None);
+        assert_eq!(d.reasons[0], WaitlistReason::SessionRestored);
+        assert!(d.reasons.contains(&WaitlistReason::PaymentDue));
+        let mail = render_decision(Some(&expired), &d, early(), BASE).unwrap();
+        assert!(mail.subject.starts_with("【候补】待支付"), "{}", mail.subject);
+        assert!(mail.text.contains("12306 登录已恢复"));
+
+        let nothing = WaitlistSnapshot {
+            session_expired_for: Some(FP.into()),
+            ..Default::default()
+        };
+        let d = decide(
+            Some(&nothing),
+            &QueueAnswer::NoOrder,
+            FP,
+            early(),
+            DEFAULT_REMIND_BEFORE,
+        );
+        assert_eq!(d.reasons, vec![WaitlistReason::SessionRestored]);
+        let mail = render_decision(Some(&nothing), &d, early(), BASE).unwrap();
+        assert_eq!(mail.subject, "【候补】12306 登录已恢复");
+    }
+
+    #[test]
+    fn payment_subject_names_train_route_day_deadline_and_amount() {
+        let d = poll(None, QueueAnswer::Order(seed()), early());
+        let mail = render_decision(None, &d, early(), BASE).unwrap();
+        assert_eq!(
+            mail.subject,
+            "【候补】待支付 G105 北京南→上海虹桥 3月25日 请在15:00前支付订金¥1748.0"
+        );
+        let reminder = render(&seed(), &[WaitlistReason::PaymentReminder], at(14, 52, 0), BASE);
+        assert_eq!(
+            reminder.subject,
+            "【候补】支付提醒 G105 北京南→上海虹桥 3月25日 还剩9分钟，请在15:00前支付订金¥1748.0"
+        );
+    }
+
+    #[test]
+    fn fulfilled_and_cancelled_subjects_say_the_status() {
+        let to = |c: &str, n: &str| WaitlistReason::StatusChanged {
+            from: StatusLabel {
+                code: "04".into(),
+                name: "待兑现".into(),
+            },
+            to: StatusLabel {
+                code: c.into(),
+                name: n.into(),
+            },
+        };
+        let ok = render(
+            &with_status("07", "兑现成功"),
+            &[to("07", "兑现成功")],
+            early(),
+            BASE,
+        );
+        assert_eq!(ok.subject, "【候补】兑现成功 G105 北京南→上海虹桥 3月25日");
+        let gone = render(&with_status("05", "已退单"), &[to("05", "已退单")], early(), BASE);
+        assert_eq!(gone.subject, "【候补】已退单 G105 北京南→上海虹桥 3月25日");
+        assert!(gone.text.contains("待兑现 → 已退单"));
+    }
+
+    #[test]
+    fn body_explains_both_deadlines_and_lists_the_order() {
+        let mail = render(
+            &seed(),
+            &[WaitlistReason::NewOrder, WaitlistReason::PaymentDue],
+            early(),
+            BASE,
+        );
+        for want in [
+            "E87000007466000022",
+            "待支付（01）",
+            "¥1748.0",
+            "G105  3月25日（周三）  北京南 07:20 → 上海虹桥 13:08  商务座  候补人数中等",
+            "杨赟  中国居民身份证 3623***********030  成人票",
+            "支付截止（订金）：2020-03-23 15:00:37。待支付的订单须在此之前支付订金，否则候补订单失效。还剩30分钟。",
+            "兑现截止（候补）：2020-03-24 23:30。到此时仍未买到票，候补自动结束，订金退回。还剩1天8小时。",
+            "https://kyfw.12306.cn/otn/view/lineUp_order.html",
+        ] {
+            assert!(mail.text.contains(want), "missing {want:?} in\n{}", mail.text);
+        }
+        assert!(mail.html.contains("支付截止（订金）") && mail.html.contains("兑现截止（候补）"));
+        assert!(mail.html.contains("3623***********030"));
+    }
+
+    #[test]
+    fn past_deadlines_are_said_plainly_in_the_body() {
+        let late = FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2020, 3, 25, 0, 0, 0)
+            .unwrap();
+        let mail = render(&seed(), &[WaitlistReason::PaymentDue], late, BASE);
+        assert!(mail.text.contains("支付期限已过"), "{}", mail.text);
+        assert!(mail.text.contains("兑现截止时间已过"), "{}", mail.text);
+    }
+
+    #[test]
+    fn emails_never_contain_an_unmasked_id_number() {
+        let raw = "362321199001011030";
+        let body = seed_body().replace("3623***********030", raw);
+        let QueueAnswer::Order(o) = decode_queue(&body).unwrap() else {
+            panic!()
+        };
+        let d = poll(None, QueueAnswer::Order(o.clone()), early());
+        let mail = render_decision(None, &d, early(), BASE).unwrap();
+        for part in [&mail.subject, &mail.text, &mail.html] {
+            assert!(!part.contains(raw));
+        }
+        assert!(mail.text.contains("3623***********030"));
+        let expired = render_session_expired("x", Some(&o), early(), BASE);
+        assert!(!expired.text.contains(raw) && !expired.html.contains(raw));
+        assert!(!serde_json::to_string(&d.snapshot).unwrap().contains(raw));
+    }
+
+    #[test]
+    fn html_escapes_data() {
+        let mut o = seed();
+        o.needs[0].from_station_name = "<b>&".into();
+        let mail = render(&o, &[WaitlistReason::NewOrder], early(), BASE);
+        assert!(!mail.html.contains("<b>&"));
+        assert!(mail.html.contains("&lt;b&gt;&amp;"));
+    }
+
+    #[test]
+    fn session_expired_email_explains_how_to_refresh_the_cookie_and_recalls_the_deadline() {
+        let d = poll(
+            Some(&seen(seed())),
+            QueueAnswer::SessionExpired("HTTP 302".into()),
+            early(),
+        );
+        let mail = render_decision(Some(&seen(seed())), &d, early(), BASE).unwrap();
+        assert_eq!(mail.subject, "【候补】12306 登录已失效，请更新 cookie");
+        for want in [
+            "[rail] cookie",
+            "cookie_file",
+            "HTTP 302",
+            "2020-03-23 15:00:37 前支付订金 ¥1748.0",
+        ] {
+            assert!(mail.text.contains(want), "missing {want:?} in\n{}", mail.text);
+        }
+    }
+
+    #[test]
+    fn snapshot_round_trips_through_json() {
+        let d = poll(None, QueueAnswer::Order(seed()), at(14, 52, 0));
+        let json = serde_json::to_string(&d.snapshot).unwrap();
+        let back: WaitlistSnapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d.snapshot);
+    }
+
+    #[test]
+    fn remaining_time_reads_naturally() {
+        assert_eq!(remaining(chrono::Duration::seconds(30)), "1分钟");
+        assert_eq!(remaining(chrono::Duration::minutes(125)), "2小时5分钟");
+        assert_eq!(remaining(chrono::Duration::minutes(120)), "2小时");
+        assert_eq!(remaining(chrono::Duration::hours(50)), "2天2小时");
+    }
+}
