@@ -259,12 +259,111 @@ async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
     } else {
         print_table(&mut out, &list.watches, &results);
     }
+    let mut waitlists_failed = 0;
+    for w in &list.waitlists {
+        let answer = query_waitlist(&client, settings, w).await;
+        if answer.is_err() {
+            waitlists_failed += 1;
+        }
+        let _ = writeln!(out, "{}", waitlist_line(w, &answer, json));
+    }
     let _ = out.flush();
     if failed > 0 {
         eprintln!("{failed} of {} (watch, date) checks failed", results.len());
+    }
+    if waitlists_failed > 0 {
+        eprintln!(
+            "{waitlists_failed} of {} 候补 checks failed",
+            list.waitlists.len()
+        );
+    }
+    if failed + waitlists_failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One `[[waitlist]]` check for `once`: the order it follows, or why there is none.
+async fn query_waitlist(
+    client: &RailClient,
+    settings: &Settings,
+    w: &watchlist::WaitlistWatch,
+) -> Result<Option<crate::rail::after_nate::WaitlistOrder>, String> {
+    use crate::rail::after_nate::{QueueAnswer, load_cookie};
+    let (cookie, _) = load_cookie(&settings.rail).map_err(|e| format!("{e:#}"))?.ok_or(
+        "no 12306 session: set [rail] cookie (or cookie_file) to the Cookie header of a logged-in 12306 page",
+    )?;
+    match client.query_waitlist(&cookie).await.map_err(|e| e.to_string())? {
+        QueueAnswer::Order(o) if w.reserve_no.as_ref().is_none_or(|r| *r == o.reserve_no) => Ok(Some(o)),
+        QueueAnswer::Order(_) | QueueAnswer::NoOrder => Ok(None),
+        QueueAnswer::SessionExpired(why) => Err(format!(
+            "12306 session expired ({why}): copy a fresh Cookie into [rail] cookie"
+        )),
+    }
+}
+
+fn waitlist_line(
+    w: &watchlist::WaitlistWatch,
+    answer: &Result<Option<crate::rail::after_nate::WaitlistOrder>, String>,
+    json: bool,
+) -> String {
+    match (answer, json) {
+        (Err(e), true) => serde_json::json!({"waitlist": w.name, "error": e}).to_string(),
+        (Err(e), false) => format!("候补 {}: 查询失败: {e}", w.name),
+        (Ok(None), true) => serde_json::json!({"waitlist": w.name, "order": null}).to_string(),
+        (Ok(None), false) => format!("候补 {}: 没有候补订单", w.name),
+        (Ok(Some(o)), true) => serde_json::json!({
+            "waitlist": w.name,
+            "reserve_no": o.reserve_no,
+            "status_code": o.status_code,
+            "status_name": o.status_name,
+            "prepay_amount": o.prepay_amount,
+            "pay_before": o.lose_time.filter(|_| o.status_code == "01").map(|t| t.to_rfc3339()),
+            "realize_limit": o.realize_limit_time.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            "needs": o.needs.iter().map(|n| serde_json::json!({
+                "train": n.board_train_code,
+                "date": n.train_date.map(|d| d.to_string()),
+                "seat": n.seat_name,
+                "queue_level": n.queue_level,
+                "queue_info": n.queue_info,
+            })).collect::<Vec<_>>(),
+        })
+        .to_string(),
+        (Ok(Some(o)), false) => {
+            let needs: Vec<String> = o
+                .needs
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} {} {} {}",
+                        n.board_train_code,
+                        n.train_date.map(|d| d.to_string()).unwrap_or_default(),
+                        n.seat_name,
+                        n.queue_info
+                    )
+                })
+                .collect();
+            let pay = o
+                .lose_time
+                .filter(|_| o.status_code == "01")
+                .map(|t| {
+                    format!(
+                        "  请在 {} 前支付订金 ¥{}",
+                        t.format("%m-%d %H:%M"),
+                        o.prepay_amount
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "候补 {}: {} {}{}  [{}]",
+                w.name,
+                o.reserve_no,
+                o.status_name,
+                pay,
+                needs.join("; ")
+            )
+        }
     }
 }
 

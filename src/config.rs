@@ -202,6 +202,12 @@ pub struct Daemon {
     /// How long shutdown waits for in-flight requests.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// A 候补 order awaiting its deposit gets a reminder this long before the payment deadline.
+    #[serde(deserialize_with = "duration")]
+    pub payment_reminder: Duration,
+    /// While the 12306 session cookie is known to be expired (and unchanged), check it this often.
+    #[serde(deserialize_with = "duration")]
+    pub expired_session_every: Duration,
 }
 
 impl Default for Daemon {
@@ -213,6 +219,8 @@ impl Default for Daemon {
             night_window: "01:00-05:00".into(),
             night_every: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(5),
+            payment_reminder: Duration::from_secs(600),
+            expired_session_every: Duration::from_secs(1800),
         }
     }
 }

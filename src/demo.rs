@@ -5,7 +5,8 @@
 //! database is a real SQLite file the user can open afterwards. The scenario is short and
 //! scripted so that every behaviour worth seeing happens within a minute: polling, seats
 //! appearing (one alert email), a count change (history, no email), seats going, and seats
-//! coming back inside the alert gap (no repeat).
+//! coming back inside the alert gap (no repeat); and a 候补 (waitlist) order going 排队中 →
+//! 待支付 → 待兑现 → 兑现成功, one email per step.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +21,10 @@ use crate::store::Store;
 
 /// The scripted timeline on G8294 二等座 (seconds after start, seats left).
 const TIMELINE: [(u64, &str); 4] = [(7, "3"), (17, "5"), (27, "无"), (35, "2")];
+/// The scripted 候补 order: (seconds after start, status code).
+const WAITLIST_TIMELINE: [(u64, &str); 3] = [(12, "01"), (24, "04"), (34, "07")];
+/// The demo's 12306 session cookie (the simulator accepts any `tk`).
+const DEMO_COOKIE: &str = "JSESSIONID=demo; tk=demo-session";
 /// How long the daemon runs.
 const RUN_FOR: Duration = Duration::from_secs(42);
 
@@ -64,6 +69,12 @@ trains = ["K*"]
 seats = ["硬卧"]
 every = "5s"
 notify = ["you@example.com"]
+
+# Your 候补 (waitlist) order on 12306, followed with the session cookie in [rail] cookie.
+[[waitlist]]
+name = "演示 候补订单"
+every = "5s"
+notify = ["you@example.com"]
 "#
     )
 }
@@ -95,6 +106,15 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     let dir = dir.canonicalize().unwrap_or(dir);
     let sim = Sim::start("127.0.0.1:0".parse()?, demo_scenario()).await?;
     let date = crate::clock::today() + Days::new(3);
+    sim.set_waitlist(Some(demo_waitlist_order(date)));
+    let driver = sim.clone();
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        for (at, code) in WAITLIST_TIMELINE {
+            tokio::time::sleep_until(start + Duration::from_secs(at)).await;
+            let _ = driver.set_waitlist_status(code);
+        }
+    });
     let watchlist = dir.join("watchlist.toml");
     std::fs::write(&watchlist, demo_watchlist(date))?;
 
@@ -106,6 +126,7 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     settings.email.transport = Transport::Maildir;
     settings.email.maildir = dir.join("mail");
     settings.daemon.shutdown_grace = Duration::from_secs(3);
+    settings.rail.cookie = Some(DEMO_COOKIE.into());
 
     println!(
         "yupiao demo: the daemon against the built-in simulated 12306 at {}",
@@ -132,6 +153,31 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     sim.shutdown().await;
 
     report(&settings, &stats)
+}
+
+fn demo_waitlist_order(date: chrono::NaiveDate) -> crate::sim::WaitlistSpec {
+    let today = crate::clock::today();
+    crate::sim::WaitlistSpec {
+        status: "00".into(),
+        prepay_amount: "182.0".into(),
+        reserve_time: today.to_string(),
+        realize_limit_time: format!("{date} 11:44:00"),
+        needs: vec![crate::sim::NeedSpec {
+            train: "G8294".into(),
+            date,
+            from: "上海".into(),
+            from_code: "SHH".into(),
+            to: "常州".into(),
+            to_code: "CZH".into(),
+            start_time: "14:44".into(),
+            arrive_time: "15:53".into(),
+            seat: "二等座".into(),
+            queue_level: "1".into(),
+            queue_info: "候补人数较少".into(),
+            ..crate::sim::NeedSpec::default()
+        }],
+        ..crate::sim::WaitlistSpec::default()
+    }
 }
 
 fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<()> {
@@ -165,7 +211,11 @@ fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<(
         }
     }
     println!(
-        "  emails: {} (one when seats appeared; none for 3 → 5; none for the return inside the 10-minute gap)",
+        "  候补 history rows: {} (one per change of the order)",
+        store.waitlist_history_rows()?
+    );
+    println!(
+        "  emails: {} (余票: one when seats appeared, none for 3 → 5, none for the return inside the 10-minute gap; 候补: one per order change)",
         sent.len()
     );
     for e in &sent {

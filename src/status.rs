@@ -24,6 +24,33 @@ pub struct StatusReport {
     pub query_endpoint: Option<String>,
     pub history_rows: u64,
     pub watches: Vec<WatchReport>,
+    /// `[[waitlist]]` entries: the user's 候补 orders.
+    pub waitlists: Vec<WaitlistReport>,
+}
+
+/// One `[[waitlist]]` in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitlistReport {
+    pub name: String,
+    pub in_watchlist: bool,
+    pub last_poll: Option<DateTime<FixedOffset>>,
+    pub next_run: Option<DateTime<FixedOffset>>,
+    pub outcome: Option<String>,
+    pub last_error: Option<String>,
+    /// The 12306 session is known to be expired (until the cookie changes).
+    pub session_expired: bool,
+    pub reserve_no: Option<String>,
+    pub status_code: Option<String>,
+    pub status_name: Option<String>,
+    /// `loseTime`: deposit payment deadline (待支付 only).
+    pub pay_before: Option<DateTime<FixedOffset>>,
+    /// `realize_limit_time`: when the waitlist gives up (兑现截止), Beijing time.
+    pub realize_limit: Option<String>,
+    /// `G105 2020-03-25 商务座 候补人数中等`.
+    pub needs: Vec<String>,
+    pub emails_sent: u64,
+    pub emails_pending: u64,
+    pub emails_failed: u64,
 }
 
 /// One watch in the report.
@@ -65,7 +92,7 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
         .map(|l| l.watches.iter().map(|w| w.name.clone()).collect())
         .unwrap_or_default();
     for st in store.all_watch_status()? {
-        if !names.contains(&st.watch) {
+        if !names.contains(&st.watch) && !st.watch.starts_with(WAITLIST_PREFIX) {
             names.push(st.watch);
         }
     }
@@ -104,6 +131,7 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
             name,
         });
     }
+    let waitlists = gather_waitlists(&store, list)?;
     Ok(StatusReport {
         database: db.display().to_string(),
         daemon_pid: fact(Fact::DaemonPid).filter(|_| running),
@@ -113,7 +141,66 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
         query_endpoint: fact(Fact::QueryEndpoint),
         history_rows: store.history_rows()?,
         watches,
+        waitlists,
     })
+}
+
+/// Status keys of `[[waitlist]]` entries start with this (see the daemon).
+const WAITLIST_PREFIX: &str = "候补:";
+
+fn gather_waitlists(store: &Store, list: Option<&WatchList>) -> Result<Vec<WaitlistReport>, StoreError> {
+    let states = store.all_waitlist_states()?;
+    let mut names: Vec<String> = list
+        .map(|l| l.waitlists.iter().map(|w| w.name.clone()).collect())
+        .unwrap_or_default();
+    for (name, _, _) in &states {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let st = store.watch_status(&format!("{WAITLIST_PREFIX}{name}"))?;
+        let snap: Option<crate::waitlist::WaitlistSnapshot> = states
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .and_then(|(_, json, _)| serde_json::from_str(json).ok());
+        let order = snap.as_ref().and_then(|s| s.order.as_ref());
+        let counts = store.outbox_counts(&name)?;
+        out.push(WaitlistReport {
+            in_watchlist: list.is_some_and(|l| l.waitlists.iter().any(|w| w.name == name)),
+            last_poll: st.as_ref().and_then(|s| s.last_poll_at),
+            next_run: st.as_ref().and_then(|s| s.next_run_at),
+            outcome: st.as_ref().and_then(|s| s.outcome.as_ref().map(|o| o.to_text())),
+            last_error: st.as_ref().and_then(|s| s.last_error.clone()),
+            session_expired: snap.as_ref().is_some_and(|s| s.session_expired_for.is_some()),
+            reserve_no: order.map(|o| o.reserve_no.clone()),
+            status_code: order.map(|o| o.status_code.clone()),
+            status_name: order.map(|o| o.status_name.clone()),
+            pay_before: order
+                .and_then(|o| o.lose_time)
+                .filter(|_| order.is_some_and(|o| o.status_code == "01")),
+            realize_limit: order
+                .and_then(|o| o.realize_limit_time)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+            needs: order
+                .map(|o| {
+                    o.needs
+                        .iter()
+                        .map(|n| {
+                            let date = n.train_date.map(|d| d.to_string()).unwrap_or_default();
+                            format!("{} {} {} {}", n.board_train_code, date, n.seat_name, n.queue_info)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            emails_sent: counts.sent,
+            emails_pending: counts.pending,
+            emails_failed: counts.failed,
+            name,
+        });
+    }
+    Ok(out)
 }
 
 fn t(x: &Option<DateTime<FixedOffset>>) -> String {
@@ -182,7 +269,51 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
             w.alerts_failed
         ));
     }
-    if r.watches.is_empty() {
+    for w in &r.waitlists {
+        out.push_str(&format!("\n候补 {}\n", w.name));
+        let state = if !w.in_watchlist {
+            "removed from the watch list".to_string()
+        } else {
+            w.outcome.clone().unwrap_or_else(|| "not polled yet".into())
+        };
+        out.push_str(&format!("  last poll {}  → {}\n", t(&w.last_poll), state));
+        if w.in_watchlist {
+            out.push_str(&format!("  next run  {}\n", t(&w.next_run)));
+        }
+        if w.session_expired {
+            out.push_str(
+                "  12306 session EXPIRED: copy a fresh Cookie into [rail] cookie (or cookie_file)\n",
+            );
+        }
+        match (&w.reserve_no, &w.status_name) {
+            (Some(no), Some(status)) => {
+                out.push_str(&format!(
+                    "  order {no}: {status} ({})\n",
+                    w.status_code.as_deref().unwrap_or("")
+                ));
+                if let Some(pay) = w.pay_before {
+                    let when = pay.format("%m-%d %H:%M:%S");
+                    if pay > now {
+                        out.push_str(&format!("  pay the deposit before {when}\n"));
+                    } else {
+                        out.push_str(&format!("  payment deadline {when} has passed\n"));
+                    }
+                }
+                if let Some(limit) = &w.realize_limit {
+                    out.push_str(&format!("  兑现截止 {limit}\n"));
+                }
+                for n in &w.needs {
+                    out.push_str(&format!("  {n}\n"));
+                }
+            }
+            _ => out.push_str("  no 候补 order seen\n"),
+        }
+        out.push_str(&format!(
+            "  emails: {} sent, {} pending, {} failed\n",
+            w.emails_sent, w.emails_pending, w.emails_failed
+        ));
+    }
+    if r.watches.is_empty() && r.waitlists.is_empty() {
         out.push_str("\nno watches yet\n");
     }
     out

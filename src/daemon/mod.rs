@@ -40,6 +40,8 @@ use crate::stations::StationTable;
 use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
 use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 
+mod waitlist;
+
 /// How long a transient email failure may keep being retried before it is marked failed.
 const EMAIL_GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 /// Longest wait between two delivery attempts of one email.
@@ -104,6 +106,8 @@ struct Shared {
     heartbeat: AtomicI64,
     presale_days: AtomicU32,
     jobs: tokio::sync::Mutex<HashMap<String, Uuid>>,
+    /// Planned 候补 payment-reminder wake-ups, by key, so each is planned once.
+    reminders: Mutex<HashMap<String, DateTime<FixedOffset>>>,
 }
 
 impl Shared {
@@ -120,9 +124,10 @@ impl Shared {
         self.heartbeat.store(clock::now().timestamp(), Ordering::Relaxed);
     }
 
-    fn recipients(&self, w: &Watch) -> Vec<String> {
-        if !w.notify.is_empty() {
-            w.notify.clone()
+    /// A watch's recipients: its own `notify`, else `[email] to`, else the sender itself.
+    fn recipients_for(&self, notify: &[String]) -> Vec<String> {
+        if !notify.is_empty() {
+            notify.to_vec()
         } else if !self.settings.email.to.is_empty() {
             self.settings.email.to.clone()
         } else {
@@ -169,7 +174,9 @@ pub async fn run(
     }
     let client = RailClient::new(&settings.upstream)?;
     let mailer = Mailer::new(&settings.email).context("email settings")?;
-    if settings.email.to.is_empty() && list.watches.iter().any(|w| w.notify.is_empty()) {
+    let silent = list.watches.iter().any(|w| w.notify.is_empty())
+        || list.waitlists.iter().any(|w| w.notify.is_empty());
+    if settings.email.to.is_empty() && silent {
         tracing::warn!(
             "no recipients configured ([email] to or a watch's notify): alerts go to {}",
             settings.email.from
@@ -190,6 +197,7 @@ pub async fn run(
         heartbeat: AtomicI64::new(clock::now().timestamp()),
         presale_days: AtomicU32::new(presale),
         jobs: tokio::sync::Mutex::new(HashMap::new()),
+        reminders: Mutex::new(HashMap::new()),
         settings,
     });
     let now = clock::now();
@@ -206,9 +214,13 @@ pub async fn run(
     let mut sched = JobScheduler::new().await.context("cannot create the scheduler")?;
     let initial = shared.list();
     for w in &initial.watches {
-        add_job(&shared, &sched, w).await?;
+        add_job(&shared, &sched, &w.name, &w.schedule).await?;
+    }
+    for w in &initial.waitlists {
+        add_job(&shared, &sched, &waitlist::key(&w.name), &w.schedule).await?;
     }
     shared.mark_due(initial.watches.iter().map(|w| w.name.clone()));
+    shared.mark_due(initial.waitlists.iter().map(|w| waitlist::key(&w.name)));
     sched.start().await.context("cannot start the scheduler")?;
     tracing::info!(
         watches = initial.watches.len(),
@@ -241,9 +253,15 @@ pub async fn run(
     Ok(())
 }
 
-/// Adds the scheduler job that marks `w` due on its schedule.
-async fn add_job(shared: &Arc<Shared>, sched: &JobScheduler, w: &Watch) -> anyhow::Result<()> {
-    let name = w.name.clone();
+/// Adds the scheduler job that marks `key` due on `schedule` (`key` is a watch name, or a
+/// [`waitlist::key`] for a `[[waitlist]]`).
+async fn add_job(
+    shared: &Arc<Shared>,
+    sched: &JobScheduler,
+    key: &str,
+    schedule: &Schedule,
+) -> anyhow::Result<()> {
+    let name = key.to_string();
     let weak = Arc::downgrade(shared);
     let tick = move |_id: Uuid, _s: JobScheduler| {
         let name = name.clone();
@@ -254,16 +272,16 @@ async fn add_job(shared: &Arc<Shared>, sched: &JobScheduler, w: &Watch) -> anyho
             }
         }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
     };
-    let job = match &w.schedule {
+    let job = match schedule {
         Schedule::Every(d) => Job::new_repeated_async(*d, tick),
         Schedule::Cron(expr) => Job::new_async_tz(expr.as_str(), chrono_tz::Asia::Shanghai, tick),
     }
-    .with_context(|| format!("cannot schedule watch {:?}", w.name))?;
+    .with_context(|| format!("cannot schedule {key:?}"))?;
     let id = sched
         .add(job)
         .await
-        .with_context(|| format!("cannot schedule watch {:?}", w.name))?;
-    shared.jobs.lock().await.insert(w.name.clone(), id);
+        .with_context(|| format!("cannot schedule {key:?}"))?;
+    shared.jobs.lock().await.insert(key.to_string(), id);
     Ok(())
 }
 
@@ -273,17 +291,18 @@ async fn remove_job(shared: &Arc<Shared>, sched: &JobScheduler, name: &str) {
     }
 }
 
-/// When the watch's next scheduled run is (for `status`).
+/// When the next scheduled run of `key` is (for `status`).
 async fn next_run(
     shared: &Arc<Shared>,
     sched: &JobScheduler,
-    w: &Watch,
+    key: &str,
+    schedule: &Schedule,
     now: DateTime<FixedOffset>,
 ) -> Option<DateTime<FixedOffset>> {
-    if let Schedule::Every(d) = &w.schedule {
+    if let Schedule::Every(d) = schedule {
         return Some(now + chrono::TimeDelta::from_std(*d).ok()?);
     }
-    let id = *shared.jobs.lock().await.get(&w.name)?;
+    let id = *shared.jobs.lock().await.get(key)?;
     let mut sched = sched.clone();
     let next = sched.next_tick_for_job(id).await.ok()??;
     Some(next.with_timezone(&clock::beijing()))
@@ -338,7 +357,12 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
     let night = in_night(shared, now);
     let night_every = chrono::TimeDelta::from_std(shared.settings.daemon.night_every).unwrap_or_default();
     let mut selected: Vec<Watch> = Vec::new();
+    let mut waitlists = Vec::new();
     for name in &due {
+        if let Some(w) = waitlist::find(&list, name) {
+            waitlists.push(w.clone());
+            continue;
+        }
         let Some(w) = list.watches.iter().find(|w| &w.name == name) else {
             continue;
         };
@@ -359,9 +383,36 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
         }
         selected.push(w.clone());
     }
-    if selected.is_empty() {
-        return;
+    if !selected.is_empty() {
+        poll_watches(shared, sched, selected, now).await;
     }
+    for w in waitlists {
+        if in_backoff(shared) {
+            shared.mark_due([waitlist::key(&w.name)]);
+            continue;
+        }
+        shared.beat();
+        waitlist::poll(shared, sched, &w).await;
+    }
+}
+
+fn in_backoff(shared: &Shared) -> bool {
+    shared
+        .backoff
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .until
+        .is_some_and(|u| u > clock::now())
+}
+
+/// Polls due left-ticket watches: one request per distinct query.
+async fn poll_watches(
+    shared: &Arc<Shared>,
+    sched: &JobScheduler,
+    selected: Vec<Watch>,
+    now: DateTime<FixedOffset>,
+) {
+    let today = now.date_naive();
     let plan = poll::plan(&selected, today, shared.presale_days.load(Ordering::Relaxed));
     let mut outcomes: Vec<Option<PollOutcome>> = vec![None; selected.len()];
     let mut polled = vec![false; selected.len()];
@@ -443,7 +494,7 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(w.name.clone(), now);
-        let next = next_run(shared, sched, w, clock::now()).await;
+        let next = next_run(shared, sched, &w.name, &w.schedule, clock::now()).await;
         let name = w.name.clone();
         let at = clock::now();
         let res = shared
@@ -532,7 +583,7 @@ async fn record(
     let gap = shared.settings.daemon.alert_min_gap;
     let watch = w.clone();
     let rail_url = shared.client.base_url().to_string();
-    let recipients = shared.recipients(w);
+    let recipients = shared.recipients_for(&w.notify);
     let alerted = shared
         .db
         .call(move |s| {
@@ -737,13 +788,16 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     for w in &new.watches {
         let unchanged = old.watches.iter().any(|o| o.name == w.name && same_watch(o, w));
         if !unchanged {
-            if let Err(e) = add_job(shared, sched, w).await {
+            if let Err(e) = add_job(shared, sched, &w.name, &w.schedule).await {
                 tracing::error!(watch = %w.name, error = %e, "cannot schedule watch");
                 continue;
             }
             started.push(w.name.clone());
         }
     }
+    let (w_started, w_stopped) = waitlist::reload(shared, sched, &old, &new).await;
+    started.extend(w_started);
+    stopped.extend(w_stopped);
     *shared.list.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
     let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
     tracing::info!(?started, ?stopped, "watch list reloaded");
