@@ -7,6 +7,7 @@
 //! - [`watchlist`]: `watchlist.toml` → validated watches, with `file:line:col` diagnostics.
 //! - [`config`]: `yupiao.toml` + environment → typed settings, secrets wrapped.
 //! - [`rail`]: 12306: the pure leftTicket decoder and the HTTP client.
+//! - [`juhe`]: the Juhe grabTicket client (抢票 orders) and its pure decoders.
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod decide;
 pub mod filter;
+pub mod juhe;
 pub mod notify;
 pub mod poll;
 pub mod rail;

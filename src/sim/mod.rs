@@ -8,7 +8,8 @@
 //! in-process through [`Sim`] or out-of-process through the control API below.
 //!
 //! Modules: `scenario` (file format, validation, built-in default), `rail` (the 12306 handlers
-//! and the row builder). This file holds the public handle, the shared state and the control API.
+//! and the row builder), `juhe` (the Juhe grabTicket side and its `/sim/juhe/…` control API).
+//! This file holds the public handle, the shared state and the control API.
 //!
 //! # Control API
 //!
@@ -30,6 +31,13 @@
 //! past date or beyond the presale window → 302; active failure mode → its answer; otherwise the
 //! rows (an empty `result` for unknown stations).
 
+// juhe: Juhe grabTicket side (begin)
+mod juhe;
+pub use juhe::{
+    CreateFault, DEFAULT_KEY as JUHE_DEFAULT_KEY, JuheCreateCall, JuheDelays, JuheOrderView, JuheOutcome,
+    JuhePassengerView, JuhePushRecord,
+};
+// juhe (end)
 mod rail;
 mod scenario;
 
@@ -143,6 +151,8 @@ struct Inner {
     state: Mutex<SimState>,
     cancel: CancellationToken,
     server: Mutex<Option<JoinHandle<()>>>,
+    /// juhe: the Juhe grabTicket side's own state.
+    juhe: juhe::JuheSim,
 }
 
 /// Everything that changes while the simulator runs.
@@ -225,6 +235,7 @@ impl Sim {
                 state: Mutex::new(state),
                 cancel: CancellationToken::new(),
                 server: Mutex::new(None),
+                juhe: juhe::JuheSim::new(), // juhe
             }),
         };
         let cancel = sim.inner.cancel.clone();
@@ -242,6 +253,7 @@ impl Sim {
 
     fn router(&self) -> Router {
         rail::routes()
+            .merge(juhe::routes()) // juhe
             .merge(control_routes())
             .layer(axum::middleware::from_fn_with_state(self.clone(), count_request))
             .with_state(self.clone())
