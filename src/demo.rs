@@ -174,7 +174,6 @@ fn demo_waitlist_order(date: chrono::NaiveDate) -> crate::sim::WaitlistSpec {
             seat: "二等座".into(),
             queue_level: "1".into(),
             queue_info: "候补人数较少".into(),
-            ..crate::sim::NeedSpec::default()
         }],
         ..crate::sim::WaitlistSpec::default()
     }

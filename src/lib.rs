@@ -8,6 +8,7 @@
 //! - [`config`]: `yupiao.toml` + environment → typed settings, secrets wrapped.
 //! - [`rail`]: 12306: the pure leftTicket decoder and the HTTP client.
 //! - [`waitlist`]: 候补 orders: what changed, which email it deserves, and the email (pure).
+//! - [`juhe`]: the Juhe grabTicket client (抢票 orders) and its pure decoders.
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
@@ -20,6 +21,7 @@ pub mod daemon;
 pub mod decide;
 pub mod demo;
 pub mod filter;
+pub mod juhe;
 pub mod notify;
 pub mod poll;
 pub mod rail;

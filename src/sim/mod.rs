@@ -8,7 +8,8 @@
 //! in-process through [`Sim`] or out-of-process through the control API below.
 //!
 //! Modules: `scenario` (file format, validation, built-in default), `rail` (the 12306 handlers
-//! and the row builder). This file holds the public handle, the shared state and the control API.
+//! and the row builder), `juhe` (the Juhe grabTicket side and its `/sim/juhe/…` control API).
+//! This file holds the public handle, the shared state and the control API.
 //!
 //! # Control API
 //!
@@ -32,6 +33,13 @@
 //! rows (an empty `result` for unknown stations).
 
 mod after_nate; // 候补 (waitlist): routes, state and controls live there.
+// juhe: Juhe grabTicket side (begin)
+mod juhe;
+pub use juhe::{
+    CreateFault, DEFAULT_KEY as JUHE_DEFAULT_KEY, JuheCreateCall, JuheDelays, JuheOrderView, JuheOutcome,
+    JuhePassengerView, JuhePushRecord,
+};
+// juhe (end)
 mod rail;
 mod scenario;
 
@@ -148,6 +156,8 @@ struct Inner {
     server: Mutex<Option<JoinHandle<()>>>,
     /// The 候补 order and login session (`after_nate`).
     waitlist: Mutex<after_nate::WaitlistBoard>,
+    /// juhe: the Juhe grabTicket side's own state.
+    juhe: juhe::JuheSim,
 }
 
 /// Everything that changes while the simulator runs.
@@ -235,6 +245,7 @@ impl Sim {
                 cancel: CancellationToken::new(),
                 server: Mutex::new(None),
                 waitlist: Mutex::default(),
+                juhe: juhe::JuheSim::new(), // juhe
             }),
         };
         let cancel = sim.inner.cancel.clone();
@@ -253,6 +264,7 @@ impl Sim {
     fn router(&self) -> Router {
         rail::routes()
             .merge(after_nate::routes())
+            .merge(juhe::routes()) // juhe
             .merge(control_routes())
             .layer(axum::middleware::from_fn_with_state(self.clone(), count_request))
             .with_state(self.clone())
