@@ -140,7 +140,76 @@ CREATE TABLE waitlist_history (
     snapshot    TEXT    NOT NULL                -- JSON: what the order looked like from `at` on
 ) STRICT;
 "#,
+    // 3: 抢票 grab orders through Juhe. The row is written BEFORE createOrder is sent (the
+    // outOrderNo is the idempotency key); ID numbers are never stored, only masked summaries.
+    r#"
+CREATE TABLE grab_order (
+    out_order_no   TEXT    NOT NULL PRIMARY KEY,
+    watch          TEXT    NOT NULL,
+    date           TEXT    NOT NULL,               -- YYYY-MM-DD travel date
+    state          TEXT    NOT NULL,               -- intent | N B D F U O C T E | abandoned
+    order_no       TEXT,                           -- Juhe's orderNo once known
+    summary        TEXT    NOT NULL,               -- JSON, no secrets: trains, seats, stations, passengers (masked)
+    detail         TEXT,                           -- JSON of the last orderDetail (masked)
+    last_error     TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    next_check_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX grab_order_by_watch ON grab_order (watch, date);
+
+CREATE TABLE grab_event (
+    id            INTEGER PRIMARY KEY,
+    at            INTEGER NOT NULL,
+    out_order_no  TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    note          TEXT    NOT NULL
+) STRICT;
+
+CREATE TABLE juhe_push (
+    dedupe_key    TEXT    NOT NULL PRIMARY KEY,     -- outOrderNo:type:msgCode
+    received_at   INTEGER NOT NULL,
+    out_order_no  TEXT    NOT NULL,
+    kind          INTEGER NOT NULL,
+    msg_code      TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
 ];
+
+/// Grab-order states after which nothing more happens by itself (F can still be refunded, but
+/// only when the user asks).
+pub const GRAB_SETTLED: &[&str] = &["F", "U", "O", "C", "T", "E", "abandoned"];
+
+/// One grab order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrabOrderRow {
+    pub out_order_no: String,
+    pub watch: String,
+    pub date: NaiveDate,
+    /// `intent` (stored, createOrder not confirmed), a Juhe status letter, or `abandoned`.
+    pub state: String,
+    pub order_no: Option<String>,
+    /// JSON without secrets (see `crate::order`).
+    pub summary: String,
+    pub detail: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<FixedOffset>,
+    pub updated_at: DateTime<FixedOffset>,
+    pub next_check_at: DateTime<FixedOffset>,
+}
+
+/// A change to a grab order, written with its event row and email in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrabUpdate {
+    pub state: Option<String>,
+    pub order_no: Option<String>,
+    pub detail: Option<String>,
+    /// `Some(None)` clears it.
+    pub last_error: Option<Option<String>>,
+    pub next_check_at: Option<DateTime<FixedOffset>>,
+    /// A history line (`created`, `D 抢票中`, `cancel requested`…); none = no event row.
+    pub event: Option<String>,
+}
 
 /// Schema version this binary writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -1068,6 +1137,150 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a grab intent BEFORE createOrder is sent. Fails if the outOrderNo exists.
+    pub fn insert_grab_intent(
+        &mut self,
+        out_order_no: &str,
+        watch: &str,
+        date: NaiveDate,
+        summary: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO grab_order (out_order_no, watch, date, state, summary, created_at, updated_at, next_check_at)
+             VALUES (?1, ?2, ?3, 'intent', ?4, ?5, ?5, ?5)",
+            (out_order_no, watch, date_text(date), summary, ms(now)),
+        )?;
+        tx.execute(
+            "INSERT INTO grab_event (at, out_order_no, state, note) VALUES (?1, ?2, 'intent', 'outOrderNo stored before createOrder')",
+            (ms(now), out_order_no),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Orders of (watch, date) that are not settled (they count against `orders_per_date`).
+    pub fn live_grab_orders(&self, watch: &str, date: NaiveDate) -> Result<Vec<GrabOrderRow>, StoreError> {
+        Ok(self
+            .grab_orders()?
+            .into_iter()
+            .filter(|o| o.watch == watch && o.date == date && !GRAB_SETTLED.contains(&o.state.as_str()))
+            .collect())
+    }
+
+    /// Every grab order, newest first.
+    pub fn grab_orders(&self) -> Result<Vec<GrabOrderRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT out_order_no, watch, date, state, order_no, summary, detail, last_error,
+                    created_at, updated_at, next_check_at
+             FROM grab_order ORDER BY created_at DESC, out_order_no",
+        )?;
+        let rows = stmt
+            .query_map([], grab_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One grab order.
+    pub fn grab_order(&self, out_order_no: &str) -> Result<Option<GrabOrderRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT out_order_no, watch, date, state, order_no, summary, detail, last_error,
+                        created_at, updated_at, next_check_at
+                 FROM grab_order WHERE out_order_no = ?1",
+            )?
+            .query_row([out_order_no], grab_row)
+            .optional()?)
+    }
+
+    /// Unsettled orders whose next check is due (and F orders with a refund under way, which set
+    /// a near `next_check_at`).
+    pub fn due_grab_orders(&self, now: DateTime<FixedOffset>) -> Result<Vec<GrabOrderRow>, StoreError> {
+        Ok(self
+            .grab_orders()?
+            .into_iter()
+            .filter(|o| o.next_check_at <= now && o.state != "abandoned")
+            .collect())
+    }
+
+    /// Applies `update` to an order, with its event row and email, in ONE transaction.
+    pub fn update_grab_order(
+        &mut self,
+        out_order_no: &str,
+        now: DateTime<FixedOffset>,
+        update: &GrabUpdate,
+        email: Option<&NewEmail>,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (watch, state): (String, String) = tx
+            .prepare_cached("SELECT watch, state FROM grab_order WHERE out_order_no = ?1")?
+            .query_row([out_order_no], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let new_state = update.state.clone().unwrap_or(state);
+        tx.prepare_cached(
+            "UPDATE grab_order SET state = ?2, order_no = coalesce(?3, order_no), detail = coalesce(?4, detail),
+                 last_error = CASE WHEN ?5 THEN ?6 ELSE last_error END,
+                 next_check_at = coalesce(?7, next_check_at), updated_at = ?8
+             WHERE out_order_no = ?1",
+        )?
+        .execute(rusqlite::params![
+            out_order_no,
+            new_state,
+            update.order_no,
+            update.detail,
+            update.last_error.is_some(),
+            update.last_error.clone().flatten(),
+            update.next_check_at.map(ms),
+            ms(now),
+        ])?;
+        if let Some(note) = &update.event {
+            tx.prepare_cached(
+                "INSERT INTO grab_event (at, out_order_no, state, note) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute((ms(now), out_order_no, &new_state, note))?;
+        }
+        if let Some(email) = email {
+            insert_email(&tx, &watch, now, email)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The event history of one order, oldest first: (at, state, note).
+    pub fn grab_events(
+        &self,
+        out_order_no: &str,
+    ) -> Result<Vec<(DateTime<FixedOffset>, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, state, note FROM grab_event WHERE out_order_no = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map([out_order_no], |r| Ok((time_at(r, 0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Records a Juhe push by its dedupe key; false when the same push was already recorded.
+    pub fn record_push(
+        &mut self,
+        dedupe_key: &str,
+        out_order_no: &str,
+        kind: u8,
+        msg_code: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO juhe_push (dedupe_key, received_at, out_order_no, kind, msg_code) VALUES (?1, ?2, ?3, ?4, ?5)",
+            (dedupe_key, ms(now), out_order_no, kind, msg_code),
+        )?;
+        Ok(n == 1)
+    }
+
     /// Replaces the poll status of `status.watch`.
     pub fn set_watch_status(&mut self, status: &WatchStatus) -> Result<(), StoreError> {
         self.conn
@@ -1177,6 +1390,22 @@ fn watch_status_row(row: &Row<'_>) -> rusqlite::Result<WatchStatus> {
         backoff_until: opt_time_at(row, 6)?,
         consecutive_failures: row.get(7)?,
         finished: row.get(8)?,
+    })
+}
+
+fn grab_row(r: &Row<'_>) -> rusqlite::Result<GrabOrderRow> {
+    Ok(GrabOrderRow {
+        out_order_no: r.get(0)?,
+        watch: r.get(1)?,
+        date: date_at(r, 2)?,
+        state: r.get(3)?,
+        order_no: r.get(4)?,
+        summary: r.get(5)?,
+        detail: r.get(6)?,
+        last_error: r.get(7)?,
+        created_at: time_at(r, 8)?,
+        updated_at: time_at(r, 9)?,
+        next_check_at: time_at(r, 10)?,
     })
 }
 
@@ -1734,6 +1963,64 @@ mod tests {
                 .unwrap()
                 .history,
             1
+        );
+    }
+
+    #[test]
+    fn a_grab_intent_is_stored_once_and_followed_with_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        store
+            .insert_grab_intent("YP20261122A", "回家", date(), "{}", at(0))
+            .unwrap();
+        assert!(
+            store
+                .insert_grab_intent("YP20261122A", "回家", date(), "{}", at(1))
+                .is_err(),
+            "an outOrderNo names one intent, never two"
+        );
+        assert_eq!(store.live_grab_orders("回家", date()).unwrap().len(), 1);
+        assert_eq!(
+            store.due_grab_orders(at(0)).unwrap().len(),
+            1,
+            "an intent is checked at once"
+        );
+        let email = NewEmail {
+            kind: "order".into(),
+            recipients: vec!["me@example.com".into()],
+            subject: "【抢票】出票成功".into(),
+            text: "t".into(),
+            html: "h".into(),
+        };
+        let update = GrabUpdate {
+            state: Some("F".into()),
+            order_no: Some("J1".into()),
+            detail: Some("{}".into()),
+            last_error: Some(None),
+            next_check_at: Some(at(600)),
+            event: Some("F 出票成功".into()),
+        };
+        store
+            .update_grab_order("YP20261122A", at(5), &update, Some(&email))
+            .unwrap();
+        let row = store.grab_order("YP20261122A").unwrap().unwrap();
+        assert_eq!((row.state.as_str(), row.order_no.as_deref()), ("F", Some("J1")));
+        assert!(
+            store.live_grab_orders("回家", date()).unwrap().is_empty(),
+            "F is settled"
+        );
+        assert_eq!(store.grab_events("YP20261122A").unwrap().len(), 2);
+        assert_eq!(store.outbox_counts("回家").unwrap().pending, 1);
+        assert!(
+            store
+                .record_push("YP20261122A:1:100", "YP20261122A", 1, "100", at(6))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .record_push("YP20261122A:1:100", "YP20261122A", 1, "100", at(7))
+                .unwrap(),
+            "a duplicate push is recognised"
         );
     }
 }
