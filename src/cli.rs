@@ -67,6 +67,14 @@ pub enum Command {
         #[arg(long, default_value = "demo")]
         dir: PathBuf,
     },
+    /// 抢票 orders placed through Juhe: list them, or show / cancel / refund one
+    Orders {
+        /// One JSON object per order
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<OrdersAction>,
+    },
     /// Run the built-in simulated 12306 (for dry runs and tests)
     Sim {
         /// Address to listen on (port 0 picks a free port)
@@ -76,6 +84,16 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersAction {
+    /// Everything about one order, with its history
+    Show { out_order_no: String },
+    /// Cancel an order that is still grabbing (N, B, D)
+    Cancel { out_order_no: String },
+    /// Refund one passenger's ticket of an issued order (passengerId from `orders show`)
+    Refund { out_order_no: String, passenger_id: String },
 }
 
 /// Resolves `--config`: explicit path (or `$YUPIAO_CONFIG`), else `./yupiao.toml` when present.
@@ -153,6 +171,24 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
         Command::Once { json } => once(&cli, &settings, *json).await,
         Command::Sim { listen, scenario } => sim(*listen, scenario.as_deref()).await,
         Command::Run => run(&cli, settings).await,
+        Command::Orders { json, action } => {
+            let db = settings.store.path.clone();
+            let result = match action {
+                None => crate::orders::list(&db, *json),
+                Some(OrdersAction::Show { out_order_no }) => crate::orders::show(&db, out_order_no),
+                Some(OrdersAction::Cancel { out_order_no }) => crate::orders::cancel(&settings, out_order_no).await,
+                Some(OrdersAction::Refund { out_order_no, passenger_id }) => {
+                    crate::orders::refund(&settings, out_order_no, passenger_id).await
+                }
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Status { json } => status(&cli, &settings, *json),
         Command::TestEmail { to } => test_email(&settings, to.as_deref()).await,
         Command::Demo { dir } => match crate::demo::run(dir.clone()).await {

@@ -23,6 +23,8 @@ pub mod demo;
 pub mod filter;
 pub mod juhe;
 pub mod notify;
+pub mod order;
+pub mod orders;
 pub mod poll;
 pub mod rail;
 pub mod seat;

@@ -429,6 +429,8 @@ pub enum Fact {
     DaemonPid,
     /// RFC 3339.
     DaemonStartedAt,
+    /// The secret path component of the Juhe push URLs (stable across restarts).
+    CallbackToken,
 }
 
 impl Fact {
@@ -438,6 +440,7 @@ impl Fact {
             Fact::QueryEndpoint => "query_endpoint",
             Fact::DaemonPid => "daemon_pid",
             Fact::DaemonStartedAt => "daemon_started_at",
+            Fact::CallbackToken => "callback_token",
         }
     }
 }

@@ -40,7 +40,11 @@ use crate::stations::StationTable;
 use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
 use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 
+mod callback;
+mod grab;
 mod waitlist;
+
+pub use callback::push_path;
 
 /// How long a transient email failure may keep being retried before it is marked failed.
 const EMAIL_GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
@@ -106,6 +110,12 @@ struct Shared {
     heartbeat: AtomicI64,
     presale_days: AtomicU32,
     jobs: tokio::sync::Mutex<HashMap<String, Uuid>>,
+    /// The Juhe client when `[juhe] enabled`; grab watches only alert without it.
+    juhe: Option<Arc<crate::juhe::JuheClient>>,
+    /// Wakes the grab-order follower (a push arrived, an order was placed).
+    wake_grab: Notify,
+    /// Serializes "count live orders, store the intent": two polls never place two orders.
+    grab_lock: tokio::sync::Mutex<()>,
     /// Planned 候补 payment-reminder wake-ups, by key, so each is planned once.
     reminders: Mutex<HashMap<String, DateTime<FixedOffset>>>,
 }
@@ -183,6 +193,17 @@ pub async fn run(
         );
     }
     let presale = settings.upstream.presale_days;
+    let grab_watches = list.watches.iter().filter(|w| w.grab.is_some()).count();
+    let juhe = if settings.juhe.enabled {
+        let client = crate::juhe::JuheClient::new(&settings.upstream, &settings.juhe)
+            .context("[juhe] enabled = true needs a working Juhe setup")?;
+        Some(Arc::new(client))
+    } else {
+        if grab_watches > 0 {
+            tracing::warn!(grab_watches, "[juhe] enabled = false: grab watches only alert, no order is placed");
+        }
+        None
+    };
     let shared = Arc::new(Shared {
         watchlist_path,
         client,
@@ -198,6 +219,9 @@ pub async fn run(
         presale_days: AtomicU32::new(presale),
         jobs: tokio::sync::Mutex::new(HashMap::new()),
         reminders: Mutex::new(HashMap::new()),
+        juhe,
+        wake_grab: Notify::new(),
+        grab_lock: tokio::sync::Mutex::new(()),
         settings,
     });
     let now = clock::now();
@@ -238,6 +262,8 @@ pub async fn run(
     tasks.spawn(discovery(shared.clone(), shutdown.clone()));
     tasks.spawn(maintenance(shared.clone(), shutdown.clone()));
     tasks.spawn(watchdog(shared.clone(), shutdown.clone()));
+    tasks.spawn(grab::follower(shared.clone(), shutdown.clone()));
+    tasks.spawn(callback::serve(shared.clone(), shutdown.clone()));
     tasks.close();
 
     shutdown.cancelled().await;
@@ -444,11 +470,19 @@ async fn poll_watches(
                     let w = &selected[i];
                     let matches = filter::select(&page, w, date, StationTable::embedded());
                     polled[i] = true;
-                    if let Err(e) = record(shared, w, date, matches, at).await {
-                        tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
-                        outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
-                    } else if outcomes[i].is_none() {
-                        outcomes[i] = Some(PollOutcome::Ok);
+                    match record(shared, w, date, matches, at).await {
+                        Err(e) => {
+                            tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
+                        }
+                        Ok(alerted) => {
+                            if outcomes[i].is_none() {
+                                outcomes[i] = Some(PollOutcome::Ok);
+                            }
+                            if w.grab.is_some() {
+                                spawn_grab(shared, w, date, alerted);
+                            }
+                        }
                     }
                 }
             }
@@ -571,19 +605,31 @@ async fn mark_finished(shared: &Arc<Shared>, w: &Watch, now: DateTime<FixedOffse
     }
 }
 
+/// Places a grab order in the background (Juhe calls must not hold up polling); the grab lock
+/// keeps two of them from racing for the same (watch, date).
+fn spawn_grab(shared: &Arc<Shared>, w: &Watch, date: NaiveDate, seats_appeared: bool) {
+    let (shared, w) = (shared.clone(), w.clone());
+    tokio::spawn(async move {
+        let _one_at_a_time = shared.grab_lock.lock().await;
+        grab::maybe_grab(&shared, &w, date, seats_appeared).await;
+        shared.wake_grab.notify_one();
+    });
+}
+
 /// Decides and records one successful poll of (watch, date); queues the alert email in the
-/// same transaction.
+/// same transaction. True when an alert was queued (seats appeared).
 async fn record(
     shared: &Arc<Shared>,
     w: &Watch,
     date: NaiveDate,
     matches: Vec<TrainMatch>,
     now: DateTime<FixedOffset>,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<bool, crate::store::StoreError> {
     let gap = shared.settings.daemon.alert_min_gap;
     let watch = w.clone();
     let rail_url = shared.client.base_url().to_string();
     let recipients = shared.recipients_for(&w.notify);
+    let grab_enabled = shared.juhe.is_some() && !shared.settings.juhe.dry_run;
     let alerted = shared
         .db
         .call(move |s| {
@@ -593,7 +639,16 @@ async fn record(
                 tracing::info!(watch = %watch.name, %date, train = %key.train, seat = %key.seat, left = %st.raw, available = st.available, "seat changed");
             }
             let email = (!decision.alert.is_empty()).then(|| {
-                let c = notify::render_seat_alert(&watch, date, &decision.alert, &rail_url);
+                let mut c = notify::render_seat_alert(&watch, date, &decision.alert, &rail_url);
+                if watch.grab.is_some() {
+                    let note = if grab_enabled {
+                        "这是抢票监视：yupiao 正在通过聚合下抢票单，下单结果会另行通知。"
+                    } else {
+                        "这是抢票监视，但 [juhe] enabled = false：yupiao 只发提醒，没有下单。"
+                    };
+                    c.text.push_str(&format!("\n{note}\n"));
+                    c.html = c.html.replacen("</body>", &format!("<p><b>{note}</b></p></body>"), 1);
+                }
                 NewEmail { kind: "alert".into(), recipients, subject: c.subject, text: c.text, html: c.html }
             });
             let subject = email.as_ref().map(|e| e.subject.clone());
@@ -602,11 +657,12 @@ async fn record(
             Ok::<_, crate::store::StoreError>(subject)
         })
         .await?;
+    let queued = alerted.is_some();
     if let Some(subject) = alerted {
         tracing::info!(watch = %w.name, %date, %subject, "alert queued");
         shared.wake_outbox.notify_one();
     }
-    Ok(())
+    Ok(queued)
 }
 
 /// Delivers queued emails; transient failures are retried with backoff, permanent ones marked.

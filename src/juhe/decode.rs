@@ -256,7 +256,7 @@ pub fn decode_ack(body: &str) -> Result<(), JuheError> {
 // ---- order detail ---------------------------------------------------------------------------
 
 /// Order status (data dictionary `orderStatus`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum OrderStatus {
     /// N 抢票单已创建
     Created,
@@ -361,7 +361,7 @@ impl fmt::Display for OrderStatus {
 }
 
 /// Ticket state of one passenger (data dictionary `ticketStateCode`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TicketState {
     /// N 未出票
     NotIssued,
@@ -430,7 +430,7 @@ impl fmt::Display for TicketState {
 
 /// `orderDetail.php`, either view: without `issue` (grab status, `failMsg`) or with `issue=1`
 /// (tickets, `passengerId`s for refunds). Fields the view lacks are `None`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderDetail {
     /// `status`, or `orderStateCode` in the issued view; `Unknown("")` when neither is sent.
     pub status: OrderStatus,
@@ -462,7 +462,7 @@ pub struct OrderDetail {
 }
 
 /// One passenger of an order detail.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetailPassenger {
     /// Needed to refund this passenger's ticket; issued view only.
     pub passenger_id: Option<String>,
