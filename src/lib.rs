@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod decide;
 pub mod demo;
 pub mod filter;
+pub mod identity;
 pub mod notify;
 pub mod poll;
 pub mod rail;
