@@ -93,7 +93,10 @@ pub enum OrdersAction {
     /// Cancel an order that is still grabbing (N, B, D)
     Cancel { out_order_no: String },
     /// Refund one passenger's ticket of an issued order (passengerId from `orders show`)
-    Refund { out_order_no: String, passenger_id: String },
+    Refund {
+        out_order_no: String,
+        passenger_id: String,
+    },
 }
 
 /// Resolves `--config`: explicit path (or `$YUPIAO_CONFIG`), else `./yupiao.toml` when present.
@@ -176,10 +179,13 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
             let result = match action {
                 None => crate::orders::list(&db, *json),
                 Some(OrdersAction::Show { out_order_no }) => crate::orders::show(&db, out_order_no),
-                Some(OrdersAction::Cancel { out_order_no }) => crate::orders::cancel(&settings, out_order_no).await,
-                Some(OrdersAction::Refund { out_order_no, passenger_id }) => {
-                    crate::orders::refund(&settings, out_order_no, passenger_id).await
+                Some(OrdersAction::Cancel { out_order_no }) => {
+                    crate::orders::cancel(&settings, out_order_no).await
                 }
+                Some(OrdersAction::Refund {
+                    out_order_no,
+                    passenger_id,
+                }) => crate::orders::refund(&settings, out_order_no, passenger_id).await,
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,

@@ -245,6 +245,7 @@ mod tests {
             schedule: Schedule::Every(Duration::from_secs(60)),
             notify: vec![],
             action: WatchAction::Alert,
+            grab: None,
             line: 1,
         }
     }

@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod decide;
 pub mod demo;
 pub mod filter;
+pub mod identity;
 pub mod juhe;
 pub mod notify;
 pub mod order;

@@ -12,7 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::config;
-use crate::juhe::{CreateOrder, JuhePassenger, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text};
+use crate::juhe::{
+    CreateOrder, JuhePassenger, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text,
+};
 use crate::notify::EmailContent;
 use crate::watchlist::{CloseTime, IdType, Watch};
 
@@ -59,7 +61,9 @@ pub struct OrderSummary {
 pub enum GrabRefusal {
     #[error("Juhe's search does not list {0} on this date; no order placed")]
     TrainNotOffered(String),
-    #[error("{train} leaves at {departs}, less than 3 hours from now: Juhe refuses such orders (msgCode 216)")]
+    #[error(
+        "{train} leaves at {departs}, less than 3 hours from now: Juhe refuses such orders (msgCode 216)"
+    )]
     TooLate { train: String, departs: NaiveDateTime },
     #[error("the grab deadline {0} is already past or leaves no time to grab")]
     DeadlinePassed(NaiveDateTime),
@@ -113,7 +117,9 @@ pub fn plan_order(
         .find(|p| !p.prefix)
         .map(|p| p.text.clone())
         .unwrap_or_default();
-    let choice = watch.juhe_choice(&offered).ok_or_else(|| GrabRefusal::TrainNotOffered(wanted.clone()))?;
+    let choice = watch
+        .juhe_choice(&offered)
+        .ok_or_else(|| GrabRefusal::TrainNotOffered(wanted.clone()))?;
     let main = search
         .trains
         .iter()
@@ -123,7 +129,10 @@ pub fn plan_order(
     let departs_at = date.and_time(depart_time);
     let now_local = now.naive_local();
     if departs_at - now_local < MIN_LEAD {
-        return Err(GrabRefusal::TooLate { train: main.train_no.clone(), departs: departs_at });
+        return Err(GrabRefusal::TooLate {
+            train: main.train_no.clone(),
+            departs: departs_at,
+        });
     }
     let close_time = match grab.close {
         CloseTime::BeforeDeparture(d) => departs_at - TimeDelta::from_std(d).unwrap_or(MIN_LEAD),
@@ -135,7 +144,10 @@ pub fn plan_order(
     if juhe.person.trim().is_empty() {
         return Err(GrabRefusal::MissingContact("person"));
     }
-    let cellphone = juhe.cellphone.clone().ok_or(GrabRefusal::MissingContact("cellphone"))?;
+    let cellphone = juhe
+        .cellphone
+        .clone()
+        .ok_or(GrabRefusal::MissingContact("cellphone"))?;
     if cellphone.expose_secret().trim().is_empty() {
         return Err(GrabRefusal::MissingContact("cellphone"));
     }
@@ -166,7 +178,12 @@ pub fn plan_order(
         date,
         trains: trains.clone(),
         seats: seats.clone(),
-        seat_names: watch.seats.iter().filter(|s| s.juhe_code().is_some()).map(|s| s.name().to_string()).collect(),
+        seat_names: watch
+            .seats
+            .iter()
+            .filter(|s| s.juhe_code().is_some())
+            .map(|s| s.name().to_string())
+            .collect(),
         from_station: main.from_station.clone(),
         to_station: main.to_station.clone(),
         departs_at,
@@ -175,7 +192,15 @@ pub fn plan_order(
         passengers: grab
             .passengers
             .iter()
-            .map(|p| format!("{} ({}, {} {})", p.name, p.kind.name(), p.id_type.name(), p.id_no.masked()))
+            .map(|p| {
+                format!(
+                    "{} ({}, {} {})",
+                    p.name,
+                    p.kind.name(),
+                    p.id_type.name(),
+                    p.id_no.masked()
+                )
+            })
             .collect(),
         ticket_model: juhe.ticket_model,
     };
@@ -240,7 +265,11 @@ pub fn failure_reason(detail: &OrderDetail) -> String {
     if let Some(text) = msg_code_text(trimmed) {
         return format!("{text}（{trimmed}）");
     }
-    if trimmed.is_empty() { "聚合未说明原因".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "聚合未说明原因".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// Compares a fresh `orderDetail` with the stored state; the events it means (pure).
@@ -252,9 +281,13 @@ pub fn assess(prev_state: &str, prev_detail: Option<&OrderDetail>, detail: &Orde
     }
     if new.code() != prev_state {
         events.push(match new {
-            OrderStatus::F => OrderEvent::Issued,
-            OrderStatus::U => OrderEvent::Failed { reason: failure_reason(detail) },
-            other => OrderEvent::Status { status: other.clone() },
+            OrderStatus::Issued => OrderEvent::Issued,
+            OrderStatus::Failed => OrderEvent::Failed {
+                reason: failure_reason(detail),
+            },
+            other => OrderEvent::Status {
+                status: other.clone(),
+            },
         });
     }
     for p in &detail.passengers {
@@ -265,17 +298,29 @@ pub fn assess(prev_state: &str, prev_detail: Option<&OrderDetail>, detail: &Orde
                 .find(|q| q.passenger_id == p.passenger_id && q.passenger_id.is_some())
                 .and_then(|q| q.ticket_state.clone())
         });
-        let interesting = matches!(state, TicketState::C | TicketState::T | TicketState::O);
+        let interesting = matches!(
+            state,
+            TicketState::Refunding | TicketState::Refunded | TicketState::RefundFailed
+        );
         if interesting && before.as_ref() != Some(state) {
-            let who = p.name.clone().unwrap_or_else(|| p.passenger_id.clone().unwrap_or_default());
-            events.push(OrderEvent::Ticket { passenger: who, state: state.clone() });
+            let who = p
+                .name
+                .clone()
+                .unwrap_or_else(|| p.passenger_id.clone().unwrap_or_default());
+            events.push(OrderEvent::Ticket {
+                passenger: who,
+                state: state.clone(),
+            });
         }
     }
     events
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn subject_for(event: &OrderEvent, s: &OrderSummary) -> String {
@@ -313,12 +358,12 @@ pub fn render_order_email(
         }
         OrderEvent::CreateRefused { reason } => format!("聚合拒绝了抢票单：{reason}。没有下单，也不会扣款。"),
         OrderEvent::Status { status } => match status {
-            OrderStatus::D => "聚合正在抢票（抢票中）。".to_string(),
-            OrderStatus::B => "还没到开抢时间，聚合会在开售后开始抢票。".to_string(),
-            OrderStatus::O => "抢票单已过期：截止时间前没有抢到票。".to_string(),
-            OrderStatus::C => "抢票单已取消。".to_string(),
-            OrderStatus::T => "车票已退。".to_string(),
-            OrderStatus::E => "车票已改签。".to_string(),
+            OrderStatus::Grabbing => "聚合正在抢票（抢票中）。".to_string(),
+            OrderStatus::NotStarted => "还没到开抢时间，聚合会在开售后开始抢票。".to_string(),
+            OrderStatus::Expired => "抢票单已过期：截止时间前没有抢到票。".to_string(),
+            OrderStatus::Cancelled => "抢票单已取消。".to_string(),
+            OrderStatus::Refunded => "车票已退。".to_string(),
+            OrderStatus::Changed => "车票已改签。".to_string(),
             other => format!("抢票单状态：{}。", other.label_zh()),
         },
         OrderEvent::Issued => "出票成功！请核对下面的车次和座位。".to_string(),
@@ -341,11 +386,19 @@ pub fn render_order_email(
         summary.to_station,
         summary.departs_at.format("%Y-%m-%d %H:%M")
     ));
-    lines.push(format!("抢票截止：{}", summary.close_time.format("%Y-%m-%d %H:%M")));
-    lines.push(format!("接受无座：{}", if summary.accept_no_seat { "是" } else { "否" }));
+    lines.push(format!(
+        "抢票截止：{}",
+        summary.close_time.format("%Y-%m-%d %H:%M")
+    ));
+    lines.push(format!(
+        "接受无座：{}",
+        if summary.accept_no_seat { "是" } else { "否" }
+    ));
     lines.push(format!("乘客：{}", summary.passengers.join("；")));
-    if let Some(d) = detail {
-        if matches!(event, OrderEvent::Issued) || d.ticket_no.is_some() {
+    if let Some(d) = detail
+        && (matches!(event, OrderEvent::Issued) || d.ticket_no.is_some())
+    {
+        {
             if let Some(t) = &d.train_no {
                 lines.push(format!("出票车次：{t}"));
             }
@@ -363,17 +416,24 @@ pub fn render_order_email(
                 let seat = p.seat_no.clone().unwrap_or_else(|| "座位号未知".into());
                 let class = p.seat_class_name.clone().unwrap_or_default();
                 let state = p.ticket_state.as_ref().map(|s| s.label_zh()).unwrap_or("");
-                let id = p.passenger_id.clone().map(|i| format!("，乘客编号 {i}")).unwrap_or_default();
+                let id = p
+                    .passenger_id
+                    .clone()
+                    .map(|i| format!("，乘客编号 {i}"))
+                    .unwrap_or_default();
                 lines.push(format!("  {name} {class} {seat} {state}{id}"));
             }
         }
     }
     lines.push(String::new());
     let next = match event {
-        OrderEvent::Issued => "下一步：在 12306 App 的“本人车票”里核对；需要退票时运行 `yupiao orders refund 抢票单号 乘客编号`。",
-        OrderEvent::Created { .. } | OrderEvent::Status { status: OrderStatus::D | OrderStatus::B } => {
-            "下一步：等待即可；要放弃时运行 `yupiao orders cancel 抢票单号`（抢票中才能取消）。"
+        OrderEvent::Issued => {
+            "下一步：在 12306 App 的“本人车票”里核对；需要退票时运行 `yupiao orders refund 抢票单号 乘客编号`。"
         }
+        OrderEvent::Created { .. }
+        | OrderEvent::Status {
+            status: OrderStatus::Grabbing | OrderStatus::NotStarted,
+        } => "下一步：等待即可；要放弃时运行 `yupiao orders cancel 抢票单号`（抢票中才能取消）。",
         _ => "详情：运行 `yupiao orders show 抢票单号`。",
     };
     lines.push(next.to_string());
@@ -383,7 +443,11 @@ pub fn render_order_email(
         "<html><body style=\"font-family:sans-serif\">{}</body></html>",
         lines
             .iter()
-            .map(|l| if l.is_empty() { "<br>".to_string() } else { format!("<p style=\"margin:2px 0\">{}</p>", esc(l)) })
+            .map(|l| if l.is_empty() {
+                "<br>".to_string()
+            } else {
+                format!("<p style=\"margin:2px 0\">{}</p>", esc(l))
+            })
             .collect::<String>()
     );
     EmailContent { subject, text, html }

@@ -76,7 +76,9 @@ pub fn list(db: &Path, json: bool) -> anyhow::Result<()> {
             o.out_order_no,
             o.date,
             s.as_ref().map(|s| s.trains.join("/")).unwrap_or_default(),
-            s.as_ref().map(|s| format!("{}→{}", s.from_station, s.to_station)).unwrap_or_default(),
+            s.as_ref()
+                .map(|s| format!("{}→{}", s.from_station, s.to_station))
+                .unwrap_or_default(),
             state_label(&o.state),
             o.watch
         );
@@ -94,20 +96,40 @@ fn find(store: &Store, out: &str) -> anyhow::Result<GrabOrderRow> {
 pub fn show(db: &Path, out: &str) -> anyhow::Result<()> {
     let store = Store::open_read_only(db)?;
     let o = find(&store, out)?;
-    println!("抢票单 {}  (Juhe orderNo {})", o.out_order_no, o.order_no.as_deref().unwrap_or("—"));
+    println!(
+        "抢票单 {}  (Juhe orderNo {})",
+        o.out_order_no,
+        o.order_no.as_deref().unwrap_or("—")
+    );
     println!("  state     {}", state_label(&o.state));
     println!("  watch     {}  date {}", o.watch, o.date);
     if let Some(s) = summary_of(&o) {
-        println!("  trains    {}  seats {}", s.trains.join(" / "), s.seat_names.join(" / "));
-        println!("  route     {} → {}  departs {}", s.from_station, s.to_station, s.departs_at.format("%Y-%m-%d %H:%M"));
-        println!("  deadline  {}  accept 无座: {}", s.close_time.format("%Y-%m-%d %H:%M"), s.accept_no_seat);
+        println!(
+            "  trains    {}  seats {}",
+            s.trains.join(" / "),
+            s.seat_names.join(" / ")
+        );
+        println!(
+            "  route     {} → {}  departs {}",
+            s.from_station,
+            s.to_station,
+            s.departs_at.format("%Y-%m-%d %H:%M")
+        );
+        println!(
+            "  deadline  {}  accept 无座: {}",
+            s.close_time.format("%Y-%m-%d %H:%M"),
+            s.accept_no_seat
+        );
         for p in &s.passengers {
             println!("  passenger {p}");
         }
     }
     if let Some(d) = detail_of(&o) {
         if let Some(t) = &d.ticket_no {
-            println!("  ticket    {t}  price {}", d.order_price.map(|p| format!("¥{p:.1}")).unwrap_or_default());
+            println!(
+                "  ticket    {t}  price {}",
+                d.order_price.map(|p| format!("¥{p:.1}")).unwrap_or_default()
+            );
         }
         for p in &d.passengers {
             println!(
@@ -140,8 +162,12 @@ fn client(settings: &Settings) -> anyhow::Result<JuheClient> {
 fn explain(e: &JuheError, what: &str) -> String {
     match e.msg_code() {
         Some("202") => format!("Juhe refused to {what}: the order's state does not allow it (202)"),
-        Some("206") => format!("Juhe refused to {what}: too many cancel attempts, cancelling is locked (206)"),
-        Some("309") => format!("Juhe refused to {what}: no refund within 5 minutes of issue (309); try again later"),
+        Some("206") => {
+            format!("Juhe refused to {what}: too many cancel attempts, cancelling is locked (206)")
+        }
+        Some("309") => {
+            format!("Juhe refused to {what}: no refund within 5 minutes of issue (309); try again later")
+        }
         Some("310") => format!("Juhe refused to {what}: too close to departure (310); refund at the station"),
         _ => format!("Juhe refused to {what}: {e}"),
     }
@@ -156,23 +182,34 @@ pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
         anyhow::bail!(
             "{out} is {}: Juhe cancels only while grabbing (N 已创建, B 未到开抢时间, D 抢票中){}",
             state_label(&o.state),
-            if status == OrderStatus::F { "; to give the ticket back, use `yupiao orders refund`" } else { "" }
+            if status == OrderStatus::Issued {
+                "; to give the ticket back, use `yupiao orders refund`"
+            } else {
+                ""
+            }
         );
     }
     let juhe = client(settings)?;
-    let answer = juhe.cancel_order(out).await.map_err(|e| anyhow::anyhow!(explain(&e, "cancel")))?;
+    let answer = juhe
+        .cancel_order(out)
+        .await
+        .map_err(|e| anyhow::anyhow!(explain(&e, "cancel")))?;
     let now = clock::now();
     store.update_grab_order(
         out,
         now,
         &GrabUpdate {
             next_check_at: Some(now),
-            event: Some(format!("cancel requested by the user; Juhe answered orderNo {answer}")),
+            event: Some(format!(
+                "cancel requested by the user; Juhe answered orderNo {answer}"
+            )),
             ..GrabUpdate::default()
         },
         None,
     )?;
-    println!("cancel requested: Juhe accepted it for order {answer}; the daemon confirms with orderDetail and emails you");
+    println!(
+        "cancel requested: Juhe accepted it for order {answer}; the daemon confirms with orderDetail and emails you"
+    );
     Ok(())
 }
 
@@ -181,12 +218,22 @@ pub async fn refund(settings: &Settings, out: &str, passenger_id: &str) -> anyho
     let mut store = Store::open(&settings.store.path)?;
     let o = find(&store, out)?;
     if o.state != "F" {
-        anyhow::bail!("{out} is {}: only issued orders (F 出票成功) can be refunded", state_label(&o.state));
+        anyhow::bail!(
+            "{out} is {}: only issued orders (F 出票成功) can be refunded",
+            state_label(&o.state)
+        );
     }
     if let Some(d) = detail_of(&o) {
-        let ids: Vec<String> = d.passengers.iter().filter_map(|p| p.passenger_id.clone()).collect();
+        let ids: Vec<String> = d
+            .passengers
+            .iter()
+            .filter_map(|p| p.passenger_id.clone())
+            .collect();
         if !ids.is_empty() && !ids.iter().any(|i| i == passenger_id) {
-            anyhow::bail!("{out} has no passenger {passenger_id}; its passengerIds are {}", ids.join(", "));
+            anyhow::bail!(
+                "{out} has no passenger {passenger_id}; its passengerIds are {}",
+                ids.join(", ")
+            );
         }
     }
     let juhe = client(settings)?;

@@ -79,14 +79,7 @@ pub struct WatchReport {
 /// Reads the report from the database at `db` (read-only) and the current watch list.
 pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, StoreError> {
     let store = Store::open_read_only(db)?;
-    let running = match Store::lock_for_daemon(db) {
-        Ok(lock) => {
-            drop(lock);
-            false
-        }
-        Err(StoreError::Locked { .. }) => true,
-        Err(_) => false,
-    };
+    let (running, pid) = Store::daemon_running(db);
     let fact = |f: Fact| store.get_fact(f).ok().flatten().map(|(v, _)| v);
     let mut names: Vec<String> = list
         .map(|l| l.watches.iter().map(|w| w.name.clone()).collect())
@@ -134,7 +127,10 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
     let waitlists = gather_waitlists(&store, list)?;
     Ok(StatusReport {
         database: db.display().to_string(),
-        daemon_pid: fact(Fact::DaemonPid).filter(|_| running),
+        daemon_pid: pid
+            .map(|p| p.to_string())
+            .or_else(|| fact(Fact::DaemonPid))
+            .filter(|_| running),
         daemon_running: running,
         daemon_started_at: fact(Fact::DaemonStartedAt),
         watchlist_error: fact(Fact::WatchlistError),

@@ -676,6 +676,26 @@ impl Store {
         })
     }
 
+    /// Whether a `yupiao run` holds the daemon lock of the database at `path` (and its pid).
+    /// Takes only a shared lock for an instant and writes nothing, so it never disturbs a
+    /// running daemon's pid file.
+    pub fn daemon_running(path: &Path) -> (bool, Option<u32>) {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let Ok(mut file) = OpenOptions::new().read(true).open(PathBuf::from(name)) else {
+            return (false, None);
+        };
+        match file.try_lock_shared() {
+            Ok(()) => (false, None),
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                (true, text.trim().parse().ok())
+            }
+            Err(TryLockError::Error(_)) => (false, None),
+        }
+    }
+
     fn connect(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
             path: path.display().to_string(),

@@ -38,8 +38,47 @@
 //! every = "30s"                   # how often to check, at least 5s (12306 throttles), or
 //! # cron = "0 */2 7-22 * * *"     # a 6-field cron expression, seconds first (Asia/Shanghai)
 //! notify = ["a@b.cn"]             # recipients (default: [defaults] notify, then [email])
-//! action = "alert"                # "alert" (default) or "grab"
+//! action = "alert"                # "alert" (default) or "grab" (below)
 //! ```
+//!
+//! A grab watch (`action = "grab"`) also places a 抢票 order through Juhe's grabTicket API for
+//! the people listed in its `[[watch.passenger]]` tables. Juhe needs explicit choices, so it is
+//! stricter than an alert watch:
+//!
+//! ```toml
+//! [[watch]]
+//! name = "回家 抢票"
+//! from = "上海虹桥"
+//! to = "常州"
+//! dates = ["2026-12-01"]
+//! trains = ["G8294", "G7001"]     # required: 1 to 5 exact codes (no prefixes); the first is the
+//!                                 # main train (mainTrainNo), the others alternatives (trainNo a|b)
+//! seats = ["二等座", "一等座"]       # required: the first is mainSeatClass; each needs a Juhe
+//!                                 # seatClassCode (动卧 has none)
+//! action = "grab"
+//! grab_on = "seats"               # "seats" (default): order when seats appear; "start": order at
+//!                                 # once and let Juhe keep grabbing
+//! accept_no_seat = false          # acceptNoSeat (default false; listing 无座 in seats needs true)
+//! close_time = "3h"               # grab deadline (closeTime): a duration before departure, at
+//!                                 # least 3h (default), or "YYYY-MM-DD HH:MM" (Asia/Shanghai)
+//! orders_per_date = 1             # live orders per date, 1 to 3 (default 1)
+//! # passengers = 1                # optional here: must equal the number of [[watch.passenger]]
+//! # student = true                # refused: Juhe sells no student tickets
+//!
+//! [[watch.passenger]]             # 1 to 5 (Juhe's limit per order); the people on the ticket
+//! name = "张三"                    # required, 2-30 characters, as on the document
+//! type = "成人"                    # "成人" (default) or "儿童" (under 14); also "adult", "child"
+//! id_type = "身份证"               # "身份证" (default), "护照", "港澳通行证", "台湾通行证"
+//! id_no = "110101199003074514"    # required; a 身份证号 must pass its GB 11643 checksum
+//! birthday = "1990-03-07"         # optional for a 身份证 (read from the number; must match if
+//!                                 # given), required for the other documents
+//! ```
+//!
+//! The grab-only keys (`grab_on`, `accept_no_seat`, `close_time`, `orders_per_date`,
+//! `[[watch.passenger]]`) are errors on any other watch. ID numbers only ever appear masked
+//! (`1101***********514`) in diagnostics and `Debug` output; see [`crate::identity`]. Juhe's
+//! other rule, departure at least 3 h away, depends on the train's departure time, which this
+//! file does not know: the order code checks it when it places an order.
 //!
 //! Dates in the past are warnings, not errors: the file outlives its dates. A file without
 //! any `[[watch]]` is valid and watches nothing (with a warning).
@@ -58,9 +97,11 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use toml_edit::{Item, TableLike, Value};
 
+pub use crate::identity::IdNumber;
+use crate::identity::{mask_id, resident_id_ok};
 use crate::seat::SeatClass;
 use crate::stations::{Lookup, Station, StationTable, levenshtein};
 
@@ -119,8 +160,178 @@ pub struct Watch {
     /// Recipients; empty = the `[email]` default recipients.
     pub notify: Vec<String>,
     pub action: WatchAction,
+    /// How to place the 抢票 order: `Some` exactly when `action` is [`WatchAction::Grab`].
+    pub grab: Option<GrabSpec>,
     /// 1-based line of the `[[watch]]` header, for messages.
     pub line: usize,
+}
+
+/// What a grab watch orders from Juhe besides its trains and seats (which are the watch's own
+/// `trains` and `seats`, see [`Watch::juhe_choice`]).
+///
+/// Juhe also refuses orders for trains leaving within 3 h (msgCode 216). That depends on the
+/// departure time of a particular train, unknown here, so the order code checks it when it
+/// places an order; this type only holds what the watch list says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrabSpec {
+    /// When to place the order.
+    pub grab_on: GrabOn,
+    /// Juhe `acceptNoSeat`: take a 无座 ticket if that is all there is.
+    pub accept_no_seat: bool,
+    /// Juhe `closeTime`: when Juhe stops grabbing.
+    pub close: CloseTime,
+    /// How many orders may be live at once for one date of this watch (1 to 3).
+    pub orders_per_date: u32,
+    /// The people on the ticket, 1 to 5, in the order written.
+    pub passengers: Vec<Passenger>,
+}
+
+/// When a grab watch places its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrabOn {
+    /// When a poll sees seats that match the watch (the default).
+    Seats,
+    /// Right away, for each date; Juhe then keeps grabbing until the deadline.
+    Start,
+}
+
+/// The grab deadline (Juhe `closeTime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseTime {
+    /// This long before the main train departs (at least [`MIN_CLOSE_BEFORE`]).
+    BeforeDeparture(Duration),
+    /// At this moment, Asia/Shanghai.
+    At(NaiveDateTime),
+}
+
+/// One person on a grab order (Juhe `passengers[]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passenger {
+    /// As on the ID document (`passengerName`).
+    pub name: String,
+    /// Ticket type (`passengerType`).
+    pub kind: PassengerKind,
+    /// Document type (`idCardType`; Juhe's numbering disagrees between its pages, so the code is
+    /// chosen where the order is built).
+    pub id_type: IdType,
+    /// Document number (`idCardNo`); prints masked.
+    pub id_no: IdNumber,
+    /// `birthday`; for a 身份证 read from the number when not written.
+    pub birthday: NaiveDate,
+}
+
+/// Ticket type. Juhe sells no student (学生) or disabled-military (残军) tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassengerKind {
+    /// 成人
+    Adult,
+    /// 儿童: under 14.
+    Child,
+}
+
+/// Identity document type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdType {
+    /// 身份证 (居民身份证)
+    ResidentId,
+    /// 护照
+    Passport,
+    /// 港澳通行证 (港澳居民来往内地通行证)
+    HkMacauPermit,
+    /// 台湾通行证 (台湾居民来往大陆通行证, 台胞证)
+    TaiwanPermit,
+}
+
+/// Juhe's multi-train, multi-seat parameters for one order (createOrder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JuheChoice {
+    /// `trainNo`: the main train first, alternatives after it, joined by `|`.
+    pub train_no: String,
+    /// `mainTrainNo`.
+    pub main_train_no: String,
+    /// `seatClassCode`: the seat codes in the watch's order, joined by `|`.
+    pub seat_class_code: String,
+    /// `mainSeatClass`.
+    pub main_seat_class: &'static str,
+}
+
+impl PassengerKind {
+    /// Juhe `passengerType`: 1 adult, 2 child.
+    pub fn juhe_code(self) -> u8 {
+        match self {
+            PassengerKind::Adult => 1,
+            PassengerKind::Child => 2,
+        }
+    }
+
+    /// The Chinese name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            PassengerKind::Adult => "成人",
+            PassengerKind::Child => "儿童",
+        }
+    }
+}
+
+impl IdType {
+    /// Every type, in the order the watch list format lists them.
+    pub const ALL: [IdType; 4] = [
+        IdType::ResidentId,
+        IdType::Passport,
+        IdType::HkMacauPermit,
+        IdType::TaiwanPermit,
+    ];
+
+    /// The Chinese name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdType::ResidentId => "身份证",
+            IdType::Passport => "护照",
+            IdType::HkMacauPermit => "港澳通行证",
+            IdType::TaiwanPermit => "台湾通行证",
+        }
+    }
+
+    /// The name, its longer official forms and a few English words.
+    fn parse(s: &str) -> Option<IdType> {
+        Some(match s.trim() {
+            "身份证" | "居民身份证" | "二代身份证" => IdType::ResidentId,
+            "护照" => IdType::Passport,
+            "港澳通行证" | "港澳居民来往内地通行证" => IdType::HkMacauPermit,
+            "台湾通行证" | "台胞证" | "台湾居民来往大陆通行证" => IdType::TaiwanPermit,
+            other => match other.to_ascii_lowercase().as_str() {
+                "id" | "id_card" | "resident_id" => IdType::ResidentId,
+                "passport" => IdType::Passport,
+                "hk_macau" | "hk_macau_permit" => IdType::HkMacauPermit,
+                "taiwan" | "taiwan_permit" => IdType::TaiwanPermit,
+                _ => return None,
+            },
+        })
+    }
+}
+
+impl fmt::Display for IdType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl CloseTime {
+    /// The `closeTime` for a train departing at `departure` (both Asia/Shanghai). An absolute
+    /// time later than [`MIN_CLOSE_BEFORE`] before departure is brought forward to it: Juhe stops
+    /// grabbing then anyway.
+    pub fn deadline(self, departure: NaiveDateTime) -> NaiveDateTime {
+        let before = |d: Duration| {
+            chrono::TimeDelta::from_std(d)
+                .ok()
+                .and_then(|d| departure.checked_sub_signed(d))
+                .unwrap_or(NaiveDateTime::MIN)
+        };
+        match self {
+            CloseTime::BeforeDeparture(d) => before(d),
+            CloseTime::At(t) => t.min(before(MIN_CLOSE_BEFORE)),
+        }
+    }
 }
 
 /// A train code pattern: `G8294` (exact) or `G*` (prefix).
@@ -197,6 +408,17 @@ pub const MIN_EVERY: Duration = Duration::from_secs(5);
 pub const MAX_PASSENGERS: u32 = 9;
 /// Longest date range, in days (inclusive).
 pub const MAX_RANGE_DAYS: i64 = 60;
+/// Most passengers on one Juhe grab order.
+pub const MAX_GRAB_PASSENGERS: usize = 5;
+/// Most trains (main + alternatives) yupiao puts in one grab order.
+pub const MAX_GRAB_TRAINS: usize = 5;
+/// Most live grab orders per watch and date.
+pub const MAX_ORDERS_PER_DATE: u32 = 3;
+/// Juhe refuses to grab within 3 h of departure, so an earlier deadline is all that is useful;
+/// also the default `close_time`.
+pub const MIN_CLOSE_BEFORE: Duration = Duration::from_secs(3 * 3600);
+/// 儿童票 are for children under this age (12306: 6 to 14).
+pub const CHILD_AGE_LIMIT: u32 = 14;
 
 const TOP_KEYS: &[&str] = &["defaults", "watch", "waitlist"];
 const DEFAULTS_KEYS: &[&str] = &["every", "cron", "notify"];
@@ -218,7 +440,22 @@ const WATCH_KEYS: &[&str] = &[
     "cron",
     "notify",
     "action",
+    "grab_on",
+    "accept_no_seat",
+    "close_time",
+    "orders_per_date",
+    "passenger",
 ];
+/// Keys that only a grab watch may have.
+const GRAB_KEYS: &[&str] = &[
+    "grab_on",
+    "accept_no_seat",
+    "close_time",
+    "orders_per_date",
+    "passenger",
+];
+const PASSENGER_KEYS: &[&str] = &["name", "type", "id_type", "id_no", "birthday"];
+const REQUIRED_PASSENGER_KEYS: &[&str] = &["name", "id_no"];
 const REQUIRED_WATCH_KEYS: &[&str] = &["name", "from", "to", "dates"];
 const CRON_EXAMPLE: &str = "\"0 */5 * * * *\"";
 const CRON_FIELDS: [&str; 6] = [
@@ -271,6 +508,28 @@ impl Watch {
     /// The dates still worth querying: `today` and later, in order.
     pub fn query_dates(&self, today: NaiveDate) -> impl Iterator<Item = NaiveDate> {
         self.dates.iter().copied().filter(move |d| *d >= today)
+    }
+
+    /// Juhe's train and seat parameters for a grab watch, given the train codes a Juhe search
+    /// offered for the date (`trains[].trainNo`): the watch's trains in the watch's order, kept
+    /// only if offered (Juhe takes only trains of the search behind its queryKey), so the main
+    /// train is the first listed one that runs. `None` for an alert watch, or when none of its
+    /// trains is offered.
+    pub fn juhe_choice(&self, offered: &[&str]) -> Option<JuheChoice> {
+        self.grab.as_ref()?;
+        let trains: Vec<&str> = self
+            .trains
+            .iter()
+            .filter(|p| !p.prefix && offered.iter().any(|o| o.eq_ignore_ascii_case(&p.text)))
+            .map(|p| p.text.as_str())
+            .collect();
+        let seats: Vec<&'static str> = self.seats.iter().filter_map(|s| s.juhe_code()).collect();
+        Some(JuheChoice {
+            train_no: trains.join("|"),
+            main_train_no: (*trains.first()?).to_string(),
+            seat_class_code: seats.join("|"),
+            main_seat_class: seats.first()?,
+        })
     }
 }
 
@@ -335,6 +594,8 @@ fn syntax_message(e: &toml_edit::TomlError, text: &str) -> String {
         .span()
         .filter(|s| !s.is_empty() && s.len() <= 60)
         .and_then(|s| text.get(s))
+        // An excerpt with a long run of digits may be an ID or phone number: leave it out.
+        .filter(|s| !s.as_bytes().windows(6).any(|w| w.iter().all(u8::is_ascii_digit)))
         .map(|s| format!(" (at `{s}`)"))
         .unwrap_or_default();
     format!("TOML syntax error: {}{what}", e.message())
@@ -457,10 +718,37 @@ struct RawWatch {
     arrive: Option<Spanned<String>>,
     seats: Option<RawList>,
     passengers: Option<Spanned<i64>>,
-    student: Option<bool>,
+    student: Option<Spanned<bool>>,
     schedule: RawSchedule,
     notify: Option<RawList>,
     action: Option<Spanned<String>>,
+    grab: RawGrab,
+}
+
+/// The grab-only keys of a `[[watch]]` as written.
+#[derive(Debug, Default)]
+struct RawGrab {
+    /// Each grab-only key that is present and where it was written.
+    keys: Vec<(&'static str, usize)>,
+    grab_on: Option<Spanned<String>>,
+    accept_no_seat: Option<bool>,
+    close_time: Option<Spanned<String>>,
+    orders_per_date: Option<Spanned<i64>>,
+    /// `[[watch.passenger]]` entries; `at` is where the first one (or the array) starts.
+    passengers: Option<Spanned<Vec<RawPassenger>>>,
+}
+
+/// One `[[watch.passenger]]` as written. The ID number is wrapped at once so that no `Debug`
+/// of the raw values can print it.
+#[derive(Debug, Default)]
+struct RawPassenger {
+    /// Offset of the `[[watch.passenger]]` header.
+    at: usize,
+    name: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
+    id_type: Option<Spanned<String>>,
+    id_no: Option<Spanned<IdNumber>>,
+    birthday: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -631,14 +919,85 @@ fn read_watch(s: &Section<'_>, at: usize, r: &mut Report) -> RawWatch {
         depart: s.string("depart", r),
         arrive: s.string("arrive", r),
         seats: s.strings("seats", r),
-        passengers: s.integer("passengers", r),
-        student: s.boolean("student", r),
+        passengers: seat_count(s, r),
+        student: s.boolean_at("student", r),
         schedule: RawSchedule {
             every: s.string("every", r),
             cron: s.string("cron", r),
         },
         notify: s.strings("notify", r),
         action: s.string("action", r),
+        grab: read_grab(s, r),
+    }
+}
+
+/// `passengers`, the seat count; identities written there instead of in `[[watch.passenger]]`
+/// get told where they belong.
+fn seat_count(s: &Section<'_>, r: &mut Report) -> Option<Spanned<i64>> {
+    let item = s.get("passengers")?;
+    let holds_tables = match item {
+        Item::ArrayOfTables(_) => true,
+        Item::Value(Value::Array(a)) => a.iter().any(|v| v.as_inline_table().is_some()),
+        _ => false,
+    };
+    if holds_tables {
+        r.error(
+            s.value_at("passengers", item),
+            "passengers is the number of seats (an integer); write each person in a [[watch.passenger]] table",
+        );
+        return None;
+    }
+    s.integer("passengers", r)
+}
+
+fn read_grab(s: &Section<'_>, r: &mut Report) -> RawGrab {
+    let keys = GRAB_KEYS
+        .iter()
+        .filter_map(|k| {
+            let item = s.get(k)?;
+            let at = match item {
+                Item::ArrayOfTables(_) => s.entry_at(k, item),
+                _ => s.key_at(k),
+            };
+            Some((*k, at))
+        })
+        .collect();
+    let passengers = s
+        .tables("passenger", "[[watch.passenger]]", r)
+        .map(|tables| Spanned {
+            at: s.get("passenger").map_or(0, |item| s.entry_at("passenger", item)),
+            value: tables
+                .into_iter()
+                .map(|(at, t)| read_passenger(&Section::new(t, "[[watch.passenger]]", PASSENGER_KEYS), at, r))
+                .collect(),
+        });
+    RawGrab {
+        keys,
+        grab_on: s.string("grab_on", r),
+        accept_no_seat: s.boolean("accept_no_seat", r),
+        close_time: s.string_or_datetime("close_time", r),
+        orders_per_date: s.integer("orders_per_date", r),
+        passengers,
+    }
+}
+
+fn read_passenger(s: &Section<'_>, at: usize, r: &mut Report) -> RawPassenger {
+    s.check_keys(r);
+    for key in REQUIRED_PASSENGER_KEYS {
+        if s.table.get(key).is_none() {
+            r.error(
+                at,
+                format!("[[watch.passenger]] is missing the required key \"{key}\""),
+            );
+        }
+    }
+    RawPassenger {
+        at,
+        name: s.string("name", r),
+        kind: s.string("type", r),
+        id_type: s.string("id_type", r),
+        id_no: s.id_number("id_no", r),
+        birthday: s.string_or_datetime("birthday", r),
     }
 }
 
@@ -713,10 +1072,29 @@ impl<'t> Section<'t> {
         }
     }
 
+    /// Where an entry starts: its value, or for an array of tables the first table's header.
+    fn entry_at(&self, key: &str, item: &Item) -> usize {
+        match item {
+            Item::ArrayOfTables(aot) => aot
+                .iter()
+                .next()
+                .and_then(|t| t.span())
+                .map_or_else(|| self.key_at(key), |s| s.start),
+            _ => self.value_at(key, item),
+        }
+    }
+
     fn boolean(&self, key: &str, r: &mut Report) -> Option<bool> {
+        self.boolean_at(key, r).map(|b| b.value)
+    }
+
+    fn boolean_at(&self, key: &str, r: &mut Report) -> Option<Spanned<bool>> {
         let item = self.get(key)?;
         if let Some(v) = item.as_bool() {
-            return Some(v);
+            return Some(Spanned {
+                value: v,
+                at: self.value_at(key, item),
+            });
         }
         let hint = match item.as_str() {
             Some(s @ ("true" | "false")) => format!(" (write {key} = {s}, without quotes)"),
@@ -740,6 +1118,65 @@ impl<'t> Section<'t> {
         };
         self.wrong_type(key, item, "an integer", hint, r);
         None
+    }
+
+    /// A string, or a TOML date or local date-time written without quotes (as `YYYY-MM-DD` or
+    /// `YYYY-MM-DDTHH:MM:SS`).
+    fn string_or_datetime(&self, key: &str, r: &mut Report) -> Option<Spanned<String>> {
+        let item = self.get(key)?;
+        match item.as_value() {
+            Some(Value::Datetime(d)) if d.value().offset.is_none() => Some(Spanned {
+                value: d.value().to_string(),
+                at: self.value_at(key, item),
+            }),
+            _ => self.string(key, r),
+        }
+    }
+
+    /// An ID number: a string (digits written as a TOML integer are refused without echoing them).
+    fn id_number(&self, key: &str, r: &mut Report) -> Option<Spanned<IdNumber>> {
+        let item = self.get(key)?;
+        match item.as_str() {
+            Some(v) => Some(Spanned {
+                value: IdNumber::new(v),
+                at: self.value_at(key, item),
+            }),
+            None => {
+                let hint = " (quote it: id_no = \"…\")".to_string();
+                self.wrong_type(key, item, "a string", hint, r);
+                None
+            }
+        }
+    }
+
+    /// An array of tables (`[[watch.passenger]]`) or an array of inline tables.
+    fn tables(&self, key: &str, header: &str, r: &mut Report) -> Option<Vec<(usize, &'t dyn TableLike)>> {
+        let item = self.get(key)?;
+        match item {
+            Item::ArrayOfTables(aot) => Some(
+                aot.iter()
+                    .map(|t| {
+                        (
+                            t.span().map_or_else(|| self.key_at(key), |s| s.start),
+                            t as &dyn TableLike,
+                        )
+                    })
+                    .collect(),
+            ),
+            Item::Value(Value::Array(a)) if a.iter().all(|v| v.as_inline_table().is_some()) => Some(
+                a.iter()
+                    .filter_map(|v| {
+                        v.as_inline_table()
+                            .map(|t| (span_start(v.span()), t as &dyn TableLike))
+                    })
+                    .collect(),
+            ),
+            _ => {
+                let hint = format!(" (write one {header} table per person)");
+                self.wrong_type(key, item, &format!("an array of tables ({header})"), hint, r);
+                None
+            }
+        }
     }
 
     /// An array of strings; elements of other types are reported one by one.
@@ -960,6 +1397,40 @@ fn validate_watch(w: &RawWatch, cx: &Context<'_>, r: &mut Report) -> Option<Watc
         .action
         .as_ref()
         .map_or(Some(WatchAction::Alert), |a| action(a, r));
+    let grab = match (action, &w.action) {
+        (Some(WatchAction::Grab), Some(action_raw)) => {
+            let choices = Choices {
+                action_at: action_raw.at,
+                trains: trains.as_deref(),
+                seats: seats.as_deref(),
+                passengers,
+            };
+            grab_spec(w, &choices, cx.today, r).map(Some)
+        }
+        (Some(WatchAction::Alert), _) => {
+            for (key, at) in &w.grab.keys {
+                let shown = if *key == "passenger" {
+                    "[[watch.passenger]]".to_string()
+                } else {
+                    (*key).to_string()
+                };
+                r.error(
+                    *at,
+                    format!(
+                        "{shown} is only for action = \"grab\" (this watch only alerts); add action = \"grab\" or remove it"
+                    ),
+                );
+            }
+            Some(None)
+        }
+        // An unknown action is reported already; its grab keys are not judged.
+        _ => Some(None),
+    };
+    // A grab watch needs a seat for each person in it.
+    let passengers = match &grab {
+        Some(Some(g)) => u32::try_from(g.passengers.len()).ok(),
+        _ => passengers,
+    };
 
     let schedule = match own_schedule {
         Setting::Set(s) => Some(s),
@@ -988,10 +1459,11 @@ fn validate_watch(w: &RawWatch, cx: &Context<'_>, r: &mut Report) -> Option<Watc
         arrive: arrive?,
         seats: seats?,
         passengers: passengers?,
-        student: w.student.unwrap_or(false),
+        student: w.student.as_ref().is_some_and(|s| s.value),
         schedule: schedule?,
         notify: notify?,
         action: action?,
+        grab: grab?,
         line,
     })
 }
@@ -1292,6 +1764,467 @@ fn passengers(p: &Spanned<i64>, r: &mut Report) -> Option<u32> {
     }
 }
 
+// --- grab watches
+
+/// What the rest of a grab watch resolved to, for the checks Juhe adds.
+struct Choices<'a> {
+    /// Where `action = "grab"` is written: where missing requirements are reported.
+    action_at: usize,
+    /// `None` when invalid (already reported).
+    trains: Option<&'a [TrainPattern]>,
+    seats: Option<&'a [SeatClass]>,
+    passengers: Option<u32>,
+}
+
+/// Validates what a grab watch adds (every problem reported); `None` if anything is wrong.
+fn grab_spec(w: &RawWatch, c: &Choices<'_>, today: NaiveDate, r: &mut Report) -> Option<GrabSpec> {
+    let g = &w.grab;
+    let mut ok = true;
+    if let Some(student) = w.student.as_ref().filter(|s| s.value) {
+        ok = false;
+        r.error(
+            student.at,
+            "Juhe sells no student tickets, so a grab watch cannot set student = true (remove it, or use action = \"alert\" and buy on 12306)",
+        );
+    }
+    ok &= grab_trains(w.trains.as_ref(), c, r);
+    ok &= grab_seats(w.seats.as_ref(), c, g.accept_no_seat.unwrap_or(false), r);
+
+    let passengers = match &g.passengers {
+        None => {
+            r.error(
+                c.action_at,
+                format!(
+                    "action = \"grab\" needs the people to buy for: add 1 to {MAX_GRAB_PASSENGERS} [[watch.passenger]] tables (name, id_no, ...)"
+                ),
+            );
+            None
+        }
+        Some(list) => grab_passengers(list, today, r),
+    };
+    if let (Some(people), Some(written), Some(count)) = (&passengers, &w.passengers, c.passengers)
+        && usize::try_from(count).ok() != Some(people.len())
+    {
+        ok = false;
+        r.error(
+            written.at,
+            format!(
+                "passengers = {count} but this watch lists {} [[watch.passenger]]: a grab order buys one seat per person listed (remove passengers, it follows the list)",
+                people.len()
+            ),
+        );
+    }
+
+    let grab_on = match &g.grab_on {
+        None => Some(GrabOn::Seats),
+        Some(s) => match s.value.trim() {
+            "seats" => Some(GrabOn::Seats),
+            "start" => Some(GrabOn::Start),
+            other => {
+                r.error(
+                    s.at,
+                    format!(
+                        "unknown grab_on \"{other}\" (allowed: \"seats\": order when seats appear, \"start\": order at once and let Juhe grab)"
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let close = g
+        .close_time
+        .as_ref()
+        .map_or(Some(CloseTime::BeforeDeparture(MIN_CLOSE_BEFORE)), |s| {
+            close_time(s, today, r)
+        });
+    let orders_per_date = match &g.orders_per_date {
+        None => Some(1),
+        Some(n) => match u32::try_from(n.value) {
+            Ok(v) if (1..=MAX_ORDERS_PER_DATE).contains(&v) => Some(v),
+            _ => {
+                r.error(
+                    n.at,
+                    format!(
+                        "orders_per_date must be between 1 and {MAX_ORDERS_PER_DATE}, found {}",
+                        n.value
+                    ),
+                );
+                None
+            }
+        },
+    };
+    if !ok {
+        return None;
+    }
+    Some(GrabSpec {
+        grab_on: grab_on?,
+        accept_no_seat: g.accept_no_seat.unwrap_or(false),
+        close: close?,
+        orders_per_date: orders_per_date?,
+        passengers: passengers?,
+    })
+}
+
+/// Juhe orders name their trains: 1 to [`MAX_GRAB_TRAINS`] exact codes, the first the main one.
+fn grab_trains(raw: Option<&RawList>, c: &Choices<'_>, r: &mut Report) -> bool {
+    let Some(raw) = raw else {
+        r.error(
+            c.action_at,
+            "action = \"grab\" needs trains: Juhe orders name their trains; list 1 to 5 exact codes, the main train first (e.g. trains = [\"G8294\", \"G7001\"])",
+        );
+        return false;
+    };
+    let Some(trains) = c.trains else {
+        return false;
+    };
+    if trains.is_empty() {
+        r.error(
+            raw.at,
+            "trains is empty; a grab watch needs 1 to 5 exact train codes, the main train first",
+        );
+        return false;
+    }
+    let mut ok = true;
+    for (pattern, entry) in trains.iter().zip(&raw.value) {
+        if pattern.prefix {
+            ok = false;
+            r.error(
+                entry.at,
+                format!(
+                    "\"{}\" is a prefix, but Juhe orders name their trains: for action = \"grab\" list exact codes (e.g. \"{}01\")",
+                    entry.value.trim(),
+                    pattern.text
+                ),
+            );
+        }
+    }
+    if let Some(extra) = raw.value.get(MAX_GRAB_TRAINS) {
+        ok = false;
+        r.error(
+            extra.at,
+            format!(
+                "a grab watch takes at most {MAX_GRAB_TRAINS} trains (the main one and {} alternatives); make another watch for the rest",
+                MAX_GRAB_TRAINS - 1
+            ),
+        );
+    }
+    ok
+}
+
+/// Every seat class of a grab watch needs a Juhe `seatClassCode`; the first is the main one.
+fn grab_seats(raw: Option<&RawList>, c: &Choices<'_>, accept_no_seat: bool, r: &mut Report) -> bool {
+    let Some(raw) = raw else {
+        r.error(
+            c.action_at,
+            "action = \"grab\" needs seats: Juhe orders name their seat classes; list them, the main one first (e.g. seats = [\"二等座\"])",
+        );
+        return false;
+    };
+    if c.seats.is_none() {
+        return false;
+    }
+    if raw.value.is_empty() {
+        r.error(
+            raw.at,
+            "seats is empty; a grab watch needs at least one seat class, the main one first",
+        );
+        return false;
+    }
+    let mut ok = true;
+    for entry in &raw.value {
+        match SeatClass::parse(&entry.value) {
+            Some(seat) if seat.juhe_code().is_none() => {
+                ok = false;
+                r.error(
+                    entry.at,
+                    format!(
+                        "{seat} cannot be grabbed: Juhe has no seat code for it (choose 软卧 or 硬卧, or make an alert watch for {seat})"
+                    ),
+                );
+            }
+            Some(SeatClass::NoSeat) if !accept_no_seat => {
+                ok = false;
+                r.error(
+                    entry.at,
+                    "seats lists 无座 but accept_no_seat is false; set accept_no_seat = true or remove 无座",
+                );
+            }
+            _ => {}
+        }
+    }
+    ok
+}
+
+/// The `[[watch.passenger]]` tables: 1 to 5, each valid, no ID number twice.
+fn grab_passengers(
+    list: &Spanned<Vec<RawPassenger>>,
+    today: NaiveDate,
+    r: &mut Report,
+) -> Option<Vec<Passenger>> {
+    let mut ok = true;
+    if list.value.is_empty() {
+        ok = false;
+        r.error(
+            list.at,
+            format!("a grab watch needs 1 to {MAX_GRAB_PASSENGERS} passengers; this list is empty"),
+        );
+    }
+    if let Some(extra) = list.value.get(MAX_GRAB_PASSENGERS) {
+        ok = false;
+        r.error(
+            extra.at,
+            format!(
+                "a grab order takes at most {MAX_GRAB_PASSENGERS} passengers (Juhe's limit); split them over two watches"
+            ),
+        );
+    }
+    let mut seen: Vec<(&IdNumber, usize)> = Vec::new();
+    for id in list.value.iter().filter_map(|p| p.id_no.as_ref()) {
+        match seen.iter().find(|(other, _)| *other == &id.value) {
+            Some((_, first)) => {
+                ok = false;
+                let (line, _) = r.position(*first);
+                r.error(
+                    id.at,
+                    format!(
+                        "ID number {} is listed twice in this watch (first on line {line}); each person once",
+                        id.value
+                    ),
+                );
+            }
+            None => seen.push((&id.value, id.at)),
+        }
+    }
+    let people: Vec<Option<Passenger>> = list.value.iter().map(|p| passenger(p, today, r)).collect();
+    if !ok {
+        return None;
+    }
+    people.into_iter().collect()
+}
+
+fn passenger(p: &RawPassenger, today: NaiveDate, r: &mut Report) -> Option<Passenger> {
+    let name = p.name.as_ref().and_then(|n| {
+        let t = n.value.trim();
+        let len = t.chars().count();
+        if (2..=30).contains(&len) {
+            Some(t.to_string())
+        } else {
+            r.error(
+                n.at,
+                format!(
+                    "passenger name \"{t}\" is too {}; write the name as on the ID document (2 to 30 characters)",
+                    if len < 2 { "short" } else { "long" }
+                ),
+            );
+            None
+        }
+    });
+    let kind = p
+        .kind
+        .as_ref()
+        .map_or(Some(PassengerKind::Adult), |k| passenger_kind(k, r));
+    let id_type = p
+        .id_type
+        .as_ref()
+        .map_or(Some(IdType::ResidentId), |t| match IdType::parse(&t.value) {
+            Some(it) => Some(it),
+            None => {
+                let known: Vec<&str> = IdType::ALL.iter().map(|t| t.name()).collect();
+                r.error(
+                    t.at,
+                    format!(
+                        "unknown id_type \"{}\" (known: {})",
+                        t.value.trim(),
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+        });
+    // The number can only be judged once its document type is known.
+    let from_number = match (id_type, &p.id_no) {
+        (Some(t), Some(id)) => id_number(t, id, today, r),
+        _ => None,
+    };
+    let written = p.birthday.as_ref().map(|b| birthday(b, today, r));
+    let birthday = match (id_type, from_number, written, &p.birthday) {
+        (_, _, Some(None), _) | (None, ..) => None,
+        (Some(IdType::ResidentId), Some(Some(derived)), Some(Some(given)), Some(raw)) => {
+            if derived == given {
+                Some(derived)
+            } else {
+                r.error(
+                    raw.at,
+                    format!(
+                        "birthday {given} does not match the birth date inside the 身份证号 {}; fix one of them (or leave birthday out)",
+                        p.id_no.as_ref().map(|i| i.value.masked()).unwrap_or_default()
+                    ),
+                );
+                None
+            }
+        }
+        (Some(IdType::ResidentId), Some(Some(derived)), None, _) => Some(derived),
+        (Some(IdType::ResidentId), _, _, _) => None,
+        (Some(_), _, Some(Some(given)), _) => Some(given),
+        (Some(t), _, None, _) => {
+            r.error(
+                p.at,
+                format!(
+                    "[[watch.passenger]] with id_type = \"{t}\" needs birthday = \"YYYY-MM-DD\" (only a 身份证号 contains it)"
+                ),
+            );
+            None
+        }
+    };
+    if let (Some(PassengerKind::Child), Some(born), Some(k)) = (kind, birthday, &p.kind) {
+        let age = today.years_since(born).unwrap_or(0);
+        if age >= CHILD_AGE_LIMIT {
+            r.error(
+                k.at,
+                format!(
+                    "儿童 tickets are for children under {CHILD_AGE_LIMIT}, and this passenger is {age}; write type = \"成人\""
+                ),
+            );
+            return None;
+        }
+    }
+    let id_no = from_number.and(p.id_no.as_ref()).map(|i| i.value.clone());
+    Some(Passenger {
+        name: name?,
+        kind: kind?,
+        id_type: id_type?,
+        id_no: id_no?,
+        birthday: birthday?,
+    })
+}
+
+fn passenger_kind(k: &Spanned<String>, r: &mut Report) -> Option<PassengerKind> {
+    let t = k.value.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "成人" | "adult" => Some(PassengerKind::Adult),
+        "儿童" | "child" => Some(PassengerKind::Child),
+        "学生" | "student" => {
+            r.error(
+                k.at,
+                "Juhe sells no student tickets (学生票); write type = \"成人\" or buy this one on 12306",
+            );
+            None
+        }
+        "残军" | "残疾军人" => {
+            r.error(
+                k.at,
+                "Juhe sells no disabled-military tickets (残军票); write type = \"成人\" or buy this one on 12306",
+            );
+            None
+        }
+        _ => {
+            r.error(
+                k.at,
+                format!("unknown passenger type \"{t}\" (allowed: \"成人\", \"儿童\")"),
+            );
+            None
+        }
+    }
+}
+
+/// Checks an ID number for its document type. `Some(Some(birth))` for a valid 身份证号,
+/// `Some(None)` for another valid document, `None` when invalid (reported, masked).
+fn id_number(
+    t: IdType,
+    id: &Spanned<IdNumber>,
+    today: NaiveDate,
+    r: &mut Report,
+) -> Option<Option<NaiveDate>> {
+    let raw = id.value.expose();
+    if t == IdType::ResidentId {
+        return match resident_id_ok(raw) {
+            Ok(born) if born > today => {
+                r.error(
+                    id.at,
+                    format!("身份证号 {}: the birth date inside it is in the future", id.value),
+                );
+                None
+            }
+            Ok(born) => Some(Some(born)),
+            Err(why) => {
+                r.error(id.at, format!("身份证号 {} is not valid: {why}", mask_id(raw)));
+                None
+            }
+        };
+    }
+    let len = raw.chars().count();
+    if (5..=20).contains(&len) && raw.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Some(None)
+    } else {
+        r.error(
+            id.at,
+            format!(
+                "{t} number {} is not valid: expected 5 to 20 letters and digits, as printed on the document",
+                id.value
+            ),
+        );
+        None
+    }
+}
+
+fn birthday(b: &Spanned<String>, today: NaiveDate, r: &mut Report) -> Option<NaiveDate> {
+    match day(b.value.trim()) {
+        Ok(d) if d > today => {
+            r.error(b.at, format!("birthday {d} is in the future"));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(why) => {
+            r.error(b.at, format!("birthday: {why}"));
+            None
+        }
+    }
+}
+
+/// A duration before departure (at least [`MIN_CLOSE_BEFORE`]) or `YYYY-MM-DD HH:MM[:SS]`.
+fn close_time(s: &Spanned<String>, today: NaiveDate, r: &mut Report) -> Option<CloseTime> {
+    let t = s.value.trim();
+    let absolute = [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok());
+    if let Some(at) = absolute {
+        if at.date() < today {
+            r.error(
+                s.at,
+                format!("close_time \"{t}\" has passed; give a later time or a duration like \"3h\""),
+            );
+            return None;
+        }
+        return Some(CloseTime::At(at));
+    }
+    match humantime::parse_duration(t) {
+        Ok(d) if d < MIN_CLOSE_BEFORE => {
+            r.error(
+                s.at,
+                format!(
+                    "close_time = \"{t}\" is too close to departure: Juhe does not grab within 3 hours of departure, so the deadline must be at least \"3h\" before it"
+                ),
+            );
+            None
+        }
+        Ok(d) => Some(CloseTime::BeforeDeparture(d)),
+        Err(_) => {
+            r.error(
+                s.at,
+                format!(
+                    "invalid close_time \"{t}\": write a duration before departure like \"3h\" or \"6h\", or a date and time like \"2026-11-30 18:00\""
+                ),
+            );
+            None
+        }
+    }
+}
+
 // --- schedule, notify, action
 
 fn schedule(raw: &RawSchedule, r: &mut Report) -> Setting<Schedule> {
@@ -1497,7 +2430,7 @@ passengers = 2
 student = true
 cron = "0 */2 7-22 * * *"
 notify = ["a@b.cn", "c.d@e.com.cn"]
-action = "grab"
+action = "alert"
 
 [[watch]]
 name = "回北京"
@@ -1546,7 +2479,8 @@ dates = [2026-12-10]
             student: true,
             schedule: Schedule::Cron("0 */2 7-22 * * *".into()),
             notify: vec!["a@b.cn".into(), "c.d@e.com.cn".into()],
-            action: WatchAction::Grab,
+            action: WatchAction::Alert,
+            grab: None,
             line: 6,
         };
         let second = Watch {
@@ -1565,6 +2499,7 @@ dates = [2026-12-10]
             schedule: Schedule::Every(Duration::from_secs(120)),
             notify: vec!["me@example.com".into()],
             action: WatchAction::Alert,
+            grab: None,
             line: 23,
         };
         assert_eq!(list.watches, vec![first, second]);
@@ -1615,12 +2550,6 @@ dates = [2026-12-10]
             1,
             "unknown key \"dats\" in [[watch]] (did you mean \"dates\"?)",
         );
-    }
-
-    #[test]
-    fn grab_only_keys_are_not_accepted_yet() {
-        let d = one_error(&watch_with("accept_no_seat = true\n"));
-        assert_at(&d, 6, 1, "unknown key \"accept_no_seat\" in [[watch]]");
     }
 
     #[test]
@@ -2129,5 +3058,418 @@ action = "buy"
         assert!(!night.contains(t(12, 0)));
         assert!(!night.contains(t(21, 59)));
         assert_eq!(night.to_string(), "22:00-02:00");
+    }
+
+    // --- grab watches
+
+    /// A made-up 身份证号 (region 110101) with a correct check character.
+    fn resident(birth: &str, seq: &str) -> String {
+        let first17 = format!("110101{birth}{seq}");
+        format!("{first17}{}", crate::identity::check_char(&first17))
+    }
+
+    /// A grab watch: trains on line 6, seats on line 7, `action = "grab"` on line 8, then `extra`
+    /// and the `people` tables.
+    fn grab_custom(trains: &str, seats: &str, extra: &str, people: &str) -> String {
+        format!(
+            "[[watch]]\nname = \"回家\"\nfrom = \"上海虹桥\"\nto = \"常州\"\ndates = [\"2026-12-01\"]\ntrains = {trains}\nseats = {seats}\naction = \"grab\"\n{extra}{people}"
+        )
+    }
+
+    fn grab_with(extra: &str, people: &str) -> String {
+        grab_custom(
+            "[\"G8294\", \"G7001\"]",
+            "[\"二等座\", \"一等座\"]",
+            extra,
+            people,
+        )
+    }
+
+    /// Three lines: header, name, id_no.
+    fn person(name: &str, id_no: &str) -> String {
+        format!("[[watch.passenger]]\nname = \"{name}\"\nid_no = \"{id_no}\"\n")
+    }
+
+    #[track_caller]
+    fn assert_no_number(diags: &[Diagnostic], numbers: &[&str]) {
+        for d in diags {
+            for n in numbers {
+                assert!(!d.message.contains(n), "a full ID number leaked: {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_grab_watch_parses_into_the_exact_grab_spec_with_defaults_and_derived_birthdays() {
+        let adult = resident("19900307", "451");
+        let child = resident("20160501", "123");
+        let people = format!(
+            "{}[[watch.passenger]]\nname = \"李小四\"\ntype = \"儿童\"\nid_no = \"{}\"\nbirthday = \"2016-05-01\"\n",
+            person("张三", &adult),
+            child.to_lowercase()
+        );
+        let (list, warns) = warnings(&grab_with("", &people));
+        assert!(warns.is_empty(), "{warns:#?}");
+        let w = &list.watches[0];
+        assert_eq!(w.action, WatchAction::Grab);
+        assert_eq!(w.passengers, 2, "the seat count follows the passenger list");
+        assert_eq!(w.seats, vec![SeatClass::Second, SeatClass::First]);
+        let grab = GrabSpec {
+            grab_on: GrabOn::Seats,
+            accept_no_seat: false,
+            close: CloseTime::BeforeDeparture(MIN_CLOSE_BEFORE),
+            orders_per_date: 1,
+            passengers: vec![
+                Passenger {
+                    name: "张三".into(),
+                    kind: PassengerKind::Adult,
+                    id_type: IdType::ResidentId,
+                    id_no: IdNumber::new(&adult),
+                    birthday: date("1990-03-07"),
+                },
+                Passenger {
+                    name: "李小四".into(),
+                    kind: PassengerKind::Child,
+                    id_type: IdType::ResidentId,
+                    id_no: IdNumber::new(&child),
+                    birthday: date("2016-05-01"),
+                },
+            ],
+        };
+        assert_eq!(w.grab, Some(grab));
+        assert_eq!(
+            w.juhe_choice(&["G1", "G7001", "g8294"]),
+            Some(JuheChoice {
+                train_no: "G8294|G7001".into(),
+                main_train_no: "G8294".into(),
+                seat_class_code: "secondseat|firstseat".into(),
+                main_seat_class: "secondseat",
+            })
+        );
+        let only_alternative = w.juhe_choice(&["G7001"]).expect("G7001 runs");
+        assert_eq!(
+            (
+                only_alternative.train_no.as_str(),
+                only_alternative.main_train_no.as_str()
+            ),
+            ("G7001", "G7001")
+        );
+        assert_eq!(w.juhe_choice(&["G1"]), None);
+        let (alert, _) = warnings(&watch_with("trains = [\"G8294\"]\n"));
+        assert_eq!(alert.watches[0].grab, None);
+        assert_eq!(alert.watches[0].juhe_choice(&["G8294"]), None);
+    }
+
+    #[test]
+    fn grab_settings_are_read_as_written() {
+        let a = resident("19900307", "451");
+        let extra = "grab_on = \"start\"\naccept_no_seat = true\nclose_time = \"2026-11-30 18:00\"\norders_per_date = 3\npassengers = 1\n";
+        let (list, _) = warnings(&grab_custom(
+            "[\"G8294\"]",
+            "[\"二等座\", \"无座\"]",
+            extra,
+            &person("张三", &a),
+        ));
+        let w = &list.watches[0];
+        let g = w.grab.as_ref().expect("grab watch");
+        assert_eq!(g.grab_on, GrabOn::Start);
+        assert!(g.accept_no_seat);
+        let at = NaiveDateTime::parse_from_str("2026-11-30 18:00", "%Y-%m-%d %H:%M").expect("time");
+        assert_eq!(g.close, CloseTime::At(at));
+        assert_eq!(g.orders_per_date, 3);
+        assert_eq!(w.seats, vec![SeatClass::Second, SeatClass::NoSeat]);
+        let choice = w.juhe_choice(&["G8294"]).expect("runs");
+        assert_eq!(choice.seat_class_code, "secondseat|noseat");
+
+        let (list, _) = warnings(&grab_with("close_time = \"6h 30m\"\n", &person("张三", &a)));
+        let g = list.watches[0].grab.as_ref().expect("grab watch");
+        assert_eq!(
+            g.close,
+            CloseTime::BeforeDeparture(Duration::from_secs(6 * 3600 + 1800))
+        );
+        let (list, _) = warnings(&grab_with(
+            "close_time = 2026-11-30T18:00:00\n",
+            &person("张三", &a),
+        ));
+        let g = list.watches[0].grab.as_ref().expect("grab watch");
+        assert_eq!(g.close, CloseTime::At(at));
+    }
+
+    #[test]
+    fn passengers_may_also_be_an_array_of_inline_tables() {
+        let a = resident("19900307", "451");
+        let people = format!("passenger = [{{ name = \"张三\", id_no = \"{a}\" }}]\n");
+        let (list, _) = warnings(&grab_with(&people, ""));
+        let g = list.watches[0].grab.as_ref().expect("grab watch");
+        assert_eq!(g.passengers[0].birthday, date("1990-03-07"));
+    }
+
+    #[test]
+    fn the_deadline_is_before_departure_and_never_later_than_three_hours_before() {
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time");
+        let departure = t("2026-12-01 10:00");
+        let before = |h: u64| CloseTime::BeforeDeparture(Duration::from_secs(h * 3600));
+        assert_eq!(before(3).deadline(departure), t("2026-12-01 07:00"));
+        assert_eq!(before(30).deadline(departure), t("2026-11-30 04:00"));
+        assert_eq!(
+            CloseTime::At(t("2026-12-01 09:00")).deadline(departure),
+            t("2026-12-01 07:00")
+        );
+        assert_eq!(
+            CloseTime::At(t("2026-11-30 18:00")).deadline(departure),
+            t("2026-11-30 18:00")
+        );
+    }
+
+    #[test]
+    fn grab_keys_on_an_alert_watch_are_rejected_at_each_key() {
+        let a = resident("19900307", "451");
+        let extra = format!(
+            "grab_on = \"start\"\naccept_no_seat = true\nclose_time = \"3h\"\norders_per_date = 2\n{}",
+            person("张三", &a)
+        );
+        let diags = errors(&watch_with(&extra));
+        let got: Vec<(usize, usize)> = diags.iter().map(|d| (d.line, d.col)).collect();
+        assert_eq!(got, [(6, 1), (7, 1), (8, 1), (9, 1), (10, 1)], "{diags:#?}");
+        assert_at(&diags[0], 6, 1, "grab_on is only for action = \"grab\"");
+        assert_at(
+            &diags[4],
+            10,
+            1,
+            "[[watch.passenger]] is only for action = \"grab\"",
+        );
+        assert_no_number(&diags, &[&a]);
+        let d = one_error(&watch_with("action = \"alert\"\naccept_no_seat = false\n"));
+        assert_at(&d, 7, 1, "accept_no_seat is only for action = \"grab\"");
+    }
+
+    #[test]
+    fn six_passengers_are_one_too_many_for_juhe() {
+        let people: String = (1..=6)
+            .map(|i| person(&format!("乘客{i}"), &resident("19900307", &format!("45{i}"))))
+            .collect();
+        let d = one_error(&grab_with("", &people));
+        assert_at(&d, 24, 1, "at most 5 passengers (Juhe's limit)");
+        let five: String = (1..=5)
+            .map(|i| person(&format!("乘客{i}"), &resident("19900307", &format!("45{i}"))))
+            .collect();
+        let (list, _) = warnings(&grab_with("", &five));
+        assert_eq!(list.watches[0].passengers, 5);
+    }
+
+    #[test]
+    fn a_grab_watch_for_students_is_refused() {
+        let a = resident("19900307", "451");
+        let d = one_error(&grab_with("student = true\n", &person("张三", &a)));
+        assert_at(&d, 9, 11, "Juhe sells no student tickets");
+        let people = format!("[[watch.passenger]]\nname = \"张三\"\ntype = \"学生\"\nid_no = \"{a}\"\n");
+        let d = one_error(&grab_with("", &people));
+        assert_at(&d, 11, 8, "Juhe sells no student tickets (学生票)");
+    }
+
+    #[test]
+    fn a_grab_watch_needs_trains_seats_and_passengers() {
+        let text = "[[watch]]\nname = \"w\"\nfrom = \"上海虹桥\"\nto = \"常州\"\ndates = [\"2026-12-01\"]\naction = \"grab\"\n";
+        let diags = errors(text);
+        assert_eq!(diags.len(), 3, "{diags:#?}");
+        assert_at(&diags[0], 6, 10, "action = \"grab\" needs trains");
+        assert_at(&diags[1], 6, 10, "action = \"grab\" needs seats");
+        assert_at(&diags[2], 6, 10, "add 1 to 5 [[watch.passenger]] tables");
+        let a = resident("19900307", "451");
+        let d = one_error(&grab_custom("[]", "[\"二等座\"]", "", &person("张三", &a)));
+        assert_at(&d, 6, 10, "trains is empty");
+        let d = one_error(&grab_with("passenger = []\n", ""));
+        assert_at(&d, 9, 13, "needs 1 to 5 passengers; this list is empty");
+    }
+
+    #[test]
+    fn grab_trains_are_at_most_five_exact_codes() {
+        let a = resident("19900307", "451");
+        let d = one_error(&grab_custom(
+            "[\"G8294\", \"G7*\"]",
+            "[\"二等座\"]",
+            "",
+            &person("张三", &a),
+        ));
+        assert_at(
+            &d,
+            6,
+            20,
+            "\"G7*\" is a prefix, but Juhe orders name their trains",
+        );
+        let six = "[\"G1\", \"G2\", \"G3\", \"G4\", \"G5\", \"G6\"]";
+        let d = one_error(&grab_custom(six, "[\"二等座\"]", "", &person("张三", &a)));
+        assert_at(&d, 6, 41, "at most 5 trains");
+    }
+
+    #[test]
+    fn a_seat_class_without_a_juhe_code_cannot_be_grabbed() {
+        let a = resident("19900307", "451");
+        let d = one_error(&grab_custom(
+            "[\"D1\"]",
+            "[\"二等座\", \"动卧\"]",
+            "",
+            &person("张三", &a),
+        ));
+        assert_at(&d, 7, 17, "动卧 cannot be grabbed: Juhe has no seat code for it");
+        let d = one_error(&grab_custom("[\"D1\"]", "[\"无座\"]", "", &person("张三", &a)));
+        assert_at(&d, 7, 10, "seats lists 无座 but accept_no_seat is false");
+        let d = one_error(&grab_custom("[\"D1\"]", "[]", "", &person("张三", &a)));
+        assert_at(&d, 7, 9, "seats is empty");
+    }
+
+    #[test]
+    fn the_seat_count_must_match_the_passenger_list() {
+        let a = resident("19900307", "451");
+        let d = one_error(&grab_with("passengers = 3\n", &person("张三", &a)));
+        assert_at(
+            &d,
+            9,
+            14,
+            "passengers = 3 but this watch lists 1 [[watch.passenger]]",
+        );
+        let d = one_error(&watch_with("passengers = [{ name = \"张三\" }]\n"));
+        assert_at(&d, 6, 14, "passengers is the number of seats");
+        assert!(d.message.contains("[[watch.passenger]]"), "{d}");
+    }
+
+    #[test]
+    fn a_wrong_check_digit_is_reported_with_the_number_masked() {
+        let good = resident("19900307", "451");
+        let last = good.chars().last().expect("18 chars");
+        let bad = format!("{}{}", &good[..17], if last == '0' { '1' } else { '0' });
+        let d = one_error(&grab_with("", &person("张三", &bad)));
+        assert_at(&d, 11, 9, "身份证号 1101***********");
+        assert!(d.message.contains(&crate::identity::mask_id(&bad)), "{d}");
+        assert!(d.message.contains("check character"), "{d}");
+        assert_no_number(&[d], &[&bad]);
+        let d = one_error(&grab_with("", &person("张三", "11010119900307")));
+        assert_at(&d, 11, 9, "has 18 characters");
+    }
+
+    #[test]
+    fn passenger_mistakes_are_each_reported_where_they_are() {
+        let a = resident("19900307", "451");
+        let b = resident("19850101", "222");
+        let c = resident("20100101", "333");
+        let people = format!(
+            "[[watch.passenger]]\nname = \"张\"\ntype = \"老人\"\nid_no = \"{a}\"\n\
+             [[watch.passenger]]\nname = \"李四\"\nid_type = \"驾照\"\nid_no = \"E12345678\"\n\
+             [[watch.passenger]]\nname = \"王五\"\nid_no = \"{b}\"\nbirthday = \"1985-01-02\"\n\
+             [[watch.passenger]]\nname = \"Anna Smith\"\nid_type = \"护照\"\nid_no = \"X1234567\"\n\
+             [[watch.passenger]]\nname = \"赵小六\"\ntype = \"儿童\"\nid_no = \"{c}\"\n"
+        );
+        let diags = errors(&grab_with("", &people));
+        assert_eq!(diags.len(), 6, "{diags:#?}");
+        assert_at(&diags[0], 10, 8, "passenger name \"张\" is too short");
+        assert_at(
+            &diags[1],
+            11,
+            8,
+            "unknown passenger type \"老人\" (allowed: \"成人\", \"儿童\")",
+        );
+        assert_at(
+            &diags[2],
+            15,
+            11,
+            "unknown id_type \"驾照\" (known: 身份证, 护照, 港澳通行证, 台湾通行证)",
+        );
+        assert_at(
+            &diags[3],
+            20,
+            12,
+            "birthday 1985-01-02 does not match the birth date inside the 身份证号 1101",
+        );
+        assert_at(&diags[4], 21, 1, "with id_type = \"护照\" needs birthday");
+        assert_at(
+            &diags[5],
+            27,
+            8,
+            "儿童 tickets are for children under 14, and this passenger is 16",
+        );
+        assert_no_number(&diags, &[&a, &b, &c]);
+    }
+
+    #[test]
+    fn duplicate_missing_and_impossible_identities_are_errors() {
+        let a = resident("19900307", "451");
+        let people = format!("{}{}", person("张三", &a), person("张三三", &a.to_lowercase()));
+        let d = one_error(&grab_with("", &people));
+        assert_at(&d, 14, 9, "is listed twice in this watch (first on line 11)");
+        assert_no_number(&[d], &[&a]);
+
+        let d = one_error(&grab_with("", "[[watch.passenger]]\nname = \"张三\"\n"));
+        assert_at(
+            &d,
+            9,
+            1,
+            "[[watch.passenger]] is missing the required key \"id_no\"",
+        );
+
+        let unborn = resident("20270101", "123");
+        let d = one_error(&grab_with("", &person("张三", &unborn)));
+        assert_at(&d, 11, 9, "the birth date inside it is in the future");
+        assert_no_number(&[d], &[&unborn]);
+
+        let passport = "[[watch.passenger]]\nname = \"Anna Smith\"\nid_type = \"passport\"\nid_no = \"AB-1234567890\"\nbirthday = \"2030-01-01\"\n";
+        let diags = errors(&grab_with("", passport));
+        assert_eq!(diags.len(), 2, "{diags:#?}");
+        assert_at(&diags[0], 12, 9, "护照 number A**********90 is not valid");
+        assert_at(&diags[1], 13, 12, "birthday 2030-01-01 is in the future");
+        assert_no_number(&diags, &["AB-1234567890"]);
+
+        let d = one_error(&grab_with(
+            "",
+            &format!("{}birthday = \"1990-3-7\"\n", person("张三", &a)),
+        ));
+        assert_at(&d, 12, 12, "birthday: invalid date \"1990-3-7\"");
+    }
+
+    #[test]
+    fn grab_deadlines_orders_and_triggers_are_checked() {
+        let a = resident("19900307", "451");
+        let p = person("张三", &a);
+        let d = one_error(&grab_with("close_time = \"1h\"\n", &p));
+        assert_at(
+            &d,
+            9,
+            14,
+            "too close to departure: Juhe does not grab within 3 hours of departure",
+        );
+        let d = one_error(&grab_with("close_time = \"2026-11-01 10:00\"\n", &p));
+        assert_at(&d, 9, 14, "close_time \"2026-11-01 10:00\" has passed");
+        let d = one_error(&grab_with("close_time = \"soon\"\n", &p));
+        assert_at(&d, 9, 14, "invalid close_time \"soon\"");
+        let d = one_error(&grab_with("orders_per_date = 4\n", &p));
+        assert_at(&d, 9, 19, "orders_per_date must be between 1 and 3, found 4");
+        let d = one_error(&grab_with("grab_on = \"now\"\n", &p));
+        assert_at(&d, 9, 11, "unknown grab_on \"now\"");
+        let d = one_error(&grab_with("accept_no_seat = \"yes\"\n", &p));
+        assert_at(&d, 9, 18, "accept_no_seat must be a boolean");
+    }
+
+    #[test]
+    fn id_numbers_never_appear_whole_in_debug_output_or_diagnostics() {
+        let a = resident("19900307", "451");
+        let (list, _) = warnings(&grab_with("", &person("张三", &a)));
+        let dump = format!("{list:?}");
+        assert!(!dump.contains(&a), "{dump}");
+        assert!(dump.contains(&crate::identity::mask_id(&a)), "{dump}");
+        assert_eq!(
+            list.watches[0].grab.as_ref().expect("grab").passengers[0]
+                .id_no
+                .expose(),
+            a
+        );
+
+        // An ID number written without quotes is a TOML error: its text is not echoed.
+        let unquoted = format!("[[watch.passenger]]\nname = \"张三\"\nid_no = {}X\n", &a[..17]);
+        let diags = errors(&grab_with("", &unquoted));
+        assert_no_number(&diags, &[&a[..17]]);
+        let diags = errors(&grab_with(
+            "",
+            &format!("[[watch.passenger]]\nname = \"张三\"\nid_no = {}\n", &a[..17]),
+        ));
+        assert_no_number(&diags, &[&a[..17]]);
     }
 }

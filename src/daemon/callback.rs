@@ -55,7 +55,9 @@ struct Receiver {
 /// Serves the receiver on `[callback] listen` until shutdown; registers the three push URLs with
 /// Juhe when `public_url` is set.
 pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
-    let Some(listen) = shared.settings.callback.listen else { return };
+    let Some(listen) = shared.settings.callback.listen else {
+        return;
+    };
     let token = match token(&shared).await {
         Ok(t) => t,
         Err(e) => {
@@ -76,7 +78,9 @@ pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
             let url = format!("{}{}", public.trim_end_matches('/'), push_path(&token, kind));
             match juhe.add_callback_url(&url, kind).await {
                 Ok(()) => tracing::info!(kind, "registered the Juhe push URL"),
-                Err(e) => tracing::warn!(kind, error = %e, "cannot register the Juhe push URL; polling still follows orders"),
+                Err(e) => {
+                    tracing::warn!(kind, error = %e, "cannot register the Juhe push URL; polling still follows orders")
+                }
             }
         }
     }
@@ -84,7 +88,10 @@ pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
         .route("/juhe/{token}/{kind}", post(receive))
         .with_state(Receiver { shared, token });
     let stop = shutdown.clone();
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+    {
         tracing::error!(error = %e, "the Juhe push receiver stopped");
     }
 }
@@ -137,7 +144,9 @@ async fn receive(
             if fresh {
                 let update = GrabUpdate {
                     next_check_at: Some(now),
-                    event: Some(format!("push type {kind} msgCode {code} received; confirming with orderDetail")),
+                    event: Some(format!(
+                        "push type {kind} msgCode {code} received; confirming with orderDetail"
+                    )),
                     ..GrabUpdate::default()
                 };
                 s.update_grab_order(&out, now, &update, None)?;

@@ -57,13 +57,19 @@ pub(super) async fn maybe_grab(shared: &Arc<Shared>, w: &Watch, date: NaiveDate,
     };
     let (name, allowed) = (w.name.clone(), grab.orders_per_date as usize);
     let orders = match shared.db.call(move |s| s.grab_orders()).await {
-        Ok(all) => all.into_iter().filter(|o| o.watch == name && o.date == date).collect::<Vec<_>>(),
+        Ok(all) => all
+            .into_iter()
+            .filter(|o| o.watch == name && o.date == date)
+            .collect::<Vec<_>>(),
         Err(e) => {
             tracing::error!(watch = %w.name, error = %e, "cannot read grab orders");
             return;
         }
     };
-    let live = orders.iter().filter(|o| !GRAB_SETTLED.contains(&o.state.as_str())).count();
+    let live = orders
+        .iter()
+        .filter(|o| !GRAB_SETTLED.contains(&o.state.as_str()))
+        .count();
     if live >= allowed {
         tracing::debug!(watch = %w.name, %date, live, "enough orders are already live for this date");
         return;
@@ -110,7 +116,9 @@ async fn place(
             let c = order::render_order_email(
                 "（未下单）",
                 &summary,
-                &OrderEvent::CreateRefused { reason: refusal.to_string() },
+                &OrderEvent::CreateRefused {
+                    reason: refusal.to_string(),
+                },
                 None,
                 now,
             );
@@ -127,7 +135,10 @@ async fn place(
         return Ok(());
     }
     let (name, o) = (w.name.clone(), out.clone());
-    shared.db.call(move |s| s.insert_grab_intent(&o, &name, date, &summary_json, now)).await?;
+    shared
+        .db
+        .call(move |s| s.insert_grab_intent(&o, &name, date, &summary_json, now))
+        .await?;
     tracing::info!(watch = %w.name, %date, out_order_no = %out, "grab intent stored; sending createOrder");
     submit(shared, juhe, &out, &plan.create, &plan.summary, &w.notify).await;
     Ok(())
@@ -138,7 +149,12 @@ fn refusal_summary(w: &Watch, date: NaiveDate) -> OrderSummary {
         watch: w.name.clone(),
         date,
         trains: w.trains.iter().map(|t| t.text.clone()).collect(),
-        seats: w.seats.iter().filter_map(|s| s.juhe_code()).map(str::to_string).collect(),
+        seats: w
+            .seats
+            .iter()
+            .filter_map(|s| s.juhe_code())
+            .map(str::to_string)
+            .collect(),
         seat_names: w.seats.iter().map(|s| s.name().to_string()).collect(),
         from_station: w.from.name.clone(),
         to_station: w.to.name.clone(),
@@ -148,7 +164,12 @@ fn refusal_summary(w: &Watch, date: NaiveDate) -> OrderSummary {
         passengers: w
             .grab
             .as_ref()
-            .map(|g| g.passengers.iter().map(|p| format!("{} ({})", p.name, p.id_no.masked())).collect())
+            .map(|g| {
+                g.passengers
+                    .iter()
+                    .map(|p| format!("{} ({})", p.name, p.id_no.masked()))
+                    .collect()
+            })
             .unwrap_or_default(),
         ticket_model: 0,
     }
@@ -167,7 +188,9 @@ async fn submit(
     let now = clock::now();
     let (update, mail) = match result {
         Ok(created) => {
-            let event = OrderEvent::Created { order_no: created.order_no.clone() };
+            let event = OrderEvent::Created {
+                order_no: created.order_no.clone(),
+            };
             tracing::info!(out_order_no = %out, order_no = %created.order_no, "grab order created");
             (
                 GrabUpdate {
@@ -187,7 +210,11 @@ async fn submit(
             (
                 GrabUpdate {
                     last_error: Some(Some(e.to_string())),
-                    next_check_at: Some(if e.is_duplicate_order() { now } else { later(now, UNKNOWN_OUTCOME_RETRY) }),
+                    next_check_at: Some(if e.is_duplicate_order() {
+                        now
+                    } else {
+                        later(now, UNKNOWN_OUTCOME_RETRY)
+                    }),
                     event: Some(format!("createOrder outcome unknown: {e}")),
                     ..GrabUpdate::default()
                 },
@@ -195,7 +222,9 @@ async fn submit(
             )
         }
         Err(e) => {
-            let event = OrderEvent::CreateRefused { reason: e.to_string() };
+            let event = OrderEvent::CreateRefused {
+                reason: e.to_string(),
+            };
             tracing::error!(out_order_no = %out, error = %e, "Juhe refused the grab order");
             (
                 GrabUpdate {
@@ -211,7 +240,11 @@ async fn submit(
     };
     let mail = mail.map(|c| email(shared, notify, c));
     let o = out.to_string();
-    if let Err(e) = shared.db.call(move |s| s.update_grab_order(&o, now, &update, mail.as_ref())).await {
+    if let Err(e) = shared
+        .db
+        .call(move |s| s.update_grab_order(&o, now, &update, mail.as_ref()))
+        .await
+    {
         tracing::error!(out_order_no = %out, error = %e, "cannot record the createOrder outcome");
     }
     shared.wake_outbox.notify_one();
@@ -242,7 +275,13 @@ pub(super) async fn follower(shared: Arc<Shared>, shutdown: CancellationToken) {
 }
 
 fn notify_of(shared: &Shared, watch: &str) -> Vec<String> {
-    shared.list().watches.iter().find(|w| w.name == watch).map(|w| w.notify.clone()).unwrap_or_default()
+    shared
+        .list()
+        .watches
+        .iter()
+        .find(|w| w.name == watch)
+        .map(|w| w.notify.clone())
+        .unwrap_or_default()
 }
 
 /// One look at one order: adopt or resubmit an `intent`, or compare a fresh `orderDetail`.
@@ -252,7 +291,7 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
     let now = clock::now();
     let plain = juhe.order_detail(&o.out_order_no, false).await;
     let detail = match plain {
-        Ok(d) if d.status == OrderStatus::F || d.status.has_tickets() => {
+        Ok(d) if d.status == OrderStatus::Issued || d.status.has_tickets() => {
             juhe.order_detail(&o.out_order_no, true).await.unwrap_or(d)
         }
         Ok(d) => d,
@@ -261,7 +300,11 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
             return;
         }
         Err(e) => {
-            let retry = if e.is_transient() { UNKNOWN_OUTCOME_RETRY } else { shared.settings.juhe.poll_every };
+            let retry = if e.is_transient() {
+                UNKNOWN_OUTCOME_RETRY
+            } else {
+                shared.settings.juhe.poll_every
+            };
             tracing::warn!(out_order_no = %o.out_order_no, error = %e, "orderDetail failed");
             let update = GrabUpdate {
                 last_error: Some(Some(e.to_string())),
@@ -269,7 +312,10 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
                 ..GrabUpdate::default()
             };
             let out = o.out_order_no.clone();
-            let _ = shared.db.call(move |s| s.update_grab_order(&out, now, &update, None)).await;
+            let _ = shared
+                .db
+                .call(move |s| s.update_grab_order(&out, now, &update, None))
+                .await;
             return;
         }
     };
@@ -280,11 +326,19 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
         tracing::info!(out_order_no = %o.out_order_no, "adopted an order whose createOrder outcome was unknown");
         events.push(OrderEvent::Created { order_no });
     }
-    let prev_state = if o.state == "intent" { "N" } else { o.state.as_str() };
+    let prev_state = if o.state == "intent" {
+        "N"
+    } else {
+        o.state.as_str()
+    };
     events.extend(order::assess(prev_state, prev_detail.as_ref(), &detail));
     let new_state = detail.status.code().to_string();
     let settled = GRAB_SETTLED.contains(&new_state.as_str()) && !refund_pending(&detail);
-    let next = if settled { now + SETTLED_RECHECK } else { later(now, shared.settings.juhe.poll_every) };
+    let next = if settled {
+        now + SETTLED_RECHECK
+    } else {
+        later(now, shared.settings.juhe.poll_every)
+    };
     let detail_json = serde_json::to_string(&detail).ok();
     let out = o.out_order_no.clone();
     if events.is_empty() {
@@ -294,14 +348,21 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
             next_check_at: Some(next),
             ..GrabUpdate::default()
         };
-        let _ = shared.db.call(move |s| s.update_grab_order(&out, now, &update, None)).await;
+        let _ = shared
+            .db
+            .call(move |s| s.update_grab_order(&out, now, &update, None))
+            .await;
         return;
     }
     for (i, event) in events.iter().enumerate() {
         tracing::info!(out_order_no = %o.out_order_no, event = %event.note(), "grab order changed");
-        let mail = summary
-            .as_ref()
-            .map(|s| email(shared, &notify, order::render_order_email(&o.out_order_no, s, event, Some(&detail), now)));
+        let mail = summary.as_ref().map(|s| {
+            email(
+                shared,
+                &notify,
+                order::render_order_email(&o.out_order_no, s, event, Some(&detail), now),
+            )
+        });
         let last = i + 1 == events.len();
         let update = GrabUpdate {
             state: last.then(|| new_state.clone()),
@@ -312,7 +373,11 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
             event: Some(event.note()),
         };
         let out = out.clone();
-        if let Err(e) = shared.db.call(move |s| s.update_grab_order(&out, now, &update, mail.as_ref())).await {
+        if let Err(e) = shared
+            .db
+            .call(move |s| s.update_grab_order(&out, now, &update, mail.as_ref()))
+            .await
+        {
             tracing::error!(out_order_no = %o.out_order_no, error = %e, "cannot record the order change");
         }
     }
@@ -321,7 +386,9 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
 
 /// A refund the user asked for is still under way (some ticket 退票中).
 fn refund_pending(d: &OrderDetail) -> bool {
-    d.passengers.iter().any(|p| p.ticket_state == Some(crate::juhe::TicketState::C))
+    d.passengers
+        .iter()
+        .any(|p| p.ticket_state == Some(crate::juhe::TicketState::Refunding))
 }
 
 /// Juhe says an `intent` does not exist: send it again under the SAME outOrderNo, with a fresh
@@ -339,7 +406,10 @@ async fn resubmit(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow, summ
     let Some(w) = watch.filter(|w| w.grab.is_some()) else {
         let update = give_up("never created, and its watch is gone: not submitted again".into());
         let out = o.out_order_no.clone();
-        let _ = shared.db.call(move |s| s.update_grab_order(&out, now, &update, None)).await;
+        let _ = shared
+            .db
+            .call(move |s| s.update_grab_order(&out, now, &update, None))
+            .await;
         return;
     };
     let search = match juhe.search(&w.from.name, &w.to.name, o.date, w.student).await {
@@ -351,7 +421,10 @@ async fn resubmit(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow, summ
                 ..GrabUpdate::default()
             };
             let out = o.out_order_no.clone();
-            let _ = shared.db.call(move |s| s.update_grab_order(&out, now, &update, None)).await;
+            let _ = shared
+                .db
+                .call(move |s| s.update_grab_order(&out, now, &update, None))
+                .await;
             return;
         }
     };
@@ -359,14 +432,31 @@ async fn resubmit(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow, summ
         Ok(plan) => {
             tracing::info!(out_order_no = %o.out_order_no, "Juhe has no such order: submitting the same outOrderNo again");
             let out = o.out_order_no.clone();
-            let note = GrabUpdate { event: Some("not found at Juhe: resubmitted with the same outOrderNo".into()), ..GrabUpdate::default() };
-            let _ = shared.db.call(move |s| s.update_grab_order(&out, now, &note, None)).await;
-            submit(shared, juhe, &o.out_order_no, &plan.create, summary.as_ref().unwrap_or(&plan.summary), &w.notify).await;
+            let note = GrabUpdate {
+                event: Some("not found at Juhe: resubmitted with the same outOrderNo".into()),
+                ..GrabUpdate::default()
+            };
+            let _ = shared
+                .db
+                .call(move |s| s.update_grab_order(&out, now, &note, None))
+                .await;
+            submit(
+                shared,
+                juhe,
+                &o.out_order_no,
+                &plan.create,
+                summary.as_ref().unwrap_or(&plan.summary),
+                &w.notify,
+            )
+            .await;
         }
         Err(refusal) => {
             let update = give_up(format!("never created, and cannot be now: {refusal}"));
             let out = o.out_order_no.clone();
-            let _ = shared.db.call(move |s| s.update_grab_order(&out, now, &update, None)).await;
+            let _ = shared
+                .db
+                .call(move |s| s.update_grab_order(&out, now, &update, None))
+                .await;
         }
     }
 }

@@ -50,6 +50,9 @@ pub use callback::push_path;
 const EMAIL_GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 /// Longest wait between two delivery attempts of one email.
 const EMAIL_RETRY_MAX: Duration = Duration::from_secs(600);
+/// How long the poller waits after the first watch becomes due, to serve every watch due in the
+/// same tick with one request per query.
+const GATHER_DUE: Duration = Duration::from_millis(600);
 /// How often the leftTicket endpoint and presale window are re-read from 12306.
 const DISCOVERY_EVERY: Duration = Duration::from_secs(2 * 3600);
 
@@ -200,7 +203,10 @@ pub async fn run(
         Some(Arc::new(client))
     } else {
         if grab_watches > 0 {
-            tracing::warn!(grab_watches, "[juhe] enabled = false: grab watches only alert, no order is placed");
+            tracing::warn!(
+                grab_watches,
+                "[juhe] enabled = false: grab watches only alert, no order is placed"
+            );
         }
         None
     };
@@ -357,10 +363,7 @@ async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancellation
                 _ = tokio::time::sleep(wait.min(Duration::from_secs(5))) => continue,
             }
         }
-        let due: Vec<String> = std::mem::take(&mut *shared.due.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_iter()
-            .collect();
-        if due.is_empty() {
+        if shared.due.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = shared.wake_poller.notified() => {}
@@ -368,6 +371,15 @@ async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancellation
             }
             continue;
         }
+        // Watches due "at the same time" are ticked by separate scheduler jobs a few ms (up to
+        // ~0.5 s) apart: gather them for a moment so that one request serves them all.
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(GATHER_DUE) => {}
+        }
+        let due: Vec<String> = std::mem::take(&mut *shared.due.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect();
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = poll_cycle(&shared, &sched, due) => {}

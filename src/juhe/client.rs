@@ -262,18 +262,21 @@ impl JuheClient {
 
     /// One form POST; the key goes first in the body. Returns the body of a 2xx answer.
     async fn post(&self, url: &str, params: Vec<(String, String)>) -> Result<String, JuheError> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("key", self.key.expose_secret());
-        for (k, v) in &params {
-            form.append_pair(k, v);
-        }
+        let form_body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("key", self.key.expose_secret());
+            for (k, v) in &params {
+                form.append_pair(k, v);
+            }
+            form.finish()
+        };
         tracing::debug!(url, "juhe request");
         let resp = self
             .http
             .post(url)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body(form.finish())
+            .body(form_body)
             .send()
             .await
             .map_err(|e| self.transport_error(url, e))?;

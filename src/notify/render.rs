@@ -370,6 +370,7 @@ pub(crate) mod tests {
             schedule: Schedule::Every(Duration::from_secs(60)),
             notify: vec![],
             action: WatchAction::Alert,
+            grab: None,
             line: 1,
         }
     }
