@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
@@ -351,4 +352,498 @@ pub fn queries_on(stats: &SimStats, date: NaiveDate) -> Vec<&QueryRecord> {
 /// Requests the simulator received on `path` (`/otn/leftTicket/init`).
 pub fn requests_to(stats: &SimStats, path: &str) -> u64 {
     stats.requests.get(path).copied().unwrap_or(0)
+}
+
+// ---- the daemon -------------------------------------------------------------------------------
+
+/// How long a daemon gets to stop after SIGTERM (its own grace is 5 s).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A schedule of one poll per second: `every` cannot go below 5 s, cron can.
+pub const EVERY_SECOND: &str = r#""* * * * * *""#;
+
+/// A one-minute night window twelve hours away from now (Beijing time), so that no test runs
+/// inside 12306's maintenance window whenever it is started.
+pub fn night_window_away_from_now() -> String {
+    use chrono::Timelike as _;
+    let hour = (yupiao::clock::now().hour() + 12) % 24;
+    format!("{hour:02}:00-{hour:02}:01")
+}
+
+/// How to start `yupiao run` in one directory, as often as a test needs (restarts reuse it):
+/// the environment points at the simulator, a database in the directory, fast pacing, a night
+/// window away from now and debug logs. `yupiao status` runs with the same settings.
+#[derive(Debug, Clone)]
+pub struct DaemonSetup {
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl DaemonSetup {
+    pub fn new(cwd: &Path, sim: &Sim) -> DaemonSetup {
+        let db = cwd.join("yupiao.db").display().to_string();
+        let maildir = cwd.join("mail").display().to_string();
+        let setup = DaemonSetup {
+            cwd: cwd.to_path_buf(),
+            env: Vec::new(),
+        };
+        setup
+            .env("YUPIAO__UPSTREAM__RAIL_URL", &sim.base_url())
+            .env("YUPIAO__UPSTREAM__MIN_INTERVAL", MIN_INTERVAL)
+            .env("YUPIAO__UPSTREAM__JITTER", "0s")
+            .env("YUPIAO__STORE__PATH", &db)
+            .env("YUPIAO__DAEMON__NIGHT_WINDOW", &night_window_away_from_now())
+            .env("YUPIAO__EMAIL__TRANSPORT", "maildir")
+            .env("YUPIAO__EMAIL__MAILDIR", &maildir)
+            .env("YUPIAO__EMAIL__FROM", "yupiao <yupiao@example.com>")
+            .env("YUPIAO__EMAIL__TO", "traveller@example.com")
+            .env("RUST_LOG", "yupiao=debug")
+    }
+
+    /// Adds (or, being later, overrides) one environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> DaemonSetup {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Mail goes to plain SMTP on `127.0.0.1:port`.
+    pub fn smtp(self, port: u16) -> DaemonSetup {
+        self.env("YUPIAO__EMAIL__TRANSPORT", "smtp")
+            .env("YUPIAO__EMAIL__HOST", "127.0.0.1")
+            .env("YUPIAO__EMAIL__PORT", &port.to_string())
+            .env("YUPIAO__EMAIL__SECURITY", "none")
+            .env("YUPIAO__EMAIL__TIMEOUT", "5s")
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.cwd.join("yupiao.db")
+    }
+
+    /// The database, read-only, as `status` opens it (the daemon may be running).
+    #[track_caller]
+    pub fn store(&self) -> yupiao::store::Store {
+        yupiao::store::Store::open_read_only(&self.db_path())
+            .unwrap_or_else(|e| panic!("open the database read-only: {e}"))
+    }
+
+    /// A one-shot command (`status`, …) with this setup's settings.
+    pub fn yupiao(&self) -> Yupiao {
+        self.env
+            .iter()
+            .fold(Yupiao::new(&self.cwd), |y, (k, v)| y.env(k, v))
+            .timeout(Duration::from_secs(30))
+    }
+
+    /// `yupiao status --json`, parsed; fails unless it exits with 0.
+    pub async fn status_json(&self) -> Value {
+        let out = self.yupiao().args(["status", "--json"]).run().await;
+        out.assert_code(0);
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {out}"))
+    }
+
+    /// `yupiao status` (text); fails unless it exits with 0.
+    pub async fn status_text(&self) -> String {
+        let out = self.yupiao().arg("status").run().await;
+        out.assert_code(0);
+        out.stdout
+    }
+
+    /// Spawns `yupiao run`; its stdout and stderr go to a fresh log file in the directory.
+    pub fn start(&self) -> Daemon {
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, Ordering::Relaxed);
+        let log_path = self.cwd.join(format!("daemon-{n}.log"));
+        let log = std::fs::File::create(&log_path).expect("create the daemon log");
+        let mut cmd = self.yupiao().arg("run").command();
+        cmd.stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn yupiao run");
+        Daemon { child, log_path }
+    }
+}
+
+/// A running `yupiao run`; killed (SIGKILL) on drop so that a failing test leaves nothing behind.
+#[derive(Debug)]
+pub struct Daemon {
+    child: std::process::Child,
+    log_path: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The file the daemon logs to; readable after it exited.
+    pub fn log_path(&self) -> PathBuf {
+        self.log_path.clone()
+    }
+
+    /// Everything the daemon logged so far (stderr and stdout).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    pub fn sighup(&self) {
+        self.signal("HUP");
+    }
+
+    /// Whether the process has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("poll the daemon").is_some()
+    }
+
+    /// Waits for the process to exit on its own; `None` as the code means killed by a signal.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the daemon") {
+                return status.code();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "the daemon did not exit within {timeout:?}\n--- daemon log ---\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for the exit and returns its code.
+    pub async fn sigterm(mut self) -> Option<i32> {
+        self.signal("TERM");
+        self.wait_exit(STOP_TIMEOUT).await
+    }
+
+    /// SIGKILL: a crash or power cut, no chance to clean up.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Polls `probe` every 100 ms until it returns `Some`, and returns that; after `timeout`
+    /// fails naming `what` and showing the daemon's log. Fails early if the daemon exits.
+    pub async fn wait_until<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut probe: impl AsyncFnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            if self.has_exited() {
+                panic!(
+                    "the daemon exited while waiting for {what}\n--- daemon log ---\n{}",
+                    self.log()
+                );
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n--- daemon log ---\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the log contains `needle`.
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) {
+        let what = format!("{needle:?} in the log");
+        let path = self.log_path.clone();
+        self.wait_until(&what, timeout, async || {
+            std::fs::read_to_string(&path)
+                .ok()?
+                .contains(needle)
+                .then_some(())
+        })
+        .await
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replaces `dir/watchlist.toml` the way editors do: write a temp file, then rename over it.
+pub fn replace_watchlist(dir: &Path, text: &str) {
+    let tmp = dir.join(".watchlist.toml.tmp");
+    std::fs::write(&tmp, text).expect("write the new watch list");
+    std::fs::rename(&tmp, dir.join("watchlist.toml")).expect("rename it over the old one");
+}
+
+// ---- status --json ----------------------------------------------------------------------------
+
+/// The `watches[]` entry named `name` of a `status --json` report (`Null` when absent).
+pub fn watch_of<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["watches"]
+        .as_array()
+        .and_then(|ws| ws.iter().find(|w| w["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+// ---- SMTP ---------------------------------------------------------------------------------------
+
+/// A loopback port nobody listens on (free when probed).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("local address").port()
+}
+
+/// aiosmtpd on a port chosen by the test (to bring a "down" server up where the daemon already
+/// points), storing every message in a Maildir; killed on drop. `TestSmtpServer` picks its own
+/// port, so it cannot do this.
+pub struct MailServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl MailServer {
+    pub fn start_on(port: u16) -> MailServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let maildir = dir.path().join("maildir");
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("create the maildir");
+        }
+        let log = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("server log");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("run python3 -m aiosmtpd (install aiosmtpd)");
+        let mut server = MailServer {
+            port,
+            maildir,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            let exited = server.child.try_wait().expect("poll aiosmtpd");
+            let log = std::fs::read_to_string(server._dir.path().join("aiosmtpd.log")).unwrap_or_default();
+            assert!(
+                exited.is_none(),
+                "aiosmtpd exited before listening on {port}:\n{log}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on {port}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// The raw text of every message received, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        maildir_messages(&self.maildir)
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The messages in `maildir/new/`, oldest first.
+pub fn maildir_messages(maildir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let t = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, e.path())
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+// ---- reading a received email -------------------------------------------------------------------
+
+/// One received message, decoded: headers unfolded, RFC 2047 subject, MIME parts decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub raw: String,
+    pub subject: String,
+    /// The `text/plain` part.
+    pub text: String,
+    /// The `text/html` part.
+    pub html: String,
+}
+
+impl Mail {
+    pub fn parse(raw: &str) -> Mail {
+        let subject = decode_words(&header(raw, "Subject").unwrap_or_default());
+        let mut text = String::new();
+        let mut html = String::new();
+        for (content_type, body) in mime_parts(raw) {
+            if content_type.starts_with("text/plain") {
+                text = body;
+            } else if content_type.starts_with("text/html") {
+                html = body;
+            }
+        }
+        Mail {
+            raw: raw.to_string(),
+            subject,
+            text,
+            html,
+        }
+    }
+
+    /// A top-level header, unfolded (`None` when absent).
+    pub fn header(&self, name: &str) -> Option<String> {
+        header(&self.raw, name)
+    }
+}
+
+/// The value of header `name` in the top-level header block, continuation lines joined.
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let raw = raw.replace("\r\n", "\n");
+    let head = raw.split("\n\n").next().unwrap_or("");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut value: Option<String> = None;
+    for line in head.lines() {
+        match &mut value {
+            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
+            Some(_) => break,
+            None if line.to_ascii_lowercase().starts_with(&prefix) => {
+                value = Some(line[prefix.len()..].trim().to_string());
+            }
+            None => {}
+        }
+    }
+    value
+}
+
+/// Decodes RFC 2047 encoded-words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`); whitespace between two
+/// encoded words is dropped, as the RFC says.
+pub fn decode_words(header: &str) -> String {
+    let mut out: Vec<u8> = Vec::new();
+    for word in header.split_whitespace() {
+        let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
+        match inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>()) {
+            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("b") => {
+                out.extend(base64_decode(p[2]));
+            }
+            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("q") => {
+                out.extend(quoted_printable_decode(&p[2].replace('_', " ")));
+            }
+            _ => {
+                if !out.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend(word.as_bytes());
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The (content type, decoded body) of every MIME part, in order.
+pub fn mime_parts(raw: &str) -> Vec<(String, String)> {
+    let raw = raw.replace("\r\n", "\n");
+    let mut parts = Vec::new();
+    for part in raw.split("\n--").skip(1) {
+        let Some((headers, body)) = part.split_once("\n\n") else {
+            continue;
+        };
+        let block = format!("{}\n", headers.split_once('\n').map_or("", |(_, h)| h));
+        let content_type = header(&block, "Content-Type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let encoding = header(&block, "Content-Transfer-Encoding")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let bytes = match encoding.as_str() {
+            "base64" => base64_decode(&body.replace('\n', "")),
+            "quoted-printable" => quoted_printable_decode(body),
+            _ => body.as_bytes().to_vec(),
+        };
+        parts.push((content_type, String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    parts
+}
+
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().take_while(|&b| b != b'=').filter_map(val) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+pub fn quoted_printable_decode(s: &str) -> Vec<u8> {
+    let s = s.replace("=\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 3 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }
