@@ -191,28 +191,7 @@ pub fn msg_code_for_text(text: &str) -> Option<&'static str> {
     MSG_CODES.iter().find(|(_, t)| *t == text).map(|(c, _)| *c)
 }
 
-/// `13812345678` → `138****5678`: enough to recognise one's own number in an email, not to dial
-/// it. Short values are masked entirely.
-pub fn mask_phone(s: &str) -> String {
-    mask(s, 3, 4)
-}
-
-/// `362321199001011030` → `3623***********030` (first 4, last 3). Short values are masked
-/// entirely.
-pub fn mask_id(s: &str) -> String {
-    mask(s, 4, 3)
-}
-
-fn mask(s: &str, head: usize, tail: usize) -> String {
-    let chars: Vec<char> = s.trim().chars().collect();
-    if chars.len() <= head + tail {
-        return "*".repeat(chars.len());
-    }
-    let mut out: String = chars[..head].iter().collect();
-    out.push_str(&"*".repeat(chars.len() - head - tail));
-    out.extend(&chars[chars.len() - tail..]);
-    out
-}
+pub use crate::identity::{mask_id, mask_phone};
 
 #[cfg(test)]
 mod sim_tests;

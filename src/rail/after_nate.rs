@@ -255,26 +255,7 @@ fn decode_need(n: &Value) -> WaitlistNeed {
     }
 }
 
-/// Masks an identity number for storage and email: `362321199001011030` →
-/// `3623***********030` (first 4 and last 3 kept, as 12306 itself shows it). Numbers already
-/// holding a `*` are left as they are; short ones (passports) keep less, very short ones nothing.
-pub fn mask_id(id: &str) -> String {
-    let id = id.trim();
-    if id.contains('*') {
-        return id.to_string();
-    }
-    let chars: Vec<char> = id.chars().collect();
-    let n = chars.len();
-    let (head, tail) = match n {
-        12.. => (4, 3),
-        8..=11 => (2, 2),
-        _ => (0, 0),
-    };
-    let mut out: String = chars[..head].iter().collect();
-    out.extend(std::iter::repeat_n('*', n - head - tail));
-    out.extend(&chars[n - tail..]);
-    out
-}
+pub use crate::identity::mask_id;
 
 /// `messages` as one string, whether 12306 sent a string or an array of them.
 fn messages_text(v: &Value) -> String {
@@ -667,7 +648,8 @@ pub(crate) mod tests {
         assert_eq!(mask_id("362321199001011030"), "3623***********030");
         assert_eq!(mask_id("36232119900101103X"), "3623***********03X");
         assert_eq!(mask_id("3623***********030"), "3623***********030");
-        assert_eq!(mask_id("E12345678"), "E1*****78");
+        // One masking policy for the whole program (crate::identity): short numbers keep less.
+        assert_eq!(mask_id("E12345678"), "E******78");
         assert_eq!(mask_id("12345"), "*****");
         assert_eq!(mask_id(""), "");
     }
