@@ -212,15 +212,52 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let mut problems = 0;
+    if !list.waitlists.is_empty() {
+        match crate::rail::after_nate::load_cookie(&settings.rail) {
+            Ok(Some(_)) => {}
+            Ok(None) => eprintln!(
+                "warning: {} [[waitlist]] entr(y/ies) but no [rail] cookie or cookie_file: they will report \"no 12306 session\"",
+                list.waitlists.len()
+            ),
+            Err(e) => {
+                eprintln!("settings: {e:#}");
+                problems += 1;
+            }
+        }
+    }
+    let grabs = list.watches.iter().filter(|w| w.grab.is_some()).count();
+    if grabs > 0 {
+        if !settings.juhe.enabled {
+            eprintln!(
+                "note: {grabs} grab watch(es), but [juhe] enabled = false: they only alert, no order is placed"
+            );
+        } else {
+            for (missing, key) in [
+                (settings.juhe.key.is_none(), "key"),
+                (settings.juhe.person.trim().is_empty(), "person"),
+                (settings.juhe.cellphone.is_none(), "cellphone"),
+            ] {
+                if missing {
+                    eprintln!("settings: [juhe] {key} is required to place orders (enabled = true)");
+                    problems += 1;
+                }
+            }
+        }
+    }
+    if problems > 0 {
+        return ExitCode::from(2);
+    }
     let today = crate::clock::today();
     let plan = poll::plan(&list.watches, today, settings.upstream.presale_days);
     let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
     let settings =
         settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
     println!(
-        "{}: OK — {} watch(es), {} date(s), {} distinct quer{} on sale now; settings: {}",
+        "{}: OK — {} watch(es), {} 候补 waitlist(s), {} date(s), {} distinct quer{} on sale now; settings: {}",
         cli.watchlist.display(),
         list.watches.len(),
+        list.waitlists.len(),
         dates,
         plan.queries.len(),
         if plan.queries.len() == 1 { "y" } else { "ies" },
