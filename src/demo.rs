@@ -5,8 +5,9 @@
 //! database is a real SQLite file the user can open afterwards. The scenario is short and
 //! scripted so that every behaviour worth seeing happens within a minute: polling, seats
 //! appearing (one alert email), a count change (history, no email), seats going, and seats
-//! coming back inside the alert gap (no repeat); and a 候补 (waitlist) order going 排队中 →
-//! 待支付 → 待兑现 → 兑现成功, one email per step.
+//! coming back inside the alert gap (no repeat); a 候补 (waitlist) order going 排队中 →
+//! 待支付 → 待兑现 → 兑现成功, one email per step; and a 抢票 watch placing one grab order with the
+//! simulated Juhe when the seats appear, followed to 出票成功.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,6 +71,21 @@ seats = ["硬卧"]
 every = "5s"
 notify = ["you@example.com"]
 
+# 抢票: when seats appear, place a grab order through (the simulated) Juhe and follow it.
+[[watch]]
+name = "演示 抢票 G8294"
+from = "上海"
+to = "常州"
+dates = ["{date}"]
+trains = ["G8294"]
+seats = ["二等座"]
+action = "grab"
+every = "5s"
+notify = ["you@example.com"]
+[[watch.passenger]]
+name = "张三"
+id_no = "110101199003074514"   # a made-up, checksum-valid number: shown masked everywhere
+
 # Your 候补 (waitlist) order on 12306, followed with the session cookie in [rail] cookie.
 [[waitlist]]
 name = "演示 候补订单"
@@ -127,6 +143,12 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     settings.email.maildir = dir.join("mail");
     settings.daemon.shutdown_grace = Duration::from_secs(3);
     settings.rail.cookie = Some(DEMO_COOKIE.into());
+    settings.upstream.juhe_url = sim.base_url();
+    settings.juhe.enabled = true;
+    settings.juhe.key = Some(crate::sim::JUHE_DEFAULT_KEY.into());
+    settings.juhe.person = "张三".into();
+    settings.juhe.cellphone = Some("13800138000".into());
+    settings.juhe.poll_every = Duration::from_secs(2);
 
     println!(
         "yupiao demo: the daemon against the built-in simulated 12306 at {}",
@@ -184,7 +206,7 @@ fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<(
     let queries = stats.queries.len();
     println!("\nwhat happened:");
     println!(
-        "  12306 requests: {queries} leftTicket queries for 2 watches (one per cycle: they share the route and date)"
+        "  12306 requests: {queries} leftTicket queries for 3 watches (one per cycle: they share the route and date)"
     );
     let changes = store.recent_changes("演示 上海→常州 G8294 二等座", 50)?;
     println!(
@@ -213,8 +235,14 @@ fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<(
         "  候补 history rows: {} (one per change of the order)",
         store.waitlist_history_rows()?
     );
+    for o in store.grab_orders()? {
+        println!(
+            "  抢票 order {} for {}: state {} (yupiao orders show {})",
+            o.out_order_no, o.date, o.state, o.out_order_no
+        );
+    }
     println!(
-        "  emails: {} (余票: one when seats appeared, none for 3 → 5, none for the return inside the 10-minute gap; 候补: one per order change)",
+        "  emails: {} (余票: one per watch when seats appeared, none for 3 → 5, none for the return inside the 10-minute gap; 候补: one per order change; 抢票: one per order state)",
         sent.len()
     );
     for e in &sent {
@@ -227,5 +255,9 @@ fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<(
         settings.store.path.display()
     );
     println!("  emails    {}/new/", settings.email.maildir.display());
+    println!(
+        "  orders    YUPIAO__STORE__PATH={} yupiao orders",
+        settings.store.path.display()
+    );
     Ok(())
 }
