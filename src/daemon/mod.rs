@@ -452,8 +452,9 @@ async fn poll_watches(
 ) {
     let today = now.date_naive();
     let plan = poll::plan(&selected, today, shared.presale_days.load(Ordering::Relaxed));
+    // Per watch: the worst outcome of its queries this cycle (an error wins over ok); `None` =
+    // not queried (deferred by backoff, or nothing on sale).
     let mut outcomes: Vec<Option<PollOutcome>> = vec![None; selected.len()];
-    let mut polled = vec![false; selected.len()];
     for (i, _, skip) in &plan.skipped {
         if let Skip::NotOnSaleYet { opens } = skip {
             tracing::debug!(watch = %selected[*i].name, %opens, "date not on sale yet");
@@ -462,13 +463,7 @@ async fn poll_watches(
     let mut deferred: BTreeSet<String> = BTreeSet::new();
     for pq in &plan.queries {
         shared.beat();
-        let in_backoff = shared
-            .backoff
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .until
-            .is_some_and(|u| u > clock::now());
-        if in_backoff {
+        if in_backoff(shared) {
             // Throttled mid-cycle: the rest waits for the backoff to end, still due.
             deferred.extend(pq.users.iter().map(|(i, _)| selected[*i].name.clone()));
             continue;
@@ -481,7 +476,6 @@ async fn poll_watches(
                 for &(i, date) in &pq.users {
                     let w = &selected[i];
                     let matches = filter::select(&page, w, date, StationTable::embedded());
-                    polled[i] = true;
                     match record(shared, w, date, matches, at).await {
                         Err(e) => {
                             tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
@@ -517,7 +511,6 @@ async fn poll_watches(
                     tracing::warn!(query = %pq.query.query_string(), error = %e, "query failed");
                 }
                 for &(i, _) in &pq.users {
-                    polled[i] = true;
                     outcomes[i] = Some(outcome.clone());
                 }
             }
@@ -528,12 +521,13 @@ async fn poll_watches(
     }
     let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
     for (i, w) in selected.iter().enumerate() {
-        let outcome = match (&outcomes[i], polled[i]) {
-            (Some(o), _) => o.clone(),
-            (None, false) if plan.queries.iter().all(|q| !q.users.iter().any(|(j, _)| *j == i)) => {
-                PollOutcome::Ok
-            }
-            (None, _) => continue,
+        let queried = plan.queries.iter().any(|q| q.users.iter().any(|(j, _)| *j == i));
+        let outcome = match &outcomes[i] {
+            Some(o) => o.clone(),
+            // Nothing on sale yet (or every date skipped): a successful, empty poll.
+            None if !queried => PollOutcome::Ok,
+            // Deferred by backoff: still due, nothing to record yet.
+            None => continue,
         };
         shared
             .last_polled
