@@ -58,24 +58,7 @@ impl TestSmtpServer {
 
     /// The raw RFC 5322 text of every message in `maildir/new/`, oldest first.
     pub fn messages(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| {
-                let modified = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .unwrap_or(std::time::UNIX_EPOCH);
-                (modified, e.path())
-            })
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
-            .collect()
+        maildir_messages(&self.maildir)
     }
 
     fn spawn(dir: PathBuf, maildir: PathBuf, class: &str, args: &[&str]) -> anyhow::Result<Self> {
@@ -203,4 +186,178 @@ fn read_log(path: &Path) -> String {
         let _ = f.read_to_string(&mut text);
     }
     text
+}
+
+/// The raw messages in `maildir/new/`, oldest first.
+pub fn maildir_messages(maildir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let t = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, e.path())
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+// ---- reading a received email (tests decode what the transports wrote) ---------------------
+
+/// One received message, decoded: headers unfolded, RFC 2047 subject, MIME parts decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub raw: String,
+    pub subject: String,
+    /// The `text/plain` part.
+    pub text: String,
+    /// The `text/html` part.
+    pub html: String,
+}
+
+impl Mail {
+    pub fn parse(raw: &str) -> Mail {
+        let subject = decode_words(&header(raw, "Subject").unwrap_or_default());
+        let mut text = String::new();
+        let mut html = String::new();
+        for (content_type, body) in mime_parts(raw) {
+            if content_type.starts_with("text/plain") {
+                text = body;
+            } else if content_type.starts_with("text/html") {
+                html = body;
+            }
+        }
+        Mail {
+            raw: raw.to_string(),
+            subject,
+            text,
+            html,
+        }
+    }
+
+    /// A top-level header, unfolded (`None` when absent).
+    pub fn header(&self, name: &str) -> Option<String> {
+        header(&self.raw, name)
+    }
+}
+
+/// The value of header `name` in the top-level header block, continuation lines joined.
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let raw = raw.replace("\r\n", "\n");
+    let head = raw.split("\n\n").next().unwrap_or("");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut value: Option<String> = None;
+    for line in head.lines() {
+        match &mut value {
+            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
+            Some(_) => break,
+            None if line.to_ascii_lowercase().starts_with(&prefix) => {
+                value = Some(line[prefix.len()..].trim().to_string());
+            }
+            None => {}
+        }
+    }
+    value
+}
+
+/// Decodes RFC 2047 encoded-words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`); whitespace between two
+/// encoded words is dropped, as the RFC says.
+pub fn decode_words(header: &str) -> String {
+    let mut out: Vec<u8> = Vec::new();
+    for word in header.split_whitespace() {
+        let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
+        match inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>()) {
+            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("b") => {
+                out.extend(base64_decode(p[2]));
+            }
+            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("q") => {
+                out.extend(quoted_printable_decode(&p[2].replace('_', " ")));
+            }
+            _ => {
+                if !out.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend(word.as_bytes());
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The (content type, decoded body) of every MIME part, in order.
+pub fn mime_parts(raw: &str) -> Vec<(String, String)> {
+    let raw = raw.replace("\r\n", "\n");
+    let mut parts = Vec::new();
+    for part in raw.split("\n--").skip(1) {
+        let Some((headers, body)) = part.split_once("\n\n") else {
+            continue;
+        };
+        let block = format!("{}\n", headers.split_once('\n').map_or("", |(_, h)| h));
+        let content_type = header(&block, "Content-Type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let encoding = header(&block, "Content-Transfer-Encoding")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let bytes = match encoding.as_str() {
+            "base64" => base64_decode(&body.replace('\n', "")),
+            "quoted-printable" => quoted_printable_decode(body),
+            _ => body.as_bytes().to_vec(),
+        };
+        parts.push((content_type, String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    parts
+}
+
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().take_while(|&b| b != b'=').filter_map(val) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+pub fn quoted_printable_decode(s: &str) -> Vec<u8> {
+    let s = s.replace("=\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 3 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }

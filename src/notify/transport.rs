@@ -345,7 +345,8 @@ mod tests {
         assert!(raw.contains("Message-ID: <"), "{raw}");
         assert!(raw.contains("\r\nDate: ") || raw.contains("\nDate: "), "{raw}");
         let mail = alert();
-        let bodies = decoded_bodies(raw);
+        let parsed = crate::notify::smtp_test_server::Mail::parse(raw);
+        let bodies = [parsed.text.clone(), parsed.html.clone()];
         assert!(
             bodies.iter().any(|b| b.contains("二等座  3张  ¥91.0")),
             "text part not found in {bodies:?}"
@@ -355,7 +356,7 @@ mod tests {
             "html part not found in {bodies:?}"
         );
         assert!(
-            decode_subject(raw).contains(&mail.subject),
+            parsed.subject.contains(&mail.subject),
             "subject {:?} not in {raw}",
             mail.subject
         );
@@ -502,106 +503,5 @@ class Picky:
         assert!(matches!(err, SendError::Transient(_)), "{err}");
         let ok = mailer.send(&["good@example.com".into()], &alert()).await;
         assert!(ok.is_ok(), "{ok:?}");
-    }
-
-    /// Decodes every RFC 2047 encoded-word in the Subject header (lettre writes base64 ones).
-    fn decode_subject(raw: &str) -> String {
-        let mut header = String::new();
-        let mut in_subject = false;
-        for line in raw.lines() {
-            if line.is_empty() {
-                break;
-            }
-            if let Some(rest) = line.strip_prefix("Subject: ") {
-                in_subject = true;
-                header.push_str(rest);
-            } else if in_subject && line.starts_with([' ', '\t']) {
-                header.push_str(line);
-            } else {
-                in_subject = false;
-            }
-        }
-        let mut out = Vec::new();
-        for word in header.split_whitespace() {
-            let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
-            match inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>()) {
-                Some(parts) if parts.len() == 3 && parts[1].eq_ignore_ascii_case("b") => {
-                    out.extend(base64(parts[2]));
-                }
-                _ => {
-                    if !out.is_empty() {
-                        out.push(b' ');
-                    }
-                    out.extend(word.as_bytes());
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    /// The decoded bodies of the MIME parts (base64 or quoted-printable), in order.
-    fn decoded_bodies(raw: &str) -> Vec<String> {
-        let raw = raw.replace("\r\n", "\n");
-        let mut bodies = Vec::new();
-        for part in raw.split("\n--").skip(1) {
-            let Some((headers, body)) = part.split_once("\n\n") else {
-                continue;
-            };
-            let headers = headers.to_ascii_lowercase();
-            let bytes = if headers.contains("content-transfer-encoding: base64") {
-                base64(&body.replace('\n', ""))
-            } else if headers.contains("content-transfer-encoding: quoted-printable") {
-                quoted_printable(body)
-            } else {
-                body.as_bytes().to_vec()
-            };
-            bodies.push(String::from_utf8_lossy(&bytes).into_owned());
-        }
-        bodies
-    }
-
-    fn base64(s: &str) -> Vec<u8> {
-        let val = |c: u8| -> Option<u32> {
-            Some(match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => return None,
-            } as u32)
-        };
-        let mut out = Vec::new();
-        let (mut acc, mut bits) = (0u32, 0);
-        for v in s.bytes().filter_map(val) {
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        out
-    }
-
-    fn quoted_printable(s: &str) -> Vec<u8> {
-        let s = s.replace("=\n", "");
-        let b = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'=' && i + 2 < b.len() {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-            }
-            out.push(b[i]);
-            i += 1;
-        }
-        out
     }
 }
