@@ -519,7 +519,6 @@ async fn poll_watches(
     if !deferred.is_empty() {
         shared.mark_due(deferred);
     }
-    let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
     for (i, w) in selected.iter().enumerate() {
         let queried = plan.queries.iter().any(|q| q.users.iter().any(|(j, _)| *j == i));
         let outcome = match &outcomes[i] {
@@ -535,32 +534,7 @@ async fn poll_watches(
             .unwrap_or_else(|p| p.into_inner())
             .insert(w.name.clone(), now);
         let next = next_run(shared, sched, &w.name, &w.schedule, clock::now()).await;
-        let name = w.name.clone();
-        let at = clock::now();
-        let res = shared
-            .db
-            .call(move |s| {
-                let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
-                st.last_poll_at = Some(at);
-                st.next_run_at = next;
-                st.backoff_level = backoff.level;
-                st.backoff_until = backoff.until;
-                st.finished = false;
-                match &outcome {
-                    PollOutcome::Ok => st.consecutive_failures = 0,
-                    PollOutcome::Night => {}
-                    PollOutcome::Throttled(m) | PollOutcome::Error(m) => {
-                        st.consecutive_failures += 1;
-                        st.last_error = Some(m.clone());
-                    }
-                }
-                st.outcome = Some(outcome);
-                s.set_watch_status(&st)
-            })
-            .await;
-        if let Err(e) = res {
-            tracing::error!(watch = %w.name, error = %e, "cannot record poll status");
-        }
+        record_status(shared, &w.name, outcome, next, clock::now()).await;
     }
     let endpoint = shared.client.endpoint();
     if let Some(ep) = endpoint {
@@ -571,6 +545,42 @@ async fn poll_watches(
                 _ => s.set_fact(Fact::QueryEndpoint, &ep, clock::now()),
             })
             .await;
+    }
+}
+
+/// Records how the last poll of `key` (a watch, or a 候补 key) went, with the client's backoff.
+async fn record_status(
+    shared: &Arc<Shared>,
+    key: &str,
+    outcome: PollOutcome,
+    next: Option<DateTime<FixedOffset>>,
+    at: DateTime<FixedOffset>,
+) {
+    let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
+    let name = key.to_string();
+    let res = shared
+        .db
+        .call(move |s| {
+            let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
+            st.last_poll_at = Some(at);
+            st.next_run_at = next;
+            st.backoff_level = backoff.level;
+            st.backoff_until = backoff.until;
+            st.finished = false;
+            match &outcome {
+                PollOutcome::Ok => st.consecutive_failures = 0,
+                PollOutcome::Night => {}
+                PollOutcome::Throttled(m) | PollOutcome::Error(m) => {
+                    st.consecutive_failures += 1;
+                    st.last_error = Some(m.clone());
+                }
+            }
+            st.outcome = Some(outcome);
+            s.set_watch_status(&st)
+        })
+        .await;
+    if let Err(e) = res {
+        tracing::error!(watch = %key, error = %e, "cannot record poll status");
     }
 }
 

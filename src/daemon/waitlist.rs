@@ -14,10 +14,10 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use tokio_cron_scheduler::JobScheduler;
 
-use super::{Shared, increase_backoff, next_run, remove_job, reset_backoff};
+use super::{Shared, increase_backoff, next_run, record_status, remove_job, reset_backoff};
 use crate::clock;
 use crate::rail::after_nate::{QueueAnswer, load_cookie};
-use crate::store::{NewEmail, PollOutcome, WatchStatus};
+use crate::store::{NewEmail, PollOutcome};
 use crate::waitlist::{self as wl, WaitlistSnapshot};
 use crate::watchlist::{WaitlistWatch, WatchList};
 
@@ -44,29 +44,7 @@ async fn set_status(
 ) {
     let k = key(&w.name);
     let next = next_run(shared, sched, &k, &w.schedule, at).await;
-    let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-    let res = shared
-        .db
-        .call(move |s| {
-            let mut st = s.watch_status(&k)?.unwrap_or_else(|| WatchStatus::new(&k));
-            st.last_poll_at = Some(at);
-            st.next_run_at = next;
-            st.backoff_level = backoff.level;
-            st.backoff_until = backoff.until;
-            match &outcome {
-                PollOutcome::Ok | PollOutcome::Night => st.consecutive_failures = 0,
-                PollOutcome::Throttled(m) | PollOutcome::Error(m) => {
-                    st.consecutive_failures += 1;
-                    st.last_error = Some(m.clone());
-                }
-            }
-            st.outcome = Some(outcome);
-            s.set_watch_status(&st)
-        })
-        .await;
-    if let Err(e) = res {
-        tracing::error!(waitlist = %w.name, error = %e, "cannot record poll status");
-    }
+    record_status(shared, &k, outcome, next, at).await;
 }
 
 /// One poll of one `[[waitlist]]`.
