@@ -1072,6 +1072,12 @@ impl Store {
             "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ?1",
             [cutoff_ms],
         )?;
+        // A delivered email's bodies are only needed until it is sent; after a week keep just
+        // its subject, recipients and outcome for `status` (bodies are most of the file).
+        tx.execute(
+            "UPDATE outbox SET body_text = '', body_html = '' WHERE state = 'sent' AND sent_at < ?1 AND body_text != ''",
+            [ms(now - TimeDelta::days(7))],
+        )?;
         let state = tx.execute("DELETE FROM seat_state WHERE date < ?1", [&cutoff_date])?
             + tx.execute("DELETE FROM train_alert WHERE date < ?1", [&cutoff_date])?;
         tx.commit()?;
@@ -2045,5 +2051,32 @@ mod tests {
                 .unwrap(),
             "a duplicate push is recognised"
         );
+    }
+
+    #[test]
+    fn delivered_email_bodies_are_dropped_after_a_week_but_the_record_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("o.db")).unwrap();
+        let email = NewEmail {
+            kind: "alert".into(),
+            recipients: vec!["me@example.com".into()],
+            subject: "【余票】G8294".into(),
+            text: "body".into(),
+            html: "<p>body</p>".into(),
+        };
+        let sent = store.enqueue_email("w", at(0), &email).unwrap();
+        let pending = store.enqueue_email("w", at(0), &email).unwrap();
+        store.mark_sent(sent, at(1), "250 OK").unwrap();
+        store
+            .prune(at(60 * 24 * 8), Duration::from_secs(90 * 86_400))
+            .unwrap();
+        let row = store.email(sent).unwrap().unwrap();
+        assert_eq!(
+            (row.subject.as_str(), row.text.as_str(), row.html.as_str()),
+            ("【余票】G8294", "", "")
+        );
+        let waiting = store.email(pending).unwrap().unwrap();
+        assert_eq!(waiting.text, "body", "an email not yet delivered keeps its body");
+        assert_eq!(store.outbox_counts("w").unwrap().sent, 1);
     }
 }

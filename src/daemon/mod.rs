@@ -241,8 +241,15 @@ pub async fn run(
         })
         .await?;
 
-    let mut sched = JobScheduler::new().await.context("cannot create the scheduler")?;
     let initial = shared.list();
+    // tokio-cron-scheduler passes every tick through bounded broadcast channels (200 by
+    // default); when more jobs fire in one second than fit, ticks are silently dropped. Size
+    // them for this list with room for reloads (measured: 1000 watches lost ticks at 200).
+    let jobs = initial.watches.len() + initial.waitlists.len();
+    let channel = (jobs * 4).clamp(1024, 65_536);
+    let mut sched = JobScheduler::new_with_channel_size(channel)
+        .await
+        .context("cannot create the scheduler")?;
     for w in &initial.watches {
         add_job(&shared, &sched, &w.name, &w.schedule).await?;
     }
