@@ -452,3 +452,676 @@ pub fn render_order_email(
     );
     EmailContent { subject, text, html }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone as _;
+    use secrecy::SecretString;
+    use serde_json::json;
+
+    use super::*;
+    use crate::juhe::decode::decode_order_detail;
+    use crate::juhe::{JuheTicket, JuheTrain, mask_id};
+    use crate::stations::StationTable;
+    use crate::watchlist::{self, Watch};
+
+    /// Checksum-valid (GB 11643), synthetic.
+    const ID: &str = "110101199003074514";
+    const ID_MASKED: &str = "1101***********514";
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+    }
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time")
+    }
+
+    /// Beijing time.
+    fn bj(s: &str) -> DateTime<FixedOffset> {
+        FixedOffset::east_opt(8 * 3600)
+            .expect("offset")
+            .from_local_datetime(&at(s))
+            .single()
+            .expect("unambiguous")
+    }
+
+    fn now() -> DateTime<FixedOffset> {
+        bj("2026-11-22 08:00")
+    }
+
+    /// One grab watch, 上海 → 常州 on [`date`], with `trains`, `seats` and `extra` keys verbatim.
+    fn watch(trains: &str, seats: &str, extra: &str, passengers: &str) -> Watch {
+        let text = format!(
+            "[[watch]]\nname = \"回家\"\nfrom = \"上海\"\nto = \"常州\"\ndates = [\"2026-12-01\"]\ntrains = {trains}\nseats = {seats}\naction = \"grab\"\n{extra}\n{passengers}"
+        );
+        let (list, _) = watchlist::parse(&text, "watchlist.toml", today(), StationTable::embedded())
+            .unwrap_or_else(|e| panic!("the test watch list is invalid: {e:#?}\n{text}"));
+        list.watches.into_iter().next().expect("one watch")
+    }
+
+    fn zhang_san() -> String {
+        format!("[[watch.passenger]]\nname = \"张三\"\nid_no = \"{ID}\"\n")
+    }
+
+    fn g8294() -> Watch {
+        watch("[\"G8294\"]", "[\"二等座\"]", "", &zhang_san())
+    }
+
+    fn train(code: &str, from: &str, to: &str, from_time: &str) -> JuheTrain {
+        let mut tickets = BTreeMap::new();
+        for (code, name, price) in [("secondseat", "二等座", 91.0), ("firstseat", "一等座", 146.0)] {
+            tickets.insert(
+                code.to_string(),
+                JuheTicket {
+                    seat_name: Some(name.into()),
+                    price: Some(price),
+                    seat_state: 1,
+                    seats: Some(3),
+                },
+            );
+        }
+        JuheTrain {
+            train_no: code.into(),
+            from_station: from.into(),
+            to_station: to.into(),
+            from_time: from_time.into(),
+            to_time: None,
+            run_minutes: None,
+            book_state: 1,
+            train_class: Some("GD".into()),
+            tickets,
+        }
+    }
+
+    fn search() -> SearchResult {
+        SearchResult {
+            query_key: "qk-0123456789abcdef".into(),
+            trains: vec![
+                train("G7001", "上海", "常州", "07:10"),
+                train("G8294", "上海虹桥", "常州", "14:44"),
+                train("G1", "上海虹桥", "北京南", "09:00"),
+            ],
+        }
+    }
+
+    fn juhe() -> config::Juhe {
+        config::Juhe {
+            person: "张三".into(),
+            cellphone: Some(SecretString::from("13812345678")),
+            ..config::Juhe::default()
+        }
+    }
+
+    const OUT: &str = "YP261122080000ABCDEFGH";
+
+    #[test]
+    fn the_plan_carries_the_search_and_the_watch_exactly() {
+        let plan = plan_order(&g8294(), date(), &search(), &juhe(), OUT, now()).expect("a plan");
+        let c = &plan.create;
+        assert_eq!(c.query_key, "qk-0123456789abcdef", "the queryKey of this search");
+        assert_eq!(c.out_order_no, OUT);
+        assert_eq!(c.ticket_model, 0);
+        assert_eq!(c.train_no, vec!["G8294".to_string()]);
+        assert_eq!(c.seat_class_code, vec!["secondseat".to_string()]);
+        assert_eq!(c.main_train_no, "G8294");
+        assert_eq!(c.main_seat_class, "secondseat");
+        assert_eq!(
+            (c.from_station.as_str(), c.to_station.as_str()),
+            ("上海虹桥", "常州"),
+            "station names as the search gave them, not as the watch wrote them"
+        );
+        assert_eq!(c.depart_date, "2026-12-01", "no alternatives: the date alone");
+        assert_eq!(
+            c.close_time,
+            at("2026-12-01 11:44"),
+            "default deadline: 3 h before departure"
+        );
+        assert!(!c.accept_no_seat);
+        assert_eq!(c.person, "张三");
+        assert_eq!(c.cellphone.expose_secret(), "13812345678");
+        assert_eq!(c.email, None);
+        assert_eq!(c.passengers.len(), 1);
+        let p = &c.passengers[0];
+        assert_eq!(p.name, "张三");
+        assert_eq!(p.passenger_type, 1);
+        assert_eq!(
+            p.id_card_type, "1",
+            "身份证 in the dictionary's numbering (default)"
+        );
+        assert_eq!(p.id_card_no.expose_secret(), ID, "Juhe needs the whole number");
+        assert_eq!(p.birthday, "1990-03-07");
+
+        let s = &plan.summary;
+        assert_eq!(s.watch, "回家");
+        assert_eq!(s.date, date());
+        assert_eq!(s.trains, vec!["G8294".to_string()]);
+        assert_eq!(s.seats, vec!["secondseat".to_string()]);
+        assert_eq!(s.seat_names, vec!["二等座".to_string()]);
+        assert_eq!(s.departs_at, at("2026-12-01 14:44"));
+        assert_eq!(s.close_time, at("2026-12-01 11:44"));
+        assert_eq!(s.passengers, vec![format!("张三 (成人, 身份证 {ID_MASKED})")]);
+        let stored = serde_json::to_string(s).expect("serializes");
+        assert!(
+            !stored.contains(ID),
+            "the stored summary holds no whole ID: {stored}"
+        );
+        assert!(!stored.contains("13812345678"), "nor the phone: {stored}");
+    }
+
+    #[test]
+    fn alternatives_put_the_main_train_first_and_send_its_departure_time() {
+        let w = watch(
+            "[\"G8294\", \"G7001\"]",
+            "[\"二等座\", \"一等座\"]",
+            "accept_no_seat = false\nclose_time = \"6h\"\n",
+            &zhang_san(),
+        );
+        let plan = plan_order(&w, date(), &search(), &juhe(), OUT, now()).expect("a plan");
+        let c = &plan.create;
+        assert_eq!(c.train_no, vec!["G8294".to_string(), "G7001".to_string()]);
+        assert_eq!(
+            create_param(c, "trainNo"),
+            "G8294|G7001",
+            "joined by | with the main train first"
+        );
+        assert_eq!(create_param(c, "seatClassCode"), "secondseat|firstseat");
+        assert_eq!(c.main_train_no, "G8294");
+        assert_eq!(c.main_seat_class, "secondseat");
+        assert_eq!(
+            c.depart_date, "2026-12-01 14:44",
+            "with alternatives: the main train's departure"
+        );
+        assert_eq!(c.close_time, at("2026-12-01 08:44"), "close_time = \"6h\"");
+        assert_eq!(
+            plan.summary.seat_names,
+            vec!["二等座".to_string(), "一等座".to_string()]
+        );
+
+        // The main train does not run: the first listed one that does becomes main.
+        let mut only_g7001 = search();
+        only_g7001.trains.retain(|t| t.train_no != "G8294");
+        let plan = plan_order(&w, date(), &only_g7001, &juhe(), OUT, now()).expect("a plan");
+        assert_eq!(plan.create.train_no, vec!["G7001".to_string()]);
+        assert_eq!(plan.create.main_train_no, "G7001");
+        assert_eq!(plan.create.depart_date, "2026-12-01", "a single train again");
+        assert_eq!(plan.create.from_station, "上海");
+        assert_eq!(plan.summary.departs_at, at("2026-12-01 07:10"));
+    }
+
+    fn create_param(c: &CreateOrder, name: &str) -> String {
+        crate::juhe::create_params(c)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no {name} parameter"))
+    }
+
+    #[test]
+    fn id_card_types_follow_the_configured_numbering() {
+        let dictionary = [
+            (IdType::ResidentId, "1"),
+            (IdType::Passport, "2"),
+            (IdType::TaiwanPermit, "3"),
+            (IdType::HkMacauPermit, "4"),
+        ];
+        for (t, code) in dictionary {
+            assert_eq!(id_card_type(t, "1"), code, "{t} from 1");
+        }
+        let create_page = [
+            (IdType::ResidentId, "0"),
+            (IdType::Passport, "1"),
+            (IdType::TaiwanPermit, "2"),
+            (IdType::HkMacauPermit, "3"),
+        ];
+        for (t, code) in create_page {
+            assert_eq!(id_card_type(t, "0"), code, "{t} from 0");
+            assert_eq!(id_card_type(t, " 0 "), code, "{t} from 0, spaces trimmed");
+        }
+        assert_eq!(
+            id_card_type(IdType::Passport, "junk"),
+            "2",
+            "unreadable: the dictionary's 1"
+        );
+    }
+
+    #[test]
+    fn passengers_are_mapped_in_order_with_either_numbering() {
+        let people = format!(
+            "{}[[watch.passenger]]\nname = \"JOHN SMITH\"\nid_type = \"护照\"\nid_no = \"E12345678\"\nbirthday = \"1985-06-15\"\n",
+            zhang_san()
+        );
+        let w = watch("[\"G8294\"]", "[\"二等座\"]", "", &people);
+        for (base, resident, passport) in [("1", "1", "2"), ("0", "0", "1")] {
+            let j = config::Juhe {
+                id_card_type_for_resident_id: base.into(),
+                ..juhe()
+            };
+            let plan = plan_order(&w, date(), &search(), &j, OUT, now()).expect("a plan");
+            let got: Vec<(String, u8, String, String, String)> = plan
+                .create
+                .passengers
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.passenger_type,
+                        p.id_card_type.clone(),
+                        p.id_card_no.expose_secret().to_string(),
+                        p.birthday.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    ("张三".into(), 1, resident.into(), ID.into(), "1990-03-07".into()),
+                    (
+                        "JOHN SMITH".into(),
+                        1,
+                        passport.into(),
+                        "E12345678".into(),
+                        "1985-06-15".into()
+                    ),
+                ],
+                "base {base}"
+            );
+        }
+        let json = create_param(
+            &plan_order(&w, date(), &search(), &juhe(), OUT, now())
+                .expect("a plan")
+                .create,
+            "passengers",
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).expect("passengers is JSON");
+        assert_eq!(v[0]["passengerName"], "张三");
+        assert_eq!(v[0]["passengerType"], "1");
+        assert_eq!(v[0]["idCardType"], "1");
+        assert_eq!(v[0]["idCardNo"], ID);
+        assert_eq!(v[1]["idCardType"], "2");
+    }
+
+    #[test]
+    fn an_absolute_deadline_later_than_three_hours_before_departure_is_brought_forward() {
+        // watchlist::CloseTime::deadline: "an absolute time later than MIN_CLOSE_BEFORE before
+        // departure is brought forward to it: Juhe stops grabbing then anyway". A deadline
+        // after departure would even make Juhe refuse the order (closeTime must be before it).
+        for written in ["2026-12-01 14:00", "2026-12-01 20:00"] {
+            let w = watch(
+                "[\"G8294\"]",
+                "[\"二等座\"]",
+                &format!("close_time = \"{written}\"\n"),
+                &zhang_san(),
+            );
+            let plan = plan_order(&w, date(), &search(), &juhe(), OUT, now()).expect("a plan");
+            assert_eq!(
+                plan.create.close_time,
+                at("2026-12-01 11:44"),
+                "close_time = {written:?} for a train leaving at 14:44"
+            );
+        }
+        let early = watch(
+            "[\"G8294\"]",
+            "[\"二等座\"]",
+            "close_time = \"2026-11-30 18:00\"\n",
+            &zhang_san(),
+        );
+        let plan = plan_order(&early, date(), &search(), &juhe(), OUT, now()).expect("a plan");
+        assert_eq!(
+            plan.create.close_time,
+            at("2026-11-30 18:00"),
+            "earlier ones stay"
+        );
+    }
+
+    #[test]
+    fn orders_juhe_would_refuse_are_not_planned() {
+        let w = g8294();
+        // 14:44 departure: 11:45 is 2 h 59 min before it.
+        let refusal =
+            plan_order(&w, date(), &search(), &juhe(), OUT, bj("2026-12-01 11:45")).expect_err("too late");
+        assert_eq!(
+            refusal,
+            GrabRefusal::TooLate {
+                train: "G8294".into(),
+                departs: at("2026-12-01 14:44")
+            }
+        );
+        assert!(refusal.to_string().contains("216"), "{refusal}");
+        assert!(
+            plan_order(&w, date(), &search(), &juhe(), OUT, bj("2026-12-01 11:43")).is_ok(),
+            "3 h 1 min before departure is fine"
+        );
+
+        let early = watch(
+            "[\"G8294\"]",
+            "[\"二等座\"]",
+            "close_time = \"2026-11-30 18:00\"\n",
+            &zhang_san(),
+        );
+        assert_eq!(
+            plan_order(&early, date(), &search(), &juhe(), OUT, bj("2026-11-30 18:30"))
+                .expect_err("deadline passed"),
+            GrabRefusal::DeadlinePassed(at("2026-11-30 18:00"))
+        );
+
+        let no_person = config::Juhe {
+            person: "  ".into(),
+            ..juhe()
+        };
+        assert_eq!(
+            plan_order(&w, date(), &search(), &no_person, OUT, now()).expect_err("no person"),
+            GrabRefusal::MissingContact("person")
+        );
+        for cellphone in [None, Some(SecretString::from(" "))] {
+            let no_phone = config::Juhe { cellphone, ..juhe() };
+            assert_eq!(
+                plan_order(&w, date(), &search(), &no_phone, OUT, now()).expect_err("no phone"),
+                GrabRefusal::MissingContact("cellphone")
+            );
+        }
+        let own_account = config::Juhe {
+            ticket_model: 1,
+            ..juhe()
+        };
+        assert_eq!(
+            plan_order(&w, date(), &search(), &own_account, OUT, now()).expect_err("no account"),
+            GrabRefusal::MissingAccount
+        );
+
+        let mut elsewhere = search();
+        elsewhere.trains.retain(|t| t.train_no != "G8294");
+        assert_eq!(
+            plan_order(&w, date(), &elsewhere, &juhe(), OUT, now()).expect_err("not offered"),
+            GrabRefusal::TrainNotOffered("G8294".into())
+        );
+
+        let alert = {
+            let text =
+                "[[watch]]\nname = \"看看\"\nfrom = \"上海\"\nto = \"常州\"\ndates = [\"2026-12-01\"]\n";
+            let (list, _) =
+                watchlist::parse(text, "w.toml", today(), StationTable::embedded()).expect("valid");
+            list.watches.into_iter().next().expect("one watch")
+        };
+        assert_eq!(
+            plan_order(&alert, date(), &search(), &juhe(), OUT, now()).expect_err("alert watch"),
+            GrabRefusal::NotGrab
+        );
+    }
+
+    #[test]
+    fn out_order_numbers_are_short_alphanumerics_that_differ_with_entropy() {
+        let a = new_out_order_no(now(), 0);
+        let b = new_out_order_no(now(), 1);
+        let c = new_out_order_no(now(), u64::MAX);
+        for no in [&a, &b, &c] {
+            assert!((6..=32).contains(&no.len()), "{no}");
+            assert!(no.chars().all(|ch| ch.is_ascii_alphanumeric()), "{no}");
+            assert!(no.starts_with("YP261122080000"), "{no}");
+        }
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert_eq!(a, new_out_order_no(now(), 0), "pure: same inputs, same number");
+        let many: std::collections::BTreeSet<String> = (0..1000u64)
+            .map(|i| new_out_order_no(now(), i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .collect();
+        assert_eq!(many.len(), 1000, "no collisions within one second");
+    }
+
+    /// A plain-view `orderDetail` (no tickets).
+    fn plain(status: &str, fail_msg: &str) -> OrderDetail {
+        decode_order_detail(
+            &json!({
+                "reason": "success",
+                "error_code": 0,
+                "result": {
+                    "status": status,
+                    "orderNo": "TFT0001",
+                    "outOrderNo": OUT,
+                    "trainNo": "G8294",
+                    "fromStation": "上海虹桥",
+                    "toStation": "常州",
+                    "failMsg": fail_msg,
+                    "passengers": [{"passengerName": "张三", "passengerType": 1, "certificateNo": ID_MASKED}],
+                }
+            })
+            .to_string(),
+        )
+        .expect("decodes")
+    }
+
+    /// An issued-view `orderDetail` with one ticket in `ticket_state`.
+    fn issued(order_state: &str, ticket_state: &str) -> OrderDetail {
+        decode_order_detail(
+            &json!({
+                "reason": "success",
+                "error_code": 0,
+                "result": {
+                    "orderNo": "TFT0001",
+                    "outOrderNo": OUT,
+                    "trainNo": "G8294",
+                    "orderStateCode": order_state,
+                    "orderPrice": "91.00",
+                    "ticketNo": "E123456789",
+                    "juheServiceFee": "8",
+                    "passengers": [{
+                        "passengerId": "623838773",
+                        "passengerName": "张三",
+                        "passengerType": "1",
+                        "idType": "1",
+                        "idCard": ID,
+                        "seatClass": "secondseat",
+                        "seatClassName": "二等座",
+                        "seatNo": "07车厢,009号",
+                        "pTicketNo": "E1234567891070009",
+                        "ticketStateCode": ticket_state,
+                        "ticketPrice": "91.00",
+                    }],
+                }
+            })
+            .to_string(),
+        )
+        .expect("decodes")
+    }
+
+    #[test]
+    fn assess_names_each_state_change_once() {
+        let grabbing = plain("D", "");
+        assert_eq!(
+            assess("N", None, &grabbing),
+            vec![OrderEvent::Status {
+                status: OrderStatus::Grabbing
+            }]
+        );
+        assert_eq!(
+            assess("D", Some(&grabbing), &grabbing),
+            vec![],
+            "no change, no event"
+        );
+
+        let f = issued("F", "F");
+        assert_eq!(assess("D", Some(&grabbing), &f), vec![OrderEvent::Issued]);
+        assert_eq!(assess("F", Some(&f), &f), vec![], "issued twice is one event");
+
+        let failed = plain("U", "该坐席已售完");
+        assert_eq!(
+            assess("D", Some(&grabbing), &failed),
+            vec![OrderEvent::Failed {
+                reason: "该坐席已售完".into()
+            }]
+        );
+        let failed_code = plain("U", "209");
+        assert_eq!(
+            assess("D", Some(&grabbing), &failed_code),
+            vec![OrderEvent::Failed {
+                reason: "该坐席已售完（209）".into()
+            }],
+            "a bare msgCode is spelled out from the table"
+        );
+
+        assert_eq!(
+            assess("D", Some(&grabbing), &plain("O", "抢票单过期")),
+            vec![OrderEvent::Status {
+                status: OrderStatus::Expired
+            }]
+        );
+        assert_eq!(
+            assess("D", Some(&grabbing), &plain("C", "")),
+            vec![OrderEvent::Status {
+                status: OrderStatus::Cancelled
+            }]
+        );
+
+        let refunding = issued("F", "C");
+        assert_eq!(
+            assess("F", Some(&f), &refunding),
+            vec![OrderEvent::Ticket {
+                passenger: "张三".into(),
+                state: TicketState::Refunding
+            }]
+        );
+        let refunded = issued("T", "T");
+        assert_eq!(
+            assess("F", Some(&refunding), &refunded),
+            vec![
+                OrderEvent::Status {
+                    status: OrderStatus::Refunded
+                },
+                OrderEvent::Ticket {
+                    passenger: "张三".into(),
+                    state: TicketState::Refunded
+                },
+            ]
+        );
+        assert_eq!(assess("T", Some(&refunded), &refunded), vec![]);
+
+        let mut blank = plain("D", "");
+        blank.status = OrderStatus::Unknown(String::new());
+        assert_eq!(
+            assess("D", Some(&grabbing), &blank),
+            vec![],
+            "no status: nothing known"
+        );
+    }
+
+    #[test]
+    fn failure_reasons_come_from_fail_msg_or_the_msg_code_table() {
+        assert_eq!(failure_reason(&plain("U", "209")), "该坐席已售完（209）");
+        assert_eq!(
+            failure_reason(&plain("U", " 308 ")),
+            "乘客身份信息未通过验证（308）"
+        );
+        assert_eq!(failure_reason(&plain("U", "乘客信息有误")), "乘客信息有误");
+        assert_eq!(failure_reason(&plain("U", "")), "聚合未说明原因");
+    }
+
+    fn summary() -> OrderSummary {
+        plan_order(&g8294(), date(), &search(), &juhe(), OUT, now())
+            .expect("a plan")
+            .summary
+    }
+
+    #[test]
+    fn the_issued_email_has_the_seats_ticket_and_price_and_only_masked_ids() {
+        let d = issued("F", "F");
+        let mail = render_order_email(OUT, &summary(), &OrderEvent::Issued, Some(&d), now());
+        assert_eq!(mail.subject, "【抢票】出票成功 G8294 上海虹桥→常州 12月01日");
+        for needle in [
+            "出票成功",
+            OUT,
+            "出票车次：G8294",
+            "取票号（12306 订单号）：E123456789",
+            "票款：¥91.0",
+            "聚合服务费：¥8.0",
+            "张三 二等座 07车厢,009号 已出票，乘客编号 623838773",
+            ID_MASKED,
+            "yupiao orders refund",
+        ] {
+            assert!(
+                mail.text.contains(needle),
+                "{needle:?} missing from:\n{}",
+                mail.text
+            );
+        }
+        assert!(mail.html.contains("07车厢,009号"), "{}", mail.html);
+        for part in [&mail.subject, &mail.text, &mail.html] {
+            assert!(!part.contains(ID), "a whole ID number in the email:\n{part}");
+            assert!(!part.contains("13812345678"), "a whole phone number:\n{part}");
+        }
+        assert_eq!(mask_id(ID), ID_MASKED);
+    }
+
+    #[test]
+    fn every_other_event_has_its_own_subject_and_words() {
+        let s = summary();
+        let cases = [
+            (
+                OrderEvent::Created {
+                    order_no: "TFT0001".into(),
+                },
+                "【抢票】抢票单已创建",
+                "订单号 TFT0001",
+            ),
+            (
+                OrderEvent::Status {
+                    status: OrderStatus::Grabbing,
+                },
+                "【抢票】抢票中",
+                "抢票中",
+            ),
+            (
+                OrderEvent::Failed {
+                    reason: "该坐席已售完".into(),
+                },
+                "【抢票】出票失败",
+                "出票失败：该坐席已售完。",
+            ),
+            (
+                OrderEvent::Status {
+                    status: OrderStatus::Expired,
+                },
+                "【抢票】已过期",
+                "抢票单已过期",
+            ),
+            (
+                OrderEvent::Status {
+                    status: OrderStatus::Cancelled,
+                },
+                "【抢票】已取消",
+                "抢票单已取消。",
+            ),
+            (
+                OrderEvent::Ticket {
+                    passenger: "张三".into(),
+                    state: TicketState::Refunded,
+                },
+                "【抢票】已退票",
+                "张三 的车票：已退票。",
+            ),
+            (
+                OrderEvent::CreateRefused {
+                    reason: "坐席无效".into(),
+                },
+                "【抢票】未能下单",
+                "聚合拒绝了抢票单：坐席无效",
+            ),
+        ];
+        for (event, subject, words) in cases {
+            let mail = render_order_email(OUT, &s, &event, Some(&plain("D", "")), now());
+            assert!(mail.subject.starts_with(subject), "{event:?}: {}", mail.subject);
+            assert!(mail.text.contains(words), "{event:?}:\n{}", mail.text);
+            assert!(mail.text.contains(ID_MASKED), "{event:?}:\n{}", mail.text);
+            assert!(!mail.text.contains(ID) && !mail.html.contains(ID));
+            assert!(
+                !mail.text.contains("取票号"),
+                "no ticket block without tickets ({event:?})"
+            );
+        }
+    }
+}
