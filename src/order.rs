@@ -16,7 +16,7 @@ use crate::juhe::{
     CreateOrder, JuhePassenger, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text,
 };
 use crate::notify::EmailContent;
-use crate::watchlist::{CloseTime, IdType, Watch};
+use crate::watchlist::{IdType, Watch};
 
 /// Juhe refuses to grab for trains leaving sooner than this (msgCode 216).
 pub const MIN_LEAD: TimeDelta = TimeDelta::hours(3);
@@ -134,10 +134,7 @@ pub fn plan_order(
             departs: departs_at,
         });
     }
-    let close_time = match grab.close {
-        CloseTime::BeforeDeparture(d) => departs_at - TimeDelta::from_std(d).unwrap_or(MIN_LEAD),
-        CloseTime::At(t) => t,
-    };
+    let close_time = grab.close.deadline(departs_at);
     if close_time <= now_local {
         return Err(GrabRefusal::DeadlinePassed(close_time));
     }

@@ -117,6 +117,8 @@ struct Shared {
     juhe: Option<Arc<crate::juhe::JuheClient>>,
     /// Wakes the grab-order follower (a push arrived, an order was placed).
     wake_grab: Notify,
+    /// outOrderNos whose createOrder call is in flight: the follower leaves them alone.
+    creating: Mutex<std::collections::HashSet<String>>,
     /// Serializes "count live orders, store the intent": two polls never place two orders.
     grab_lock: tokio::sync::Mutex<()>,
     /// Planned 候补 payment-reminder wake-ups, by key, so each is planned once.
@@ -228,6 +230,7 @@ pub async fn run(
         juhe,
         wake_grab: Notify::new(),
         grab_lock: tokio::sync::Mutex::new(()),
+        creating: Mutex::new(std::collections::HashSet::new()),
         settings,
     });
     let now = clock::now();

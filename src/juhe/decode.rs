@@ -585,7 +585,14 @@ impl Push {
     /// Stable identity of a push for deduplication: Juhe re-sends, and a forged copy of a
     /// handled push must not act twice.
     pub fn dedupe_key(&self) -> String {
-        format!("{}:{}:{}", self.out_order_no, self.kind, self.msg_code)
+        let base = format!("{}:{}:{}", self.out_order_no, self.kind, self.msg_code);
+        if self.kind != 2 {
+            return base;
+        }
+        // Refunds are per passenger: two passengers' refund pushes are two different events.
+        let mut ids: Vec<&str> = self.passengers.iter().filter_map(|p| p.passenger_id.as_deref()).collect();
+        ids.sort_unstable();
+        format!("{base}:{}", ids.join(","))
     }
 
     /// `msgCode == "100"`.

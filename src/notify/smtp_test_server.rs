@@ -272,22 +272,23 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
 /// encoded words is dropped, as the RFC says.
 pub fn decode_words(header: &str) -> String {
     let mut out: Vec<u8> = Vec::new();
-    for word in header.split_whitespace() {
+    let mut previous_encoded = false;
+    for (i, word) in header.split_whitespace().enumerate() {
         let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
-        match inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>()) {
-            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("b") => {
-                out.extend(base64_decode(p[2]));
-            }
+        let decoded = match inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>()) {
+            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("b") => Some(base64_decode(p[2])),
             Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("q") => {
-                out.extend(quoted_printable_decode(&p[2].replace('_', " ")));
+                Some(quoted_printable_decode(&p[2].replace('_', " ")))
             }
-            _ => {
-                if !out.is_empty() {
-                    out.push(b' ');
-                }
-                out.extend(word.as_bytes());
-            }
+            _ => None,
+        };
+        // Whitespace between two encoded words is not part of the text (RFC 2047 §6.2); any
+        // other whitespace is.
+        if i > 0 && !(previous_encoded && decoded.is_some()) {
+            out.push(b' ');
         }
+        previous_encoded = decoded.is_some();
+        out.extend(decoded.unwrap_or_else(|| word.as_bytes().to_vec()));
     }
     String::from_utf8_lossy(&out).into_owned()
 }
