@@ -187,31 +187,8 @@ async fn wait_creates(daemon: &mut Daemon, w: &World, n: usize) -> Vec<JuheCreat
         .await
 }
 
-/// The Subject header decoded as RFC 2047 says: whitespace between two encoded-words is
-/// dropped, whitespace next to ordinary text is kept. (`common::decode_words` drops the space
-/// between ordinary text and a following encoded-word: `G8294 =?utf-8?b?…?=` → `G8294上海`.)
 fn subject_of(raw: &str) -> String {
-    let value = header(raw, "Subject").unwrap_or_default();
-    let mut out: Vec<u8> = Vec::new();
-    let mut prev_encoded = false;
-    for (i, word) in value.split_whitespace().enumerate() {
-        let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
-        let parts = inner.map(|w| w.splitn(3, '?').collect::<Vec<_>>());
-        let decoded = match parts {
-            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("b") => Some(base64_decode(p[2])),
-            Some(p) if p.len() == 3 && p[1].eq_ignore_ascii_case("q") => {
-                Some(quoted_printable_decode(&p[2].replace('_', " ")))
-            }
-            _ => None,
-        };
-        let encoded = decoded.is_some();
-        if i > 0 && !(encoded && prev_encoded) {
-            out.push(b' ');
-        }
-        out.extend(decoded.unwrap_or_else(|| word.as_bytes().to_vec()));
-        prev_encoded = encoded;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    Mail::parse(raw).subject
 }
 
 fn mm_dd(d: NaiveDate) -> String {

@@ -183,26 +183,8 @@ async fn wait_mails(daemon: &mut Daemon, smtp: &TestSmtpServer, n: usize, what: 
     mails
 }
 
-/// [`Mail::parse`], with the subject decoded as RFC 2047 says: whitespace is dropped only
-/// between two encoded words (the shared decoder also drops it between a plain word, like a
-/// train number, and the encoded word after it).
 fn parse_mail(raw: &str) -> Mail {
-    let mut mail = Mail::parse(raw);
-    let header = mail.header("Subject").unwrap_or_default();
-    let mut subject = String::new();
-    let mut last_encoded = None;
-    for word in header.split_whitespace() {
-        let encoded = word.starts_with("=?") && word.ends_with("?=");
-        match last_encoded {
-            None => {}
-            Some(true) if encoded => {}
-            Some(_) => subject.push(' '),
-        }
-        subject.push_str(&decode_words(word));
-        last_encoded = Some(encoded);
-    }
-    mail.subject = subject;
-    mail
+    Mail::parse(raw)
 }
 
 fn subjects(mails: &[Mail]) -> Vec<&str> {
