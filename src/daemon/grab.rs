@@ -184,9 +184,17 @@ async fn submit(
     summary: &OrderSummary,
     notify: &[String],
 ) {
-    shared.creating.lock().unwrap_or_else(|p| p.into_inner()).insert(out.to_string());
+    shared
+        .creating
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(out.to_string());
     let result = juhe.create_order(create).await;
-    shared.creating.lock().unwrap_or_else(|p| p.into_inner()).remove(out);
+    shared
+        .creating
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(out);
     let now = clock::now();
     let (update, mail) = match result {
         Ok(created) => {
@@ -263,7 +271,12 @@ pub(super) async fn follower(shared: Arc<Shared>, shutdown: CancellationToken) {
                     if shutdown.is_cancelled() {
                         return;
                     }
-                    if shared.creating.lock().unwrap_or_else(|p| p.into_inner()).contains(&o.out_order_no) {
+                    if shared
+                        .creating
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains(&o.out_order_no)
+                    {
                         // Its createOrder is still in flight: asking now would find nothing and
                         // resubmit it.
                         continue;

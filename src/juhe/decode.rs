@@ -590,7 +590,11 @@ impl Push {
             return base;
         }
         // Refunds are per passenger: two passengers' refund pushes are two different events.
-        let mut ids: Vec<&str> = self.passengers.iter().filter_map(|p| p.passenger_id.as_deref()).collect();
+        let mut ids: Vec<&str> = self
+            .passengers
+            .iter()
+            .filter_map(|p| p.passenger_id.as_deref())
+            .collect();
         ids.sort_unstable();
         format!("{base}:{}", ids.join(","))
     }

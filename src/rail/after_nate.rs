@@ -342,7 +342,7 @@ impl RailClient {
         })?;
         cookie_value.set_sensitive(true);
         let req = self
-            .http
+            .logged_in
             .post(format!("{}{QUEUE_PATH}", self.base))
             .header(
                 header::CONTENT_TYPE,
@@ -732,5 +732,68 @@ pub(crate) mod tests {
         };
         let e = format!("{:#}", load_cookie(&rail).unwrap_err());
         assert!(!e.contains("cret"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn cookies_a_logged_in_answer_sets_never_reach_the_anonymous_session() {
+        use axum::routing::{get, post};
+        use std::sync::{Arc, Mutex};
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let record = seen.clone();
+        let app = axum::Router::new()
+            .route(
+                QUEUE_PATH,
+                post(|| async {
+                    (
+                        [(axum::http::header::SET_COOKIE, "uKey=LOGGED-IN-ONLY; Path=/")],
+                        r#"{"status":true,"data":{"flag":true,"status":2,"isAsync":false},"messages":[]}"#,
+                    )
+                }),
+            )
+            .route(
+                "/otn/leftTicket/init",
+                get(move |headers: axum::http::HeaderMap| {
+                    let record = record.clone();
+                    async move {
+                        let cookie = headers
+                            .get(axum::http::header::COOKIE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        record.lock().unwrap().push(cookie);
+                        (
+                            [(axum::http::header::SET_COOKIE, "JSESSIONID=anon; Path=/")],
+                            "var CLeftTicketUrl = 'leftTicket/queryG';",
+                        )
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let upstream = crate::config::Upstream {
+            rail_url: format!("http://{addr}"),
+            min_interval: std::time::Duration::ZERO,
+            jitter: std::time::Duration::ZERO,
+            ..crate::config::Upstream::default()
+        };
+        let client = RailClient::new(&upstream).unwrap();
+        client.init().await.unwrap();
+        let answer = client
+            .query_waitlist(&SecretString::from("tk=user-session"))
+            .await
+            .unwrap();
+        assert_eq!(answer, QueueAnswer::NoOrder);
+        client.init().await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert!(
+            seen[1].contains("JSESSIONID=anon"),
+            "the anonymous session keeps its own cookie: {seen:?}"
+        );
+        assert!(
+            !seen[1].contains("LOGGED-IN-ONLY") && !seen[1].contains("user-session"),
+            "nothing of the logged-in session reaches anonymous requests: {seen:?}"
+        );
     }
 }

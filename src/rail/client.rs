@@ -94,6 +94,9 @@ struct Session {
 /// A 12306 client. Cheap to share behind an `Arc`; requests through one client are serialized.
 pub struct RailClient {
     pub(crate) http: reqwest::Client,
+    /// For calls made with the user's own session cookie (候补): no cookie jar, so nothing a
+    /// logged-in answer sets can leak into the anonymous left-ticket session (or back).
+    pub(crate) logged_in: reqwest::Client,
     pub(crate) base: String,
     min_interval: Duration,
     jitter: Duration,
@@ -140,16 +143,19 @@ impl RailClient {
     /// A client for `settings.rail_url` (the real 12306 by default, the simulator in tests).
     pub fn new(settings: &Upstream) -> anyhow::Result<RailClient> {
         let base = settings.rail_url.trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .cookie_store(true)
-            .user_agent(settings.user_agent.clone())
-            .default_headers(browser_headers(&base))
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(redirect::Policy::none())
+                .user_agent(settings.user_agent.clone())
+                .default_headers(browser_headers(&base))
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.timeout)
+        };
+        let http = builder().cookie_store(true).build()?;
+        let logged_in = builder().build()?;
         Ok(RailClient {
             http,
+            logged_in,
             base,
             min_interval: settings.min_interval,
             jitter: settings.jitter,
