@@ -338,6 +338,59 @@ fn subject_for(event: &OrderEvent, s: &OrderSummary) -> String {
     )
 }
 
+/// The email saying that seats appeared but no order could be placed, and why (pure). There is
+/// no order yet, so it names what the watch asked for.
+pub fn render_refusal(
+    watch: &Watch,
+    date: NaiveDate,
+    refusal: &GrabRefusal,
+    now: DateTime<FixedOffset>,
+) -> EmailContent {
+    let trains: Vec<&str> = watch.trains.iter().map(|t| t.text.as_str()).collect();
+    let subject = format!(
+        "【抢票】未能下单 {} {}→{} {}",
+        trains.first().copied().unwrap_or(""),
+        watch.from.name,
+        watch.to.name,
+        date.format("%m月%d日")
+    );
+    let passengers: Vec<String> = watch
+        .grab
+        .as_ref()
+        .map(|g| {
+            g.passengers
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.id_no.masked()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let lines = [
+        format!("有余票，但没有下抢票单：{refusal}。"),
+        String::new(),
+        format!("监视：{}", watch.name),
+        format!("日期：{}", date.format("%Y-%m-%d")),
+        format!("车次：{}", trains.join(" / ")),
+        format!("席别：{}", watch.seats.iter().map(|s| s.name()).collect::<Vec<_>>().join(" / ")),
+        format!("乘客：{}", passengers.join("；")),
+        String::new(),
+        "下一步：可以到 12306 自己购票；修改 yupiao.toml 的 [juhe] 设置或 watchlist.toml 后，下次有票时会再试。".to_string(),
+        format!("（{} 由 yupiao 发送）", now.format("%Y-%m-%d %H:%M:%S")),
+    ];
+    let text = lines.join("\n") + "\n";
+    let html = format!(
+        "<html><body style=\"font-family:sans-serif\">{}</body></html>",
+        lines
+            .iter()
+            .map(|l| if l.is_empty() {
+                "<br>".to_string()
+            } else {
+                format!("<p style=\"margin:2px 0\">{}</p>", esc(l))
+            })
+            .collect::<String>()
+    );
+    EmailContent { subject, text, html }
+}
+
 /// The email for one order event (pure). ID numbers appear masked only; the summary never holds
 /// them whole.
 pub fn render_order_email(
@@ -1120,5 +1173,23 @@ mod tests {
                 "no ticket block without tickets ({event:?})"
             );
         }
+    }
+
+    #[test]
+    fn a_refusal_email_says_why_and_names_no_time_it_does_not_know() {
+        let refusal = GrabRefusal::MissingContact("cellphone");
+        let mail = render_refusal(&g8294(), date(), &refusal, now());
+        assert_eq!(mail.subject, "【抢票】未能下单 G8294 上海→常州 12月01日");
+        assert!(mail.text.contains("[juhe] cellphone is not set"), "{}", mail.text);
+        assert!(mail.text.contains("1101***********514"), "{}", mail.text);
+        assert!(
+            !mail.text.contains(ID) && !mail.html.contains(ID),
+            "the ID number only masked"
+        );
+        assert!(
+            !mail.text.contains("出发"),
+            "no departure time is invented: {}",
+            mail.text
+        );
     }
 }

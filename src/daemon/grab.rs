@@ -112,17 +112,7 @@ async fn place(
         Err(refusal) if !tell_refusal => return Err(PlaceError::Refused(refusal)),
         Err(refusal) => {
             // Said once per appearance of seats (alerts are rate-limited), in the log and by email.
-            let summary = refusal_summary(w, date);
-            let c = order::render_order_email(
-                "（未下单）",
-                &summary,
-                &OrderEvent::CreateRefused {
-                    reason: refusal.to_string(),
-                },
-                None,
-                now,
-            );
-            let e = email(shared, &w.notify, c);
+            let e = email(shared, &w.notify, order::render_refusal(w, date, &refusal, now));
             let name = w.name.clone();
             shared.db.call(move |s| s.enqueue_email(&name, now, &e)).await?;
             shared.wake_outbox.notify_one();
@@ -142,37 +132,6 @@ async fn place(
     tracing::info!(watch = %w.name, %date, out_order_no = %out, "grab intent stored; sending createOrder");
     submit(shared, juhe, &out, &plan.create, &plan.summary, &w.notify).await;
     Ok(())
-}
-
-fn refusal_summary(w: &Watch, date: NaiveDate) -> OrderSummary {
-    OrderSummary {
-        watch: w.name.clone(),
-        date,
-        trains: w.trains.iter().map(|t| t.text.clone()).collect(),
-        seats: w
-            .seats
-            .iter()
-            .filter_map(|s| s.juhe_code())
-            .map(str::to_string)
-            .collect(),
-        seat_names: w.seats.iter().map(|s| s.name().to_string()).collect(),
-        from_station: w.from.name.clone(),
-        to_station: w.to.name.clone(),
-        departs_at: date.and_time(chrono::NaiveTime::MIN),
-        close_time: date.and_time(chrono::NaiveTime::MIN),
-        accept_no_seat: w.grab.as_ref().is_some_and(|g| g.accept_no_seat),
-        passengers: w
-            .grab
-            .as_ref()
-            .map(|g| {
-                g.passengers
-                    .iter()
-                    .map(|p| format!("{} ({})", p.name, p.id_no.masked()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        ticket_model: 0,
-    }
 }
 
 /// Sends `createOrder` for a stored intent and records what is known afterwards.
