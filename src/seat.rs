@@ -146,6 +146,14 @@ impl SeatClass {
 
     /// Parses what a user may write: the Chinese name (also 一等卧/二等卧/其它 aliases), the row
     /// column name (`ze`, `ze_num`), the order code (`O`) or the Juhe code (`secondseat`).
+    ///
+    /// ```
+    /// use yupiao::seat::SeatClass;
+    /// assert_eq!(SeatClass::parse("二等座"), Some(SeatClass::Second));
+    /// assert_eq!(SeatClass::parse("ze"), SeatClass::parse("secondseat"));
+    /// assert_eq!(SeatClass::Second.column(), 30);
+    /// assert_eq!(SeatClass::parse("三等座"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<SeatClass> {
         let t = s.trim();
         if let Some(c) = SeatClass::ALL.iter().find(|c| c.name() == t) {

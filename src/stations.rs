@@ -158,6 +158,15 @@ impl StationTable {
 
     /// Resolves what a user wrote: Chinese name, full pinyin, short pinyin or telecode, in that
     /// order of preference. A 3-letter upper-case text is read as a telecode first.
+    ///
+    /// ```
+    /// use yupiao::stations::{Lookup, StationTable};
+    /// let table = StationTable::embedded();
+    /// for text in ["上海虹桥", "shanghaihongqiao", "shhq", "AOH"] {
+    ///     assert!(matches!(table.lookup(text), Lookup::Found(s) if s.telecode == "AOH"));
+    /// }
+    /// assert!(matches!(table.lookup("北京难"), Lookup::NotFound(near) if near.iter().any(|s| s.name == "北京南")));
+    /// ```
     pub fn lookup(&self, text: &str) -> Lookup<'_> {
         let t = text.trim();
         if t.is_empty() {

@@ -136,6 +136,16 @@ pub enum LeftTicketError {
 /// Empty results (`data` null, `result` empty) are an empty page, not an error: "no trains" is a
 /// normal answer. Everything that is not data comes back as the [`LeftTicketError`] case the
 /// client branches on.
+///
+/// ```
+/// use yupiao::rail::left_ticket::{decode_left_ticket, LeftTicketError};
+/// let moved = r#"{"status":false,"c_url":"leftTicket/queryX","c_name":"CLeftTicketUrl"}"#;
+/// assert_eq!(
+///     decode_left_ticket(moved),
+///     Err(LeftTicketError::EndpointMoved { c_url: "leftTicket/queryX".into() })
+/// );
+/// assert_eq!(decode_left_ticket("<html>error</html>"), Err(LeftTicketError::Html));
+/// ```
 pub fn decode_left_ticket(body: &str) -> Result<LeftTicketPage, LeftTicketError> {
     let text = body.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
