@@ -476,17 +476,30 @@ pub fn render_order_email(
         }
     }
     lines.push(String::new());
+    let refund_ids: Vec<String> = detail
+        .map(|d| {
+            d.passengers
+                .iter()
+                .filter_map(|p| p.passenger_id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     let next = match event {
-        OrderEvent::Issued => {
-            "下一步：在 12306 App 的“本人车票”里核对；需要退票时运行 `yupiao orders refund 抢票单号 乘客编号`。"
-        }
+        OrderEvent::Issued => format!(
+            "下一步：在 12306 App 的“本人车票”里核对；需要退票时运行 `yupiao orders refund {out_order_no} {}`（每位乘客一次）。",
+            refund_ids.first().map(String::as_str).unwrap_or("乘客编号")
+        ),
         OrderEvent::Created { .. }
         | OrderEvent::Status {
             status: OrderStatus::Grabbing | OrderStatus::NotStarted,
-        } => "下一步：等待即可；要放弃时运行 `yupiao orders cancel 抢票单号`（抢票中才能取消）。",
-        _ => "详情：运行 `yupiao orders show 抢票单号`。",
+        } => {
+            format!(
+                "下一步：等待即可；要放弃时运行 `yupiao orders cancel {out_order_no}`（抢票中才能取消）。"
+            )
+        }
+        _ => format!("详情：运行 `yupiao orders show {out_order_no}`。"),
     };
-    lines.push(next.to_string());
+    lines.push(next);
     lines.push(format!("（{} 由 yupiao 发送）", now.format("%Y-%m-%d %H:%M:%S")));
     let text = lines.join("\n") + "\n";
     let html = format!(
