@@ -75,6 +75,33 @@ pub fn mask_id(s: &str) -> String {
     if n >= 14 { mask(s, 4, 3) } else { mask(s, 1, 2) }
 }
 
+/// Masks every run of 6 or more digits (with a trailing `X`) in free text from a service —
+/// Juhe's `failMsg` says "未通过身份效验 张三 320382…3916" — so it can be stored, logged and
+/// emailed without whole ID or phone numbers.
+pub fn scrub_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], 'X' | 'x')) {
+                i += 1;
+            }
+            let run: String = chars[start..i].iter().collect();
+            if run.len() >= 6 {
+                out.push_str(&mask_id(&run));
+            } else {
+                out.push_str(&run);
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A phone number for display: first 3 and last 4 characters, stars between (`138****5678`).
 /// Shorter numbers keep their first character and last two, or nothing.
 pub fn mask_phone(s: &str) -> String {

@@ -18,6 +18,10 @@ use crate::juhe::{
 use crate::notify::EmailContent;
 use crate::watchlist::{IdType, Watch};
 
+/// Event notes the daemon reads back from an order's history (written by `yupiao orders`).
+pub const CANCEL_REQUESTED: &str = "cancel requested";
+pub const REFUND_REQUESTED: &str = "refund requested";
+
 /// Juhe refuses to grab for trains leaving sooner than this (msgCode 216).
 pub const MIN_LEAD: TimeDelta = TimeDelta::hours(3);
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::clock;
 use crate::config::Settings;
 use crate::juhe::{JuheClient, JuheError, OrderDetail, OrderStatus};
-use crate::order::OrderSummary;
+use crate::order::{CANCEL_REQUESTED, OrderSummary, REFUND_REQUESTED};
 use crate::store::{GrabOrderRow, GrabUpdate, Store};
 
 fn state_label(state: &str) -> String {
@@ -190,26 +190,35 @@ pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
         );
     }
     let juhe = client(settings)?;
-    let answer = juhe
-        .cancel_order(out)
-        .await
-        .map_err(|e| anyhow::anyhow!(explain(&e, "cancel")))?;
     let now = clock::now();
+    let answer = juhe.cancel_order(out).await;
+    let note = match &answer {
+        Ok(order_no) => format!("{CANCEL_REQUESTED} by the user; Juhe answered orderNo {order_no}"),
+        Err(JuheError::NotFound { .. }) if o.state == "intent" => {
+            format!(
+                "{CANCEL_REQUESTED} by the user before Juhe knew the order; it will not be submitted again"
+            )
+        }
+        Err(e) => anyhow::bail!(explain(e, "cancel")),
+    };
     store.update_grab_order(
         out,
         now,
         &GrabUpdate {
             next_check_at: Some(now),
-            event: Some(format!(
-                "cancel requested by the user; Juhe answered orderNo {answer}"
-            )),
+            event: Some(note),
             ..GrabUpdate::default()
         },
-        None,
+        &[],
     )?;
-    println!(
-        "cancel requested: Juhe accepted it for order {answer}; the daemon confirms with orderDetail and emails you"
-    );
+    match answer {
+        Ok(order_no) => println!(
+            "cancel requested: Juhe accepted it for order {order_no}; the daemon confirms with orderDetail and emails you"
+        ),
+        Err(_) => println!(
+            "Juhe does not know {out} yet; your cancel is recorded and yupiao will not submit it again"
+        ),
+    }
     Ok(())
 }
 
@@ -247,10 +256,10 @@ pub async fn refund(settings: &Settings, out: &str, passenger_id: &str) -> anyho
         now,
         &GrabUpdate {
             next_check_at: Some(now),
-            event: Some(format!("refund requested for passenger {passenger_id}")),
+            event: Some(format!("{REFUND_REQUESTED} for passenger {passenger_id}")),
             ..GrabUpdate::default()
         },
-        None,
+        &[],
     )?;
     println!(
         "refund requested for passenger {} of order {}: Juhe answers by push and orderDetail; the daemon emails the result",

@@ -209,6 +209,9 @@ pub struct GrabUpdate {
     pub next_check_at: Option<DateTime<FixedOffset>>,
     /// A history line (`created`, `D 抢票中`, `cancel requested`…); none = no event row.
     pub event: Option<String>,
+    /// Apply only if the order is still in this state (what the caller read): a slower task
+    /// never overwrites a newer outcome, and never sends its email twice.
+    pub expect_state: Option<String>,
 }
 
 /// Schema version this binary writes.
@@ -1236,20 +1239,28 @@ impl Store {
             .collect())
     }
 
-    /// Applies `update` to an order, with its event row and email, in ONE transaction.
+    /// Applies `update` to an order, with its event row and emails, in ONE transaction. False
+    /// (and nothing written) when `expect_state` no longer holds.
     pub fn update_grab_order(
         &mut self,
         out_order_no: &str,
         now: DateTime<FixedOffset>,
         update: &GrabUpdate,
-        email: Option<&NewEmail>,
-    ) -> Result<(), StoreError> {
+        emails: &[NewEmail],
+    ) -> Result<bool, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (watch, state): (String, String) = tx
             .prepare_cached("SELECT watch, state FROM grab_order WHERE out_order_no = ?1")?
             .query_row([out_order_no], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if update
+            .expect_state
+            .as_ref()
+            .is_some_and(|expected| *expected != state)
+        {
+            return Ok(false);
+        }
         let new_state = update.state.clone().unwrap_or(state);
         tx.prepare_cached(
             "UPDATE grab_order SET state = ?2, order_no = coalesce(?3, order_no), detail = coalesce(?4, detail),
@@ -1273,11 +1284,11 @@ impl Store {
             )?
             .execute((ms(now), out_order_no, &new_state, note))?;
         }
-        if let Some(email) = email {
+        for email in emails {
             insert_email(&tx, &watch, now, email)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// The event history of one order, oldest first: (at, state, note).
@@ -2028,9 +2039,10 @@ mod tests {
             last_error: Some(None),
             next_check_at: Some(at(600)),
             event: Some("F 出票成功".into()),
+            expect_state: Some("intent".into()),
         };
         store
-            .update_grab_order("YP20261122A", at(5), &update, Some(&email))
+            .update_grab_order("YP20261122A", at(5), &update, std::slice::from_ref(&email))
             .unwrap();
         let row = store.grab_order("YP20261122A").unwrap().unwrap();
         assert_eq!((row.state.as_str(), row.order_no.as_deref()), ("F", Some("J1")));

@@ -149,7 +149,7 @@ async fn receive(
                     )),
                     ..GrabUpdate::default()
                 };
-                s.update_grab_order(&out, now, &update, None)?;
+                s.update_grab_order(&out, now, &update, &[])?;
             }
             Ok::<_, crate::store::StoreError>(fresh)
         })

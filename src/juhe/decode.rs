@@ -55,8 +55,11 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
+/// The start of a body for an error message, with long digit runs (ID and phone numbers in
+/// pushes) masked.
 fn snippet(body: &str) -> String {
-    let t = body.trim();
+    let scrubbed = crate::identity::scrub_numbers(body);
+    let t = scrubbed.trim();
     let mut s: String = t.chars().take(120).collect();
     if t.chars().count() > 120 {
         s.push('…');
@@ -84,7 +87,7 @@ pub fn envelope(body: &str) -> Result<Value, JuheError> {
     if code == 0 {
         return Ok(result);
     }
-    let reason = text(&v, "reason").unwrap_or_default();
+    let reason = crate::identity::scrub_numbers(&text(&v, "reason").unwrap_or_default());
     // Where a msgCode may hide: next to error_code, inside result, or as the reason's wording.
     let msg_code = text(&v, "msgCode")
         .or_else(|| text(&result, "msgCode"))
@@ -521,7 +524,9 @@ pub fn decode_order_detail(body: &str) -> Result<OrderDetail, JuheError> {
         to_station: text(&r, "toStation"),
         depart_time: text(&r, "departureTime").or_else(|| text(&r, "departDate")),
         grab_end_time: text(&r, "grabEndTime"),
-        fail_msg: text(&r, "failMsg").or_else(|| text(&r, "failureReason")),
+        fail_msg: text(&r, "failMsg")
+            .or_else(|| text(&r, "failureReason"))
+            .map(|m| crate::identity::scrub_numbers(&m)),
         order_state_code,
         order_state: text(&r, "orderState"),
         ticket_no: text(&r, "ticketNo"),
@@ -637,7 +642,7 @@ pub fn decode_push(kind: u8, body: &str) -> Result<Push, JuheError> {
         order_no: text(&v, "orderNo"),
         out_order_no,
         msg_code,
-        msg_info: text(&v, "msgInfo"),
+        msg_info: text(&v, "msgInfo").map(|m| crate::identity::scrub_numbers(&m)),
         msg_detail,
         train_no: text(&v, "trainNo"),
         from_station: text(&v, "fromStation"),
