@@ -23,7 +23,7 @@ use crate::watchlist::{self, Diagnostic, Severity, Watch, WatchList};
 #[command(name = "yupiao", version, about, long_about = None)]
 pub struct Cli {
     /// Settings file [default: $YUPIAO_CONFIG, else ./yupiao.toml if present, else built-in defaults]
-    #[arg(long, global = true, value_name = "PATH", env = "YUPIAO_CONFIG")]
+    #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Watch list
     #[arg(long, global = true, value_name = "PATH", default_value = "watchlist.toml")]
@@ -101,7 +101,10 @@ pub enum OrdersAction {
 
 /// Resolves `--config`: explicit path (or `$YUPIAO_CONFIG`), else `./yupiao.toml` when present.
 fn settings_path(cli: &Cli) -> Option<PathBuf> {
-    cli.config.clone().or_else(|| {
+    let from_env = std::env::var_os("YUPIAO_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    cli.config.clone().or(from_env).or_else(|| {
         let p = PathBuf::from("yupiao.toml");
         p.exists().then_some(p)
     })

@@ -320,20 +320,39 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml));
         }
-        let env: std::collections::HashMap<String, String> = env
+        // Values arrive byte for byte (no number/bool guessing: a password "0123456" must stay
+        // "0123456"); the typed fields parse their own text. The two list keys are split here.
+        let mut env: std::collections::HashMap<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("YUPIAO__"))
             .collect();
+        let mut lists: Vec<(&str, Vec<String>)> = Vec::new();
+        for (var, key) in [
+            ("YUPIAO__EMAIL__TO", "email.to"),
+            ("YUPIAO__UPSTREAM__RISK_PHRASES", "upstream.risk_phrases"),
+        ] {
+            if let Some(v) = env.remove(var) {
+                lists.push((
+                    key,
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ));
+            }
+        }
         builder = builder.add_source(
             config::Environment::with_prefix("YUPIAO")
                 .prefix_separator("__")
                 .separator("__")
-                .list_separator(",")
-                .with_list_parse_key("email.to")
-                .with_list_parse_key("upstream.risk_phrases")
-                .try_parsing(true)
                 .source(Some(env)),
         );
+        for (key, values) in lists {
+            builder = builder
+                .set_override(key, values)
+                .map_err(|e| SettingsError(format!("{key}: {e}")))?;
+        }
         let where_ = path.map_or_else(|| "settings".to_string(), |p| p.display().to_string());
         let cfg = builder
             .build()
@@ -397,6 +416,12 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
     match Raw::deserialize(d)? {
         Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        // A bare number from the environment (`YUPIAO__UPSTREAM__TIMEOUT=7`) is seconds too.
+        Raw::Text(t) if !t.trim().is_empty() && t.trim().bytes().all(|b| b.is_ascii_digit()) => t
+            .trim()
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(serde::de::Error::custom),
         Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
             serde::de::Error::custom(format!(
                 "{t:?} is not a duration ({e}); write e.g. \"3s\", \"10m\", \"1h\""
@@ -454,6 +479,35 @@ mod tests {
         assert_eq!(s.email.transport, Transport::Smtp);
         assert_eq!(s.email.password.as_ref().unwrap().expose_secret(), "hunter2");
         assert_eq!(s.email.to, vec!["a@example.com", "b@example.com"]);
+    }
+
+    #[test]
+    fn environment_values_arrive_byte_for_byte_and_typed_keys_still_parse() {
+        let env = vec![
+            ("YUPIAO__EMAIL__PASSWORD".to_string(), "0123456".to_string()),
+            ("YUPIAO__EMAIL__USERNAME".to_string(), "007".to_string()),
+            (
+                "YUPIAO__JUHE__ID_CARD_TYPE_FOR_RESIDENT_ID".to_string(),
+                "01".to_string(),
+            ),
+            ("YUPIAO__JUHE__ENABLED".to_string(), "true".to_string()),
+            ("YUPIAO__UPSTREAM__PRESALE_DAYS".to_string(), "10".to_string()),
+            ("YUPIAO__UPSTREAM__TIMEOUT".to_string(), "7".to_string()),
+            ("YUPIAO__EMAIL__PORT".to_string(), "2525".to_string()),
+            (
+                "YUPIAO__UPSTREAM__RISK_PHRASES".to_string(),
+                "系统升级, 维护中".to_string(),
+            ),
+        ];
+        let s = Settings::load_with_env(None, env).unwrap();
+        assert_eq!(s.email.password.as_ref().unwrap().expose_secret(), "0123456");
+        assert_eq!(s.email.username.as_deref(), Some("007"));
+        assert_eq!(s.juhe.id_card_type_for_resident_id, "01");
+        assert!(s.juhe.enabled);
+        assert_eq!(s.upstream.presale_days, 10);
+        assert_eq!(s.upstream.timeout, Duration::from_secs(7));
+        assert_eq!(s.email.port, 2525);
+        assert_eq!(s.upstream.risk_phrases, vec!["系统升级", "维护中"]);
     }
 
     #[test]

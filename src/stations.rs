@@ -180,15 +180,25 @@ impl StationTable {
             return Lookup::Found(s);
         }
         let lower = t.to_ascii_lowercase();
+        // "bjp" is the telecode of 北京 and the short pinyin of 白鸡坡: never pick one silently.
+        let as_code = (t.len() == 3 && t.chars().all(|c| c.is_ascii_alphabetic()))
+            .then(|| self.by_telecode(t))
+            .flatten();
         for index in [&self.by_pinyin, &self.by_short] {
             if let Some(ids) = index.get(&lower) {
-                return match ids.as_slice() {
-                    [one] => Lookup::Found(&self.stations[*one]),
-                    many => Lookup::Ambiguous(many.iter().map(|&i| &self.stations[i]).collect()),
+                let mut found: Vec<&Station> = ids.iter().map(|&i| &self.stations[i]).collect();
+                if let Some(code) = as_code
+                    && !found.iter().any(|s| s.telecode == code.telecode)
+                {
+                    found.insert(0, code);
+                }
+                return match found.as_slice() {
+                    [one] => Lookup::Found(one),
+                    _ => Lookup::Ambiguous(found),
                 };
             }
         }
-        if let Some(s) = self.by_telecode(t) {
+        if let Some(s) = as_code {
             return Lookup::Found(s);
         }
         Lookup::NotFound(self.nearest(t, 5))
@@ -305,6 +315,21 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_lowercase_telecode_that_is_also_a_short_pinyin_is_ambiguous() {
+        let t = StationTable::embedded();
+        match t.lookup("bjp") {
+            Lookup::Ambiguous(v) => {
+                let codes: Vec<&str> = v.iter().map(|s| s.telecode.as_str()).collect();
+                assert!(codes.contains(&"BJP"), "{codes:?}");
+                assert!(codes.len() >= 2, "{codes:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(t.lookup("BJP"), Lookup::Found(s) if s.name == "北京"));
+        assert!(matches!(t.lookup("czh"), Lookup::Found(s) if s.telecode == "CZH"));
     }
 
     #[test]
