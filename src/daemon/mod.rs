@@ -827,6 +827,19 @@ fn same_watch(a: &Watch, b: &Watch) -> bool {
     Watch { line: 0, ..a.clone() } == Watch { line: 0, ..b.clone() }
 }
 
+/// Two versions of a watch look for the same seats: everything but the schedule, the recipients
+/// and the position. Only then does an edit keep the stored state (so changing `every` or
+/// `notify` does not re-alert seats that are already known).
+fn same_search(a: &Watch, b: &Watch) -> bool {
+    let neutral = |w: &Watch| Watch {
+        line: 0,
+        schedule: Schedule::Every(Duration::ZERO),
+        notify: Vec::new(),
+        ..w.clone()
+    };
+    neutral(a) == neutral(b)
+}
+
 /// Applies an edited watch list, or keeps the running one and records why the edit was refused.
 async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     let now = clock::now();
@@ -857,8 +870,11 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
         let kept = new.watches.iter().find(|n| n.name == w.name);
         if !kept.is_some_and(|n| same_watch(n, w)) {
             remove_job(shared, sched, &w.name).await;
-            let name = w.name.clone();
-            let _ = shared.db.call(move |s| s.forget_watch(&name)).await;
+            if !kept.is_some_and(|n| same_search(n, w)) {
+                // Removed, or now looking for something else: start afresh.
+                let name = w.name.clone();
+                let _ = shared.db.call(move |s| s.forget_watch(&name)).await;
+            }
             shared
                 .last_polled
                 .lock()
@@ -1000,6 +1016,22 @@ mod tests {
         .unwrap();
         assert_ne!(a.watches[0].line, b.watches[0].line);
         assert!(same_watch(&a.watches[0], &b.watches[0]));
+        let rescheduled = text.replace("dates", "every = \"5m\"\ndates");
+        let (r, _) = watchlist::parse(
+            &rescheduled,
+            "w.toml",
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            table,
+        )
+        .unwrap();
+        assert!(
+            !same_watch(&a.watches[0], &r.watches[0]),
+            "a new schedule restarts the job"
+        );
+        assert!(
+            same_search(&a.watches[0], &r.watches[0]),
+            "but keeps what is known about the seats"
+        );
         let changed = text.replace("CZH", "AOH");
         let (c, _) = watchlist::parse(
             &changed,
@@ -1009,5 +1041,9 @@ mod tests {
         )
         .unwrap();
         assert!(!same_watch(&a.watches[0], &c.watches[0]));
+        assert!(
+            !same_search(&a.watches[0], &c.watches[0]),
+            "another route starts afresh"
+        );
     }
 }

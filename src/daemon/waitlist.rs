@@ -215,8 +215,16 @@ pub(super) async fn reload(
         if !new.waitlists.iter().any(|n| same(n, w)) {
             let k = key(&w.name);
             remove_job(shared, sched, &k).await;
-            let name = w.name.clone();
-            let _ = shared.db.call(move |s| s.forget_waitlist(&name)).await;
+            // Only a removed entry, or one following another order, starts afresh: a new
+            // schedule or new recipients keep what was already said (no repeated emails).
+            let follows_same = new
+                .waitlists
+                .iter()
+                .any(|n| n.name == w.name && n.reserve_no == w.reserve_no);
+            if !follows_same {
+                let name = w.name.clone();
+                let _ = shared.db.call(move |s| s.forget_waitlist(&name)).await;
+            }
             shared
                 .last_polled
                 .lock()
