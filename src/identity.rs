@@ -67,12 +67,30 @@ fn mask(s: &str, head: usize, tail: usize) -> String {
 /// An ID number for display: first 4 and last 3 characters, stars between
 /// (`3623***********030`). Shorter numbers keep their first character and last two, or nothing.
 pub fn mask_id(s: &str) -> String {
-    if s.contains('*') {
-        // 12306 and Juhe already mask what they echo back; masking again would hide more.
-        return s.trim().to_string();
-    }
+    // Masking is applied even to text that already has stars: re-masking 12306's own
+    // `3623***********030` gives the same string, and a half-masked number gets fully masked.
     let n = s.trim().chars().count();
     if n >= 14 { mask(s, 4, 3) } else { mask(s, 1, 2) }
+}
+
+#[cfg(test)]
+mod masking_tests {
+    use super::*;
+
+    #[test]
+    fn already_masked_numbers_stay_and_half_masked_ones_are_masked_again() {
+        assert_eq!(mask_id("3623***********030"), "3623***********030");
+        assert_eq!(
+            mask_id("36232119900101****"),
+            "3623**************",
+            "no digit of the middle survives"
+        );
+        assert_eq!(
+            scrub_numbers("未通过身份效验 张三 362321199001011030"),
+            "未通过身份效验 张三 3623***********030"
+        );
+        assert_eq!(scrub_numbers("车次 G8294 余票 12345"), "车次 G8294 余票 12345");
+    }
 }
 
 /// Masks every run of 6 or more digits (with a trailing `X`) in free text from a service —

@@ -162,7 +162,7 @@ fn gather_waitlists(store: &Store, list: Option<&WatchList>) -> Result<Vec<Waitl
             .find(|(n, _, _)| *n == name)
             .and_then(|(_, json, _)| serde_json::from_str(json).ok());
         let order = snap.as_ref().and_then(|s| s.order.as_ref());
-        let counts = store.outbox_counts(&name)?;
+        let counts = store.outbox_counts(&format!("{WAITLIST_PREFIX}{name}"))?;
         out.push(WaitlistReport {
             in_watchlist: list.is_some_and(|l| l.waitlists.iter().any(|w| w.name == name)),
             last_poll: st.as_ref().and_then(|s| s.last_poll_at),

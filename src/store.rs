@@ -1127,9 +1127,11 @@ impl Store {
 
     /// Writes one poll of a `[[waitlist]]` in ONE transaction: the new state, a history row when
     /// the order changed (`snapshot`), and its emails. A restart never repeats or loses them.
+    /// `outbox_key` is what the emails are filed under (the daemon's `候补:` key).
     pub fn record_waitlist(
         &mut self,
         name: &str,
+        outbox_key: &str,
         now: DateTime<FixedOffset>,
         state: &str,
         snapshot: Option<&str>,
@@ -1148,7 +1150,7 @@ impl Store {
                 .execute((ms(now), name, snap))?;
         }
         for email in emails {
-            insert_email(&tx, name, now, email)?;
+            insert_email(&tx, outbox_key, now, email)?;
         }
         tx.commit()?;
         Ok(())
@@ -1962,6 +1964,7 @@ mod tests {
         store
             .record_waitlist(
                 "候补",
+                "候补:候补",
                 at(0),
                 r#"{"status":"01"}"#,
                 Some(r#"{"status":"01"}"#),
@@ -1969,7 +1972,7 @@ mod tests {
             )
             .unwrap();
         store
-            .record_waitlist("候补", at(1), r#"{"status":"01"}"#, None, &[])
+            .record_waitlist("候补", "候补:候补", at(1), r#"{"status":"01"}"#, None, &[])
             .unwrap();
         assert_eq!(
             store.waitlist_state("候补").unwrap().as_deref(),
@@ -1980,13 +1983,20 @@ mod tests {
             1,
             "an unchanged poll adds no history"
         );
-        assert_eq!(store.outbox_counts("候补").unwrap().pending, 1);
+        assert_eq!(store.outbox_counts("候补:候补").unwrap().pending, 1);
 
         let bad = NewEmail {
             recipients: vec![],
             ..email
         };
-        let err = store.record_waitlist("候补", at(2), r#"{"status":"07"}"#, Some("{}"), &[bad]);
+        let err = store.record_waitlist(
+            "候补",
+            "候补:候补",
+            at(2),
+            r#"{"status":"07"}"#,
+            Some("{}"),
+            &[bad],
+        );
         assert!(
             err.is_err(),
             "an email without recipients breaks the outbox CHECK"

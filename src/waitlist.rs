@@ -342,7 +342,7 @@ pub fn render_session_expired(
     let steps = [
         format!("在浏览器中登录 12306，打开候补订单页面：{url}"),
         "按 F12 打开开发者工具，切到“网络（Network）”，刷新页面，点选 queryQueue 请求，复制请求头中 Cookie 的完整值。".to_string(),
-        "粘贴到 yupiao.toml 的 [rail] cookie = \"…\"；或写入 [rail] cookie_file 指向的文件（推荐：文件更新后无需重启，yupiao 会自动发现新 cookie）。".to_string(),
+        "写入 [rail] cookie_file 指向的文件（推荐：保存后下一次检查就会用上，无需重启）；如果用的是 yupiao.toml 里的 [rail] cookie = \"…\"，改完后需要重启 yupiao（systemctl restart yupiao）。两者只能设置一个。".to_string(),
     ];
     let caution = "Cookie 等同于你的 12306 登录凭据：只放在这台机器上，不要发给任何人。";
     let last = last_seen.map(|o| last_seen_line(o, now));

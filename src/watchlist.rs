@@ -1061,6 +1061,13 @@ impl<'t> Section<'t> {
             }),
             None => {
                 let hint = match item.as_value() {
+                    // A duration needs its unit: `every = 30` means `every = "30s"`.
+                    Some(Value::Integer(_) | Value::Float(_)) if matches!(key, "every" | "close_time") => {
+                        format!(
+                            " (write it with a unit: {key} = \"{}s\")",
+                            item.to_string().trim()
+                        )
+                    }
                     Some(Value::Integer(_) | Value::Float(_)) => {
                         format!(" (quote it: {key} = \"{}\")", item.to_string().trim())
                     }

@@ -269,12 +269,13 @@ pub async fn run(
         email = %shared.mailer.describe(),
         "yupiao running"
     );
+    let hup = hangup_stream();
     ready();
 
     let tasks = tokio_util::task::TaskTracker::new();
     tasks.spawn(poller(shared.clone(), sched.clone(), shutdown.clone()));
     tasks.spawn(outbox_sender(shared.clone(), shutdown.clone()));
-    tasks.spawn(watch_file(shared.clone(), sched.clone(), shutdown.clone()));
+    tasks.spawn(watch_file(shared.clone(), sched.clone(), shutdown.clone(), hup));
     tasks.spawn(discovery(shared.clone(), shutdown.clone()));
     tasks.spawn(maintenance(shared.clone(), shutdown.clone()));
     tasks.spawn(watchdog(shared.clone(), shutdown.clone()));
@@ -756,7 +757,25 @@ async fn outbox_sender(shared: Arc<Shared>, shutdown: CancellationToken) {
 }
 
 /// Reloads the watch list on file changes in its directory and on SIGHUP.
-async fn watch_file(shared: Arc<Shared>, sched: JobScheduler, shutdown: CancellationToken) {
+/// SIGHUP as a stream, installed before READY so that an early `systemctl reload` cannot end
+/// the process (SIGHUP's default action).
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+fn hangup_stream() -> Hangup {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+async fn watch_file(shared: Arc<Shared>, sched: JobScheduler, shutdown: CancellationToken, hup: Hangup) {
     use notify_fs::Watcher as _;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let path = shared.watchlist_path.clone();
@@ -791,13 +810,10 @@ async fn watch_file(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancella
         }
     };
     #[cfg(unix)]
-    {
+    if let Some(mut hup) = hup {
         let tx_hup = tx.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-                return;
-            };
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,

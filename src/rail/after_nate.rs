@@ -152,9 +152,16 @@ pub fn decode_queue(body: &str) -> Result<QueueAnswer, AfterNateError> {
                 reason: "HTML error page instead of data".into(),
             });
         }
-        return Ok(QueueAnswer::SessionExpired(
-            "12306 answered with an HTML page (the login page) instead of data".into(),
-        ));
+        let lower = body.to_ascii_lowercase();
+        if lower.contains("login") || body.contains("登录") {
+            return Ok(QueueAnswer::SessionExpired(
+                "12306 answered with an HTML page (its login page) instead of data".into(),
+            ));
+        }
+        // Some other page (maintenance, anti-bot): not a verdict on the session.
+        return Err(AfterNateError::Throttled {
+            reason: "HTML page instead of data (not the login page)".into(),
+        });
     }
     let v: Value = serde_json::from_str(body)
         .map_err(|_| AfterNateError::Malformed(format!("not JSON: {}", snippet(body))))?;
@@ -732,6 +739,17 @@ pub(crate) mod tests {
         };
         let e = format!("{:#}", load_cookie(&rail).unwrap_err());
         assert!(!e.contains("cret"), "{e}");
+    }
+
+    #[test]
+    fn only_a_login_page_means_the_session_expired() {
+        let login = "<html><head><title>登录 | 客运服务</title></head><body><form action=\"/passport/web/login\"></form></body></html>";
+        assert!(matches!(decode_queue(login), Ok(QueueAnswer::SessionExpired(_))));
+        let other = "<html><body>系统维护中，请稍后再试</body></html>";
+        assert!(
+            matches!(decode_queue(other), Err(AfterNateError::Throttled { .. })),
+            "a maintenance page says nothing about the session"
+        );
     }
 
     #[tokio::test]

@@ -304,7 +304,10 @@ impl RailClient {
         }
         let mut endpoint = self
             .endpoint()
-            .ok_or_else(|| RailError::Endpoint("the init page names no CLeftTicketUrl".into()))?;
+            // An error or login page instead of the booking page: 12306 is pushing back.
+            .ok_or_else(|| RailError::Throttled {
+                reason: "the init page names no CLeftTicketUrl (an error page?)".into(),
+            })?;
         let mut moved = false;
         loop {
             match self.query_at(&endpoint, q).await {
