@@ -16,6 +16,7 @@ use crate::juhe::{
     CreateOrder, JuhePassenger, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text,
 };
 use crate::notify::EmailContent;
+use crate::notify::render::escape;
 use crate::watchlist::{IdType, Watch};
 
 /// Event notes the daemon reads back from an order's history (written by `yupiao orders`).
@@ -317,11 +318,21 @@ pub fn assess(prev_state: &str, prev_detail: Option<&OrderDetail>, detail: &Orde
     events
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Text and HTML parts from the same lines (an empty line is a paragraph break).
+fn email_from_lines(subject: String, lines: &[String]) -> EmailContent {
+    let text = lines.join("\n") + "\n";
+    let html = format!(
+        "<html><body style=\"font-family:sans-serif\">{}</body></html>",
+        lines
+            .iter()
+            .map(|l| if l.is_empty() {
+                "<br>".to_string()
+            } else {
+                format!("<p style=\"margin:2px 0\">{}</p>", escape(l))
+            })
+            .collect::<String>()
+    );
+    EmailContent { subject, text, html }
 }
 
 fn subject_for(event: &OrderEvent, s: &OrderSummary) -> String {
@@ -380,19 +391,7 @@ pub fn render_refusal(
         "下一步：可以到 12306 自己购票；修改 yupiao.toml 的 [juhe] 设置或 watchlist.toml 后，下次有票时会再试。".to_string(),
         format!("（{} 由 yupiao 发送）", now.format("%Y-%m-%d %H:%M:%S")),
     ];
-    let text = lines.join("\n") + "\n";
-    let html = format!(
-        "<html><body style=\"font-family:sans-serif\">{}</body></html>",
-        lines
-            .iter()
-            .map(|l| if l.is_empty() {
-                "<br>".to_string()
-            } else {
-                format!("<p style=\"margin:2px 0\">{}</p>", esc(l))
-            })
-            .collect::<String>()
-    );
-    EmailContent { subject, text, html }
+    email_from_lines(subject, &lines)
 }
 
 /// The email for one order event (pure). ID numbers appear masked only; the summary never holds
@@ -505,19 +504,7 @@ pub fn render_order_email(
     };
     lines.push(next);
     lines.push(format!("（{} 由 yupiao 发送）", now.format("%Y-%m-%d %H:%M:%S")));
-    let text = lines.join("\n") + "\n";
-    let html = format!(
-        "<html><body style=\"font-family:sans-serif\">{}</body></html>",
-        lines
-            .iter()
-            .map(|l| if l.is_empty() {
-                "<br>".to_string()
-            } else {
-                format!("<p style=\"margin:2px 0\">{}</p>", esc(l))
-            })
-            .collect::<String>()
-    );
-    EmailContent { subject, text, html }
+    email_from_lines(subject, &lines)
 }
 
 #[cfg(test)]

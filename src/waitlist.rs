@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Weekday};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::notify::EmailContent;
@@ -721,32 +721,14 @@ fn month_day(d: NaiveDate) -> String {
 
 /// `3月25日（周三）`.
 fn long_date(d: NaiveDate) -> String {
-    let w = match d.weekday() {
-        Weekday::Mon => "周一",
-        Weekday::Tue => "周二",
-        Weekday::Wed => "周三",
-        Weekday::Thu => "周四",
-        Weekday::Fri => "周五",
-        Weekday::Sat => "周六",
-        Weekday::Sun => "周日",
-    };
-    format!("{}（{w}）", month_day(d))
+    format!(
+        "{}（{}）",
+        month_day(d),
+        crate::notify::render::weekday_zh(d.weekday())
+    )
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::notify::render::escape;
 
 #[cfg(test)]
 mod tests {

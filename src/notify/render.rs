@@ -302,7 +302,8 @@ fn long_date(date: NaiveDate) -> String {
     format!("{}（{}）", month_day(date), weekday_zh(date.weekday()))
 }
 
-fn weekday_zh(day: Weekday) -> &'static str {
+/// 周一 … 周日.
+pub(crate) fn weekday_zh(day: Weekday) -> &'static str {
     match day {
         Weekday::Mon => "周一",
         Weekday::Tue => "周二",
@@ -314,8 +315,9 @@ fn weekday_zh(day: Weekday) -> &'static str {
     }
 }
 
-/// Escapes text for HTML element content and double- or single-quoted attributes.
-fn escape(s: &str) -> String {
+/// Escapes text for HTML element content and double- or single-quoted attributes (every email
+/// renderer uses this one).
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
