@@ -477,6 +477,48 @@ async fn one_live_order_per_watch_and_date() {
     assert_eq!(daemon.sigterm().await, Some(0));
 }
 
+/// After 出票成功 the date is done: seats appearing again alert, but never buy a second ticket.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issued_ticket_ends_ordering_for_its_date() {
+    let d = day(2);
+    let w = World::new(&grab_watch("出票后", &[d])).await;
+    w.sim.juhe_set_delays(fast());
+    sold_out(&w.sim, &[d]);
+    let mut daemon = w.setup.start();
+
+    seats(&w.sim, d);
+    wait_creates(&mut daemon, &w, 1).await;
+    wait_state(&mut daemon, &w, d, "F").await;
+    let alerts = |w: &World| {
+        w.mails()
+            .iter()
+            .filter(|m| m.subject.starts_with("【余票】"))
+            .count()
+    };
+    daemon
+        .wait_until("the first alert", WAIT, async || (alerts(&w) >= 1).then_some(()))
+        .await;
+
+    w.sim.set_seat(TRAIN, Some(d), SeatClass::Second, "无");
+    daemon.wait_for_log("left=无 available=false", WAIT).await;
+    seats(&w.sim, d);
+    daemon
+        .wait_until("the second alert", WAIT, async || (alerts(&w) >= 2).then_some(()))
+        .await;
+    daemon
+        .wait_for_log("this date is settled; no new order", WAIT)
+        .await;
+
+    assert_eq!(
+        w.creates().len(),
+        1,
+        "no second createOrder after 出票成功: {:#?}",
+        w.creates()
+    );
+    assert_eq!(w.sim.juhe_orders().len(), 1);
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_create_that_times_out_is_adopted_not_repeated() {
     let d = day(2);
