@@ -435,6 +435,26 @@ async fn polling_alone_reaches_every_end_state() {
     assert_eq!(daemon.sigterm().await, Some(0));
 }
 
+/// Waits for the first seat alert, then takes the seats away and brings them back, and waits for
+/// the second alert: the moment the daemon considers a second order.
+async fn seats_go_and_come_back(daemon: &mut Daemon, w: &World, d: NaiveDate) {
+    let alerts = || {
+        w.mails()
+            .iter()
+            .filter(|m| m.subject.starts_with("【余票】"))
+            .count()
+    };
+    daemon
+        .wait_until("the first alert", WAIT, async || (alerts() >= 1).then_some(()))
+        .await;
+    w.sim.set_seat(TRAIN, Some(d), SeatClass::Second, "无");
+    daemon.wait_for_log("left=无 available=false", WAIT).await;
+    seats(&w.sim, d);
+    daemon
+        .wait_until("the second alert", WAIT, async || (alerts() >= 2).then_some(()))
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_live_order_per_watch_and_date() {
     let d = day(2);
@@ -450,23 +470,9 @@ async fn one_live_order_per_watch_and_date() {
     seats(&w.sim, d);
     wait_creates(&mut daemon, &w, 1).await;
     wait_state(&mut daemon, &w, d, "D").await;
-    let alerts = |w: &World| {
-        w.mails()
-            .iter()
-            .filter(|m| m.subject.starts_with("【余票】"))
-            .count()
-    };
-    daemon
-        .wait_until("the first alert", WAIT, async || (alerts(&w) >= 1).then_some(()))
-        .await;
 
     // The seats go and come back: a second alert, and the daemon considers a second order.
-    w.sim.set_seat(TRAIN, Some(d), SeatClass::Second, "无");
-    daemon.wait_for_log("left=无 available=false", WAIT).await;
-    seats(&w.sim, d);
-    daemon
-        .wait_until("the second alert", WAIT, async || (alerts(&w) >= 2).then_some(()))
-        .await;
+    seats_go_and_come_back(&mut daemon, &w, d).await;
     daemon
         .wait_for_log("enough orders are already live for this date", WAIT)
         .await;
@@ -489,22 +495,9 @@ async fn an_issued_ticket_ends_ordering_for_its_date() {
     seats(&w.sim, d);
     wait_creates(&mut daemon, &w, 1).await;
     wait_state(&mut daemon, &w, d, "F").await;
-    let alerts = |w: &World| {
-        w.mails()
-            .iter()
-            .filter(|m| m.subject.starts_with("【余票】"))
-            .count()
-    };
-    daemon
-        .wait_until("the first alert", WAIT, async || (alerts(&w) >= 1).then_some(()))
-        .await;
 
-    w.sim.set_seat(TRAIN, Some(d), SeatClass::Second, "无");
-    daemon.wait_for_log("left=无 available=false", WAIT).await;
-    seats(&w.sim, d);
-    daemon
-        .wait_until("the second alert", WAIT, async || (alerts(&w) >= 2).then_some(()))
-        .await;
+    // The seats go and come back: a second alert, and the daemon considers a second order.
+    seats_go_and_come_back(&mut daemon, &w, d).await;
     daemon
         .wait_for_log("this date is settled; no new order", WAIT)
         .await;
