@@ -557,13 +557,18 @@ fn scratch_dir(runner: &Runner) -> Result<PathBuf, TestPgError> {
 /// is dropped, or when this process exits in any way (the kernel closes the pipe).
 fn spawn_watchdog(dir: &Path) -> Result<(Child, ChildStdin), TestPgError> {
     // SIGQUIT to the postmaster is `pg_ctl -m immediate stop`, and root may send it whoever owns
-    // the server; the pid file only exists once the server has started.
+    // the server; the pid file only exists once the server has started. The postmaster removes
+    // it when its children are gone; an exited postmaster may linger as a zombie until init
+    // reaps it, so the pid file, not `kill -0`, says when it is done.
     const SCRIPT: &str = r#"read -r _ignored
 pid=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null)
 if [ -n "$pid" ]; then
   kill -QUIT "$pid" 2>/dev/null
   i=0
-  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+  while [ -e "$1/data/postmaster.pid" ] && kill -0 "$pid" 2>/dev/null && [ "$i" -lt 200 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
 fi
 rm -rf "$1"
 "#;
