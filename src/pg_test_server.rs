@@ -201,11 +201,19 @@ impl Drop for TestPgCluster {
 }
 
 /// The server tests share: a throwaway cluster, or the one `YUPIAO_TEST_PG_URL` names.
-#[derive(Debug)]
 pub enum TestPg {
     Cluster(TestPgCluster),
     /// An existing server (its URL is a secret: never printed).
     External(String),
+}
+
+impl std::fmt::Debug for TestPg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TestPg::Cluster(c) => f.debug_tuple("Cluster").field(c).finish(),
+            TestPg::External(_) => f.write_str("External(YUPIAO_TEST_PG_URL)"),
+        }
+    }
 }
 
 impl TestPg {
@@ -261,13 +269,20 @@ pub fn skip_or_fail<T>(error: TestPgError) -> Option<T> {
 
 /// One test's database. On an external server it is dropped when this is dropped; a throwaway
 /// cluster is deleted whole at exit.
-#[derive(Debug)]
 pub struct TestDb {
     /// `postgres://…/t_PID_N`: a secret when the server is external (never print it).
     pub url: String,
     pub name: String,
     /// The URL of the maintenance database to drop it from, for external servers.
     drop_from: Option<String>,
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for TestDb {
