@@ -12,6 +12,7 @@
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
+//! - [`pg`]: PostgreSQL for several nodes: URL and TLS, pool, migrations, node registry, leases.
 //! - [`cli`]: the command line.
 
 pub mod cli;
@@ -26,6 +27,9 @@ pub mod juhe;
 pub mod notify;
 pub mod order;
 pub mod orders;
+pub mod pg;
+#[doc(hidden)]
+pub mod pg_test_server;
 pub mod poll;
 pub mod rail;
 pub mod seat;

@@ -7,6 +7,7 @@
 //! jitter, however many watches share it. Everything it cannot use becomes a [`RailError`] the
 //! caller can branch on: throttling is never mistaken for "no seats".
 
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -102,6 +103,9 @@ pub struct RailClient {
     jitter: Duration,
     pub(crate) timeout: Duration,
     pub(crate) extra_risk: Vec<String>,
+    /// The local address every request leaves from, when bound (each node of a cluster polls
+    /// from its own address: 12306 throttles per address).
+    local_address: Option<IpAddr>,
     session: Mutex<Session>,
     /// Held for the whole of each request: the pacing gate. The instant is when the last
     /// request finished.
@@ -142,9 +146,20 @@ fn browser_headers(base: &str) -> HeaderMap {
 impl RailClient {
     /// A client for `settings.rail_url` (the real 12306 by default, the simulator in tests).
     pub fn new(settings: &Upstream) -> anyhow::Result<RailClient> {
+        Self::with_local_address(settings, None)
+    }
+
+    /// [`RailClient::new`] whose requests — the anonymous ones and the logged-in 候补 calls —
+    /// leave from `local_address` (one address of this machine; `upstream.local_address`).
+    /// `None` lets the operating system choose, as [`RailClient::new`] does.
+    pub fn with_local_address(
+        settings: &Upstream,
+        local_address: Option<IpAddr>,
+    ) -> anyhow::Result<RailClient> {
         let base = settings.rail_url.trim_end_matches('/').to_string();
         let builder = || {
             reqwest::Client::builder()
+                .local_address(local_address)
                 .redirect(redirect::Policy::none())
                 .user_agent(settings.user_agent.clone())
                 .default_headers(browser_headers(&base))
@@ -161,6 +176,7 @@ impl RailClient {
             jitter: settings.jitter,
             timeout: settings.timeout,
             extra_risk: settings.risk_phrases.clone(),
+            local_address,
             session: Mutex::new(Session::default()),
             gate: tokio::sync::Mutex::new(None),
             requests: Default::default(),
@@ -170,6 +186,11 @@ impl RailClient {
     /// Base URL, for links in emails.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The local address requests leave from, when bound.
+    pub fn local_address(&self) -> Option<IpAddr> {
+        self.local_address
     }
 
     /// Requests sent so far (all kinds).

@@ -25,13 +25,15 @@
 //! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ","advertise":"leftTicket/queryG"}` | renames the query endpoint; the old name now answers `c_url`; `advertise` (optional) keeps the init page and `login/conf` naming a stale endpoint |
 //! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window) |
 //! | `POST /sim/waitlist` | `{"status":"04"}` … | the 候补 order and login session (see `after_nate`) |
+//! | `POST /sim/address-limit` | `{"requests":80,"window":"5m"}` | at most `requests` 12306 requests per `window` from each client address, then 302 to the error page (see `address_limit`); `{"requests":0}` lifts it |
 //!
 //! # Order of checks on a query
 //!
-//! No `JSESSIONID` cookie → 302 to the error page; stale endpoint name → `c_url`; malformed date,
+//! Over the client address's limit (when one is set) → 302 to the error page; no `JSESSIONID` cookie → 302 to the error page; stale endpoint name → `c_url`; malformed date,
 //! past date or beyond the presale window → 302; active failure mode → its answer; otherwise the
 //! rows (an empty `result` for unknown stations).
 
+mod address_limit; // throttling per client address
 mod after_nate; // 候补 (waitlist): routes, state and controls live there.
 // juhe: Juhe grabTicket side (begin)
 mod juhe;
@@ -49,7 +51,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -62,6 +64,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::seat::SeatClass;
+pub use address_limit::{AddressLimit, PeerStats};
 pub use after_nate::{NeedSpec, PassengerSpec, WaitlistSimError, WaitlistSpec};
 pub use scenario::{Cell, CellInput, Scenario, StepSpec, TrainSpec};
 use scenario::{Train, World};
@@ -121,6 +124,9 @@ pub struct SimStats {
     pub requests: BTreeMap<String, u64>,
     /// Every leftTicket query received, in arrival order.
     pub queries: Vec<QueryRecord>,
+    /// By client address (`127.0.0.3`): requests served and refused by the address limit.
+    #[serde(default)]
+    pub peers: BTreeMap<String, PeerStats>,
 }
 
 /// One leftTicket query as received.
@@ -137,7 +143,14 @@ pub struct QueryRecord {
     pub outcome: String,
     /// Simulator clock at arrival, ms since start: lets tests check pacing.
     pub elapsed_ms: u64,
+    /// The client's address (`127.0.0.3`): which node asked.
+    #[serde(default)]
+    pub peer: String,
 }
+
+/// The client address of a request, put there by the request counter for the handlers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub IpAddr);
 
 /// A handle to a running simulator. Cheap to clone; every clone drives the same server.
 #[derive(Clone)]
@@ -173,6 +186,8 @@ struct SimState {
     /// Index of the first timeline step not yet applied.
     next_step: usize,
     stats: SimStats,
+    /// The per-address limit and what each address sent within its window.
+    addresses: address_limit::AddressBook,
 }
 
 /// Seat cells changed since start, over the scenario's starting cells. A dated value wins over an
@@ -234,6 +249,7 @@ impl Sim {
             seats: SeatBoard::default(),
             next_step: 0,
             stats: SimStats::default(),
+            addresses: address_limit::AddressBook::default(),
         };
         let sim = Sim {
             inner: Arc::new(Inner {
@@ -249,8 +265,9 @@ impl Sim {
             }),
         };
         let cancel = sim.inner.cancel.clone();
-        let serve = axum::serve(listener, sim.router())
-            .with_graceful_shutdown(async move { cancel.cancelled().await });
+        let app = sim.router().into_make_service_with_connect_info::<SocketAddr>();
+        let serve =
+            axum::serve(listener, app).with_graceful_shutdown(async move { cancel.cancelled().await });
         let handle = tokio::spawn(async move {
             if let Err(e) = serve.await {
                 tracing::warn!(error = %e, "simulator server stopped");
@@ -339,6 +356,18 @@ impl Sim {
         });
     }
 
+    /// Limits every client address to `limit.requests` 12306 requests per `limit.window` (on
+    /// the simulator's clock); beyond that they get the 302 to the error page. `None` (or 0
+    /// requests) lifts the limit. Either way every address starts with a full budget.
+    pub fn set_address_limit(&self, limit: Option<AddressLimit>) {
+        self.with_state(|s| s.addresses.set_limit(limit));
+    }
+
+    /// The per-address limit in force.
+    pub fn address_limit(&self) -> Option<AddressLimit> {
+        self.with_state(|s| s.addresses.limit())
+    }
+
     /// Renames the query endpoint (`leftTicket/queryZ`); the old name answers `c_url` from now on.
     pub fn rotate_endpoint(&self, new_name: &str) {
         let name = new_name.trim().trim_start_matches('/').to_string();
@@ -425,10 +454,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn count_request(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+/// Counts every request but the control API's, by path and by client address, and turns away
+/// 12306 requests from an address over its limit.
+async fn count_request(State(sim): State<Sim>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    if !path.starts_with("/sim/") {
-        sim.with_state(|s| *s.stats.requests.entry(path).or_default() += 1);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    req.extensions_mut().insert(Peer(peer));
+    if path.starts_with("/sim/") {
+        return next.run(req).await;
+    }
+    let now = sim.elapsed();
+    let admitted = sim.with_state(|s| {
+        let admitted = !path.starts_with("/otn/") || s.addresses.admit(peer, now);
+        address_limit::count(&mut s.stats.peers, peer, admitted);
+        if admitted {
+            *s.stats.requests.entry(path).or_default() += 1;
+        }
+        admitted
+    });
+    if !admitted {
+        return rail::error_redirect();
     }
     next.run(req).await
 }
@@ -443,6 +491,7 @@ fn control_routes() -> Router<Sim> {
         .route("/sim/mode", post(mode))
         .route("/sim/rotate", post(rotate))
         .route("/sim/advance", post(advance))
+        .route("/sim/address-limit", post(set_address_limit))
 }
 
 fn ok() -> Response {
@@ -527,6 +576,36 @@ async fn rotate(State(sim): State<Sim>, Json(body): Json<RotateBody>) -> Respons
     sim.rotate_endpoint(&body.endpoint);
     sim.advertise_endpoint(body.advertise.as_deref());
     ok()
+}
+
+#[derive(Deserialize)]
+struct AddressLimitBody {
+    #[serde(default)]
+    requests: u32,
+    /// humantime (`5m`, `30s`); required with `requests` > 0.
+    #[serde(default)]
+    window: Option<String>,
+}
+
+async fn set_address_limit(State(sim): State<Sim>, Json(body): Json<AddressLimitBody>) -> Response {
+    if body.requests == 0 {
+        sim.set_address_limit(None);
+        return ok();
+    }
+    let Some(window) = body.window.as_deref() else {
+        return refuse(StatusCode::BAD_REQUEST, "window: required (e.g. \"5m\")");
+    };
+    match humantime::parse_duration(window.trim()) {
+        Ok(window) if !window.is_zero() => {
+            sim.set_address_limit(Some(AddressLimit {
+                requests: body.requests,
+                window,
+            }));
+            ok()
+        }
+        Ok(_) => refuse(StatusCode::BAD_REQUEST, "window: must be longer than 0"),
+        Err(e) => refuse(StatusCode::BAD_REQUEST, format!("window: {e}")),
+    }
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use rand::distr::Alphanumeric;
 use serde::Serialize;
 
 use super::scenario::{Cell, Train};
-use super::{FailureMode, QueryRecord, Sim};
+use super::{FailureMode, Peer, QueryRecord, Sim};
 use crate::seat::SeatClass;
 use crate::stations::StationTable;
 
@@ -199,6 +199,7 @@ impl Outcome {
 async fn query(
     State(sim): State<Sim>,
     Path(rest): Path<String>,
+    Extension(Peer(peer)): Extension<Peer>,
     headers: HeaderMap,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
@@ -217,6 +218,7 @@ async fn query(
         purpose_codes: param("purpose_codes"),
         outcome: String::new(),
         elapsed_ms: u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX),
+        peer: peer.to_string(),
     };
     let outcome = decide(&sim, &headers, &rest, &current, &record.date);
     record.outcome = outcome.name().to_string();
@@ -283,7 +285,7 @@ async fn pause(sim: &Sim, delay: Duration) {
     }
 }
 
-fn error_redirect() -> Response {
+pub(super) fn error_redirect() -> Response {
     (StatusCode::FOUND, [(header::LOCATION, ERROR_PAGE)]).into_response()
 }
 

@@ -566,3 +566,135 @@ async fn shutdown_stops_the_server_promptly_even_mid_delay() {
     let _ = pending.await;
     assert!(client().get(format!("{base}/sim/stats")).send().await.is_err());
 }
+
+/// A client whose connections leave from `ip` (any of 127/8 on Linux), holding an init session.
+async fn session_from(sim: &Sim, ip: &str) -> Client {
+    let c = Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = c
+        .get(format!("{}/otn/leftTicket/init", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    c
+}
+
+#[tokio::test]
+async fn clients_on_other_loopback_addresses_are_told_apart_in_the_stats() {
+    let sim = start(Scenario::builtin()).await;
+    let two = session_from(&sim, "127.0.0.2").await;
+    let three = session_from(&sim, "127.0.0.3").await;
+    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    for _ in 0..2 {
+        assert_eq!(get(&three, &url).await.0, StatusCode::OK);
+    }
+    assert_eq!(get(&two, &url).await.0, StatusCode::OK);
+
+    let stats = sim.stats();
+    let peers: Vec<(&str, u64, u64)> = stats
+        .peers
+        .iter()
+        .map(|(ip, p)| (ip.as_str(), p.requests, p.throttled))
+        .collect();
+    assert_eq!(
+        peers,
+        vec![("127.0.0.2", 2, 0), ("127.0.0.3", 3, 0)],
+        "init + queries"
+    );
+    let askers: Vec<&str> = stats.queries.iter().map(|q| q.peer.as_str()).collect();
+    assert_eq!(askers, vec!["127.0.0.3", "127.0.0.3", "127.0.0.2"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_address_over_its_limit_gets_the_error_page_while_the_others_are_served() {
+    let sim = start(Scenario::builtin()).await;
+    sim.set_address_limit(Some(AddressLimit {
+        requests: 3,
+        window: Duration::from_secs(300),
+    }));
+    let two = session_from(&sim, "127.0.0.2").await;
+    let three = session_from(&sim, "127.0.0.3").await;
+    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    // init counted: two more queries fit in 127.0.0.2's budget of three.
+    for _ in 0..2 {
+        assert_eq!(get(&two, &url).await.0, StatusCode::OK);
+    }
+    let (status, headers, body) = get(&two, &url).await;
+    assert_error_redirect(status, &headers, &body);
+    let (status, headers, body) = get(&two, &format!("{}/otn/leftTicket/init", sim.base_url())).await;
+    assert_error_redirect(status, &headers, &body);
+    assert_eq!(
+        get(&three, &url).await.0,
+        StatusCode::OK,
+        "127.0.0.3 has its own budget"
+    );
+    // The control API is never limited.
+    let r = two
+        .get(format!("{}/sim/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let stats = sim.stats();
+    assert_eq!(
+        stats.peers["127.0.0.2"],
+        PeerStats {
+            requests: 3,
+            throttled: 2
+        }
+    );
+    assert_eq!(
+        stats.peers["127.0.0.3"],
+        PeerStats {
+            requests: 2,
+            throttled: 0
+        }
+    );
+    assert_eq!(
+        stats.queries.len(),
+        3,
+        "refused queries never reach the query handler"
+    );
+
+    // The window slides on the simulator's clock.
+    sim.advance(Duration::from_secs(300));
+    assert_eq!(get(&two, &url).await.0, StatusCode::OK);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_address_limit_is_set_and_lifted_over_http() {
+    let sim = start(Scenario::builtin()).await;
+    let c = client();
+    let post = |body: Value| {
+        c.post(format!("{}/sim/address-limit", sim.base_url()))
+            .json(&body)
+            .send()
+    };
+    let r = post(json!({"requests": 80, "window": "5m"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        sim.address_limit(),
+        Some(AddressLimit {
+            requests: 80,
+            window: Duration::from_secs(300)
+        })
+    );
+    for bad in [json!({"requests": 80}), json!({"requests": 80, "window": "soon"})] {
+        let r = post(bad.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().starts_with("window"), "{body}");
+    }
+    let r = post(json!({"requests": 0})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(sim.address_limit(), None);
+    sim.shutdown().await;
+}
