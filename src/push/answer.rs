@@ -10,8 +10,8 @@
 //! Error codes, and where they are documented:
 //! - Bark: `code` 200 = ok; 400 "failed to get device token" (unknown key), 500 "push failed"
 //!   (APNs) — `Finb/bark-server:route_push.go`.
-//! - Server酱: `code` 0 = ok; 40001 "[AUTH]用户不存在或者权限不足" (bad SendKey) and, with the same
-//!   code, "[AUTH]超过当天的发送次数限制[5]" (daily quota: transient, it resets at midnight);
+//! - Server酱: `code` 0 = ok; 40001 "\[AUTH\]用户不存在或者权限不足" (bad SendKey) and, with the same
+//!   code, "\[AUTH\]超过当天的发送次数限制\[5\]" (daily quota: transient, it resets at midnight);
 //!   20001 input errors — the SDK's answer format in `easychen/serverchan-sdk`, bodies as
 //!   reported by users.
 //! - PushPlus: `code` 200 = ok; 903 bad token; 900 account restricted for sending too much
@@ -141,7 +141,7 @@ impl Outcome {
     }
 
     /// The same outcome with every occurrence of `secrets` in its words replaced by `***`:
-    /// services echo keys back (Bark: "failed to get [KEY] device token"), and a reason ends up
+    /// services echo keys back (Bark: "failed to get \[KEY\] device token"), and a reason ends up
     /// in logs and `status`.
     pub fn scrubbed(self, secrets: &[String]) -> Outcome {
         let scrub = |mut s: String| {

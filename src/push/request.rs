@@ -82,7 +82,7 @@ pub const TELEGRAM_TEXT_MAX: usize = 4096;
 /// Bark bodies travel inside a 4 KiB APNs payload: keep them well below.
 pub const BARK_BODY_MAX: usize = 1000;
 
-/// A request ready for [`super::send`]. The URL is a secret (it carries the key, and for
+/// A request ready for [`super::send()`]. The URL is a secret (it carries the key, and for
 /// DingTalk the signature).
 pub struct PreparedRequest {
     pub kind: ChannelKind,
