@@ -10,6 +10,8 @@
 //! - [`waitlist`]: 候补 orders: what changed, which email it deserves, and the email (pure).
 //! - [`juhe`]: the Juhe grabTicket client (抢票 orders) and its pure decoders.
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
+//! - [`push`]: instant push to Bark, Server酱, PushPlus, WeCom/DingTalk/Feishu robots, Telegram, ntfy
+//!   and webhooks (requests, answers, quiet hours; pure core plus one HTTP edge).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
 //! - [`pg`]: PostgreSQL for several nodes: URL and TLS, pool, migrations, node registry, leases.
@@ -31,6 +33,7 @@ pub mod pg;
 #[doc(hidden)]
 pub mod pg_test_server;
 pub mod poll;
+pub mod push;
 pub mod rail;
 pub mod seat;
 pub mod sim;
