@@ -3,7 +3,7 @@
 //!
 //! Why it looks like this:
 //! - One file, WAL, 5 s busy timeout: the daemon is the one writer, `yupiao status` reads beside it.
-//!   [`Store::lock_for_daemon`] keeps a second daemon off the same file.
+//!   [`Store::lock_for_daemon`] keeps a second daemon off the same file, by inode, not by path.
 //! - Schema changes are an append-only list of SQL steps counted by `PRAGMA user_version`; a file
 //!   from a newer yupiao is refused rather than misread. Only SQLite 3.40 features are used
 //!   (STRICT tables, UPSERT, JSON text), so Debian's `sqlite3` can open the file.
@@ -15,8 +15,6 @@
 //! - Times are unix milliseconds (compact, ordered); they read back in Beijing time (+08:00). The
 //!   `*_readable` views show them as text for people using `sqlite3`.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -238,7 +236,7 @@ pub enum StoreError {
     OlderSchema { path: String, found: i64, known: i64 },
     #[error("another yupiao run ({}) is using {path}; stop it first (systemctl stop yupiao) or use another [store] path", pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")))]
     Locked { path: String, pid: Option<u32> },
-    #[error("{path}: cannot use the lock file: {source}; check the directory's permissions")]
+    #[error("{path}: cannot lock the database file: {source}{}", io_hint(source))]
     LockFile { path: String, source: std::io::Error },
     #[error(
         "the database stayed busy for more than {}s (another process holds a write lock); try again",
@@ -251,6 +249,17 @@ pub enum StoreError {
     NoPendingEmail(i64),
     #[error("a decision with an alert needs its email in the same record_poll call")]
     AlertWithoutEmail,
+}
+
+/// What to do about an I/O error on the database's directory, by its kind.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            "; check the directory's permissions (and that it is writable)"
+        }
+        std::io::ErrorKind::StorageFull => "; free space on that filesystem, then start again",
+        _ => "",
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -269,18 +278,7 @@ pub struct Store {
 }
 
 /// Held by the running daemon; dropping it (or the process dying) releases the lock.
-#[derive(Debug)]
-pub struct DaemonLock {
-    _file: File,
-    path: PathBuf,
-}
-
-impl DaemonLock {
-    /// The lock file (`<db>.lock`).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
+pub type DaemonLock = crate::db_lock::FileLock;
 
 /// An alert email to queue with the poll that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -637,66 +635,27 @@ impl Store {
         Ok(store)
     }
 
-    /// Takes the daemon lock beside the database (`<path>.lock`, holding our pid). A second
-    /// daemon on the same file gets [`StoreError::Locked`] naming the holder; readers are not
-    /// affected. The lock goes with the returned value or the process.
+    /// Takes the daemon lock on the database file itself (see [`crate::db_lock`]): a second
+    /// daemon on the same file — through this path, a symlink or a hard link — gets
+    /// [`StoreError::Locked`] naming the holder; readers are not affected. Creates an empty file
+    /// when there is none yet. The lock goes with the returned value or the process.
     pub fn lock_for_daemon(path: &Path) -> Result<DaemonLock, StoreError> {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let lock_path = PathBuf::from(name);
-        let io_err = |source| StoreError::LockFile {
-            path: lock_path.display().to_string(),
-            source,
-        };
-        // No truncate on open: the file may belong to a running daemon whose pid we want to show.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(io_err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(StoreError::Locked {
-                    path: path.display().to_string(),
-                    pid: text.trim().parse().ok(),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io_err(e)),
-        }
-        file.set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| writeln!(file, "{}", std::process::id()))
-            .and_then(|()| file.flush())
-            .map_err(io_err)?;
-        Ok(DaemonLock {
-            _file: file,
-            path: lock_path,
+        crate::db_lock::lock(path).map_err(|e| match e {
+            crate::db_lock::LockError::Held { pid } => StoreError::Locked {
+                path: path.display().to_string(),
+                pid,
+            },
+            crate::db_lock::LockError::Io(source) => StoreError::LockFile {
+                path: path.display().to_string(),
+                source,
+            },
         })
     }
 
     /// Whether a `yupiao run` holds the daemon lock of the database at `path` (and its pid).
-    /// Takes only a shared lock for an instant and writes nothing, so it never disturbs a
-    /// running daemon's pid file.
+    /// Takes only a shared lock for an instant and writes nothing.
     pub fn daemon_running(path: &Path) -> (bool, Option<u32>) {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let Ok(mut file) = OpenOptions::new().read(true).open(PathBuf::from(name)) else {
-            return (false, None);
-        };
-        match file.try_lock_shared() {
-            Ok(()) => (false, None),
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                (true, text.trim().parse().ok())
-            }
-            Err(TryLockError::Error(_)) => (false, None),
-        }
+        crate::db_lock::is_held(path)
     }
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {

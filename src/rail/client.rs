@@ -61,6 +61,9 @@ pub enum RailError {
     /// An answer we could not read.
     #[error("{0}")]
     Decode(String),
+    /// An answer too big (or expanding too far) to be a real one; abandoned unread.
+    #[error("refused 12306's answer: {0}")]
+    Oversized(String),
 }
 
 impl RailError {
@@ -136,6 +139,7 @@ fn browser_headers(base: &str) -> HeaderMap {
         header::HeaderName::from_static("x-requested-with"),
         "XMLHttpRequest",
     );
+    crate::body::accept_gzip(&mut h);
     h
 }
 
@@ -146,6 +150,8 @@ impl RailClient {
         let builder = || {
             reqwest::Client::builder()
                 .redirect(redirect::Policy::none())
+                // Decompressed by crate::body under a cap, not by reqwest without one.
+                .gzip(false)
                 .user_agent(settings.user_agent.clone())
                 .default_headers(browser_headers(&base))
                 .connect_timeout(settings.connect_timeout)
@@ -216,7 +222,10 @@ impl RailClient {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        let body = crate::body::read_text(resp).await.map_err(|e| match e {
+            crate::body::BodyError::Http(e) => self.transport_error(e),
+            other => RailError::Oversized(other.to_string()),
+        })?;
         Ok((status, headers, body))
     }
 
