@@ -24,6 +24,7 @@ pub mod db_lock;
 pub mod decide;
 pub mod demo;
 pub mod filter;
+pub mod health;
 pub mod identity;
 pub mod juhe;
 pub mod notify;

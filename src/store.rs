@@ -243,12 +243,72 @@ pub enum StoreError {
         BUSY_TIMEOUT.as_secs()
     )]
     Busy(#[source] rusqlite::Error),
+    #[error("{path}: no space left on device ({detail}); free space on that filesystem, then start again")]
+    NoSpace { path: String, detail: String },
+    #[error("no space left on device for the database ({0}); free space on its filesystem")]
+    Full(rusqlite::Error),
+    #[error(
+        "{path} is damaged ({detail}); yupiao will not use it. Keep a copy of the file, then recover it \
+         with sqlite3: VACUUM INTO 'recovered.db' (if that fails: .dump into a new file; see the README, \
+         \"A damaged database\") and put recovered.db in its place, or move the file aside to start afresh"
+    )]
+    Corrupt { path: String, detail: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("no pending email with id {0} (already sent or failed?)")]
     NoPendingEmail(i64),
     #[error("a decision with an alert needs its email in the same record_poll call")]
     AlertWithoutEmail,
+}
+
+impl StoreError {
+    /// The database cannot be written at all (full disk, I/O error, damaged file, read-only
+    /// file), as opposed to a busy lock or a bug in the caller.
+    pub fn is_storage_fault(&self) -> bool {
+        match self {
+            StoreError::Full(_) | StoreError::NoSpace { .. } | StoreError::Corrupt { .. } => true,
+            StoreError::Open { .. } => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    ErrorCode::ReadOnly
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::DiskFull
+                        | ErrorCode::DatabaseCorrupt
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// [`StoreError::NoSpace`] when `e` could come from a full disk and the database's filesystem
+/// indeed has no room. SQLite says "disk I/O error", not "disk full", when it cannot grow its
+/// shared-memory file, so the filesystem itself is asked.
+fn no_space(path: &Path, e: &rusqlite::Error) -> Option<StoreError> {
+    let maybe = matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen)
+    );
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    (maybe && out_of_space(dir)).then(|| StoreError::NoSpace {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Whether the filesystem holding `dir` refuses one more block (a probe file, removed again).
+pub fn out_of_space(dir: &Path) -> bool {
+    use std::io::Write as _;
+    let probe = dir.join(format!(".yupiao-space-probe-{}", std::process::id()));
+    let written =
+        std::fs::File::create(&probe).and_then(|mut f| f.write_all(&[0u8; 4096]).and_then(|()| f.sync_all()));
+    let _ = std::fs::remove_file(&probe);
+    matches!(written, Err(e) if e.kind() == std::io::ErrorKind::StorageFull)
 }
 
 /// What to do about an I/O error on the database's directory, by its kind.
@@ -266,6 +326,11 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(e),
+            Some(ErrorCode::DiskFull) => StoreError::Full(e),
+            Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                path: "the database file".into(),
+                detail: e.to_string(),
+            },
             _ => StoreError::Sqlite(e),
         }
     }
@@ -659,9 +724,11 @@ impl Store {
     }
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| {
+            no_space(path, &source).unwrap_or_else(|| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })
         })?;
         let store = Store {
             conn,
@@ -683,6 +750,8 @@ impl Store {
             }
         } else if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy)) {
             StoreError::Busy(e)
+        } else if let Some(full) = no_space(&self.path, &e) {
+            full
         } else {
             StoreError::Open { path, source: e }
         }
@@ -736,6 +805,34 @@ impl Store {
         ))?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// `PRAGMA quick_check`: every page readable and well-formed (skips the index-content
+    /// comparison of `integrity_check`, so it reads the file once). The daemon runs it at start:
+    /// a damaged page would otherwise let it start and then fail every poll that touches it.
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: self.path.display().to_string(),
+            detail: format!("quick_check: {detail}"),
+        };
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(|e| corrupt(e.to_string()))?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(|e| corrupt(e.to_string()))?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            return Ok(());
+        }
+        let shown: Vec<&str> = lines.iter().take(3).map(String::as_str).collect();
+        let more = lines.len().saturating_sub(3);
+        let mut detail = shown.join("; ");
+        if more > 0 {
+            detail.push_str(&format!(" … and {more} more"));
+        }
+        Err(corrupt(detail))
     }
 
     /// The schema version of the open file.

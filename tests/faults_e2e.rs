@@ -228,3 +228,488 @@ async fn a_second_daemon_on_a_symlink_or_a_hard_link_of_the_database_refuses_to_
     wait_queries(&mut first, &sim, d, n + 2).await;
     assert_eq!(first.sigterm().await, Some(0));
 }
+
+// ---- a full disk ----------------------------------------------------------------------------------
+
+/// A small tmpfs mounted on a temp dir for the test (needs root: `mount`); unmounted on drop.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`"2m"`), or prints one line saying why the test cannot run.
+    fn mount(size: &str, test: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs { dir }),
+            Ok(o) => {
+                println!(
+                    "{test}: not run: cannot mount a small tmpfs (needs root): {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                println!("{test}: not run: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the filesystem until the kernel says ENOSPC.
+    fn fill(&self) {
+        let mut f = std::fs::File::create(self.path().join("filler")).expect("create the filler");
+        let block = vec![0u8; 16 * 1024];
+        loop {
+            match f.write_all(&block) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+                Err(e) => panic!("filling the tmpfs: {e}"),
+            }
+        }
+        // A last small write to use the space a 16 KiB block did not fit into.
+        while f.write_all(&[0u8; 512]).is_ok() {}
+        assert!(yupiao::store::out_of_space(self.path()), "the tmpfs is full");
+    }
+
+    /// Gives the space back.
+    fn free(&self) {
+        std::fs::remove_file(self.path().join("filler")).expect("remove the filler");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Waits until the daemon's log contains `needle` at least `n` times.
+async fn wait_log_count(daemon: &mut Daemon, needle: &str, n: usize) {
+    let path = daemon.log_path();
+    let what = format!("{n} × {needle:?} in the log");
+    daemon
+        .wait_until(&what, WAIT, async || {
+            let log = std::fs::read_to_string(&path).ok()?;
+            (log.matches(needle).count() >= n).then_some(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starting_on_a_full_disk_says_no_space_left_on_device() {
+    let Some(fs) = Tmpfs::mount("1m", "starting_on_a_full_disk_says_no_space_left_on_device") else {
+        return;
+    };
+    let sim = start_static_sim().await;
+    let d = day(2);
+    let dir = dir_with(&[g8294("满", d)]);
+    let db = fs.path().join("yupiao.db").display().to_string();
+    let setup = DaemonSetup::new(dir.path(), &sim).env("YUPIAO__STORE__PATH", &db);
+
+    // A new database on a full disk, and an existing one.
+    fs.fill();
+    let mut daemon = setup.start();
+    assert_eq!(daemon.wait_exit(WAIT).await, Some(1), "{}", daemon.log());
+    let log = daemon.log();
+    assert!(log.contains("no space left on device"), "{log}");
+    assert!(!log.contains("permission"), "{log}");
+
+    fs.free();
+    std::fs::remove_file(&db).ok();
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d, 1).await;
+    assert_eq!(daemon.sigterm().await, Some(0));
+    fs.fill();
+    let mut daemon = setup.start();
+    assert_eq!(daemon.wait_exit(WAIT).await, Some(1), "{}", daemon.log());
+    let log = daemon.log();
+    assert!(log.contains("no space left on device"), "{log}");
+    assert!(!log.contains("permission"), "{log}");
+}
+
+/// The daemon set up with its database on `fs`, mail to SMTP on `port`, and G8294 二等座 sold out.
+async fn full_disk_setup(
+    fs: &Tmpfs,
+    port: u16,
+) -> (
+    yupiao::sim::Sim,
+    tempfile::TempDir,
+    DaemonSetup,
+    chrono::NaiveDate,
+) {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "无");
+    let dir = dir_with(&[g8294("满盘", d)]);
+    let db = fs.path().join("yupiao.db").display().to_string();
+    let setup = DaemonSetup::new(dir.path(), &sim)
+        .env("YUPIAO__STORE__PATH", &db)
+        .env("YUPIAO__DAEMON__ALERT_MIN_GAP", "3s")
+        .smtp(port);
+    (sim, dir, setup, d)
+}
+
+/// Seats appear while SMTP is down; the alert is queued and has failed once.
+async fn alert_queued_while_smtp_is_down(
+    daemon: &mut Daemon,
+    setup: &DaemonSetup,
+    sim: &yupiao::sim::Sim,
+    d: chrono::NaiveDate,
+) {
+    wait_queries(daemon, sim, d, 2).await;
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "3");
+    daemon.wait_for_log("email not delivered; will retry", WAIT).await;
+    let s = setup.status_json().await;
+    assert_eq!(watch_of(&s, "满盘")["alerts_pending"], 1, "{s:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_whose_delivery_cannot_be_recorded_is_sent_once_and_recorded_when_space_returns() {
+    const TEST: &str =
+        "an_email_whose_delivery_cannot_be_recorded_is_sent_once_and_recorded_when_space_returns";
+    let Some(fs) = Tmpfs::mount("4m", TEST) else {
+        return;
+    };
+    let port = free_port();
+    let (sim, _dir, setup, d) = full_disk_setup(&fs, port).await;
+    let mut daemon = setup.start();
+    alert_queued_while_smtp_is_down(&mut daemon, &setup, &sim, d).await;
+
+    // The disk fills, then the mail server comes back: the email goes out, and its `sent` mark
+    // cannot be written.
+    fs.fill();
+    let smtp = MailServer::start_on(port);
+    daemon
+        .wait_for_log(
+            "cannot record this email's delivery; holding it in memory",
+            Duration::from_secs(40),
+        )
+        .await;
+    assert_eq!(smtp.messages().len(), 1);
+
+    // Held: the write is tried again and again, and no second copy goes out meanwhile.
+    let held = daemon.log().matches("email delivery stays held").count();
+    wait_log_count(&mut daemon, "email delivery stays held", held + 4).await;
+    assert_eq!(smtp.messages().len(), 1, "one email, not a flood");
+
+    // `status` says so, from the health file (the database itself cannot say it).
+    let s = setup.status_json().await;
+    let error = s["database_write_error"].as_str().unwrap_or_default();
+    assert!(error.contains("no space left on device"), "{s:#}");
+    assert_eq!(s["emails_held"], 1, "{s:#}");
+    let text = setup.status_text().await;
+    assert!(text.contains("DATABASE NOT WRITABLE since"), "{text}");
+    assert!(
+        text.contains("1 email delivery outcome(s) held in memory"),
+        "{text}"
+    );
+
+    // Space comes back: the held outcome is written, nothing is sent again.
+    fs.free();
+    daemon
+        .wait_until(
+            "status to show the email sent and the fault gone",
+            WAIT,
+            async || {
+                let s = setup.status_json().await;
+                let w = watch_of(&s, "满盘");
+                (s["database_write_error"].is_null()
+                    && s["emails_held"] == 0
+                    && w["alerts_sent"] == 1
+                    && w["alerts_pending"] == 0)
+                    .then_some(())
+            },
+        )
+        .await;
+    daemon.wait_for_log("email delivery resumes", WAIT).await;
+    let n = queries_on(&sim.stats(), d).len();
+    wait_queries(&mut daemon, &sim, d, n + 3).await;
+    assert_eq!(smtp.messages().len(), 1);
+    assert!(!setup.status_text().await.contains("NOT WRITABLE"));
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_while_a_sent_email_is_unrecorded_sends_it_again_under_the_same_message_id() {
+    const TEST: &str = "a_crash_while_a_sent_email_is_unrecorded_sends_it_again_under_the_same_message_id";
+    let Some(fs) = Tmpfs::mount("4m", TEST) else {
+        return;
+    };
+    let port = free_port();
+    let (sim, _dir, setup, d) = full_disk_setup(&fs, port).await;
+    let mut daemon = setup.start();
+    alert_queued_while_smtp_is_down(&mut daemon, &setup, &sim, d).await;
+    fs.fill();
+    let smtp = MailServer::start_on(port);
+    daemon
+        .wait_for_log(
+            "cannot record this email's delivery; holding it in memory",
+            Duration::from_secs(40),
+        )
+        .await;
+    // The process dies with the outcome only in memory: SMTP's at-least-once window.
+    daemon.kill9();
+    fs.free();
+    let mut daemon = setup.start();
+    daemon
+        .wait_until("the email sent again after the restart", WAIT, async || {
+            (smtp.messages().len() >= 2).then_some(())
+        })
+        .await;
+    let n = queries_on(&sim.stats(), d).len();
+    wait_queries(&mut daemon, &sim, d, n + 3).await;
+    let messages: Vec<Mail> = smtp.messages().iter().map(|m| Mail::parse(m)).collect();
+    assert_eq!(messages.len(), 2, "once before the crash, once after; never more");
+    let ids: Vec<String> = messages
+        .iter()
+        .map(|m| m.header("Message-ID").expect("a Message-ID"))
+        .collect();
+    assert_eq!(
+        ids[0], ids[1],
+        "the same Message-ID, so mail clients thread or drop the copy"
+    );
+    assert!(ids[0].ends_with(".yupiao@example.com>"), "{}", ids[0]);
+    let s = setup.status_json().await;
+    assert_eq!(watch_of(&s, "满盘")["alerts_sent"], 1, "{s:#}");
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_maildir_on_a_full_disk_leaves_no_empty_files_in_tmp() {
+    const TEST: &str = "a_maildir_on_a_full_disk_leaves_no_empty_files_in_tmp";
+    let Some(fs) = Tmpfs::mount("1m", TEST) else {
+        return;
+    };
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "无");
+    let dir = dir_with(&[g8294("信箱", d)]);
+    let maildir = fs.path().join("mail");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("create the maildir");
+    }
+    let setup =
+        DaemonSetup::new(dir.path(), &sim).env("YUPIAO__EMAIL__MAILDIR", &maildir.display().to_string());
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d, 2).await;
+    fs.fill();
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "3");
+    wait_log_count(&mut daemon, "email not delivered; will retry", 2).await;
+    assert!(
+        daemon.log().contains("No space left on device"),
+        "the error says why: {}",
+        daemon.log()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(maildir.join("tmp"))
+        .expect("read tmp/")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(leftovers.is_empty(), "left in tmp/: {leftovers:?}");
+
+    fs.free();
+    daemon
+        .wait_until("the email in new/", Duration::from_secs(40), async || {
+            (std::fs::read_dir(maildir.join("new")).ok()?.count() == 1).then_some(())
+        })
+        .await;
+    assert_eq!(
+        std::fs::read_dir(maildir.join("tmp")).expect("read tmp/").count(),
+        0
+    );
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+// ---- SMTP servers that hang -----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_smtp_server_that_never_greets_is_a_timeout_and_the_email_is_retried() {
+    // Accepts connections and never says a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let mute = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "无");
+    let dir = dir_with(&[g8294("哑", d)]);
+    let setup = DaemonSetup::new(dir.path(), &sim)
+        .smtp(port)
+        .env("YUPIAO__EMAIL__TIMEOUT", "1s");
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d, 2).await;
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "3");
+
+    // Every attempt ends at the timeout as a transient failure, and is tried again.
+    wait_log_count(&mut daemon, "email not delivered; will retry", 2).await;
+    let log = daemon.log();
+    assert!(
+        log.contains("took longer than 1s to greet and answer EHLO (email.timeout)"),
+        "{log}"
+    );
+    let s = setup.status_json().await;
+    let w = watch_of(&s, "哑");
+    assert_eq!(w["alerts_pending"], 1, "{s:#}");
+    assert_eq!(w["alerts_failed"], 0, "{s:#}");
+    let row = setup
+        .store()
+        .email(1)
+        .expect("read the outbox")
+        .expect("the alert");
+    assert!(row.attempts >= 2, "{row:?}");
+    assert!(row.last_error.unwrap_or_default().contains("took longer than 1s"));
+    assert_eq!(daemon.sigterm().await, Some(0));
+    mute.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_stalled_delivery_does_not_hold_back_another_recipients_email() {
+    // Messages to slow@ stall after DATA (the server takes them and never answers); others are
+    // stored as usual.
+    let smtp = yupiao::notify::smtp_test_server::TestSmtpServer::start_with_handler(
+        r#"
+import asyncio, os
+from aiosmtpd.handlers import Mailbox
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+class SlowForOne(Mailbox):
+    def __init__(self):
+        super().__init__(os.path.join(HERE, "maildir"))
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls()
+
+    async def handle_DATA(self, server, session, envelope):
+        if any(r.startswith("slow@") for r in envelope.rcpt_tos):
+            open(os.path.join(HERE, "slow-data-received"), "w").close()
+            await asyncio.sleep(600)
+        return await super().handle_DATA(server, session, envelope)
+"#,
+        "SlowForOne",
+    )
+    .expect("start aiosmtpd");
+    let stalled = smtp
+        .maildir
+        .parent()
+        .expect("server dir")
+        .join("slow-data-received");
+    let sim = start_static_sim().await;
+    let (d_slow, d_fast) = (day(3), day(4));
+    for d in [d_slow, d_fast] {
+        sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "无");
+    }
+    let dir = dir_with(&[
+        g8294("慢", d_slow).set("notify", r#"["slow@example.com"]"#),
+        g8294("快", d_fast).set("notify", r#"["fast@example.com"]"#),
+    ]);
+    let setup = DaemonSetup::new(dir.path(), &sim)
+        .smtp(smtp.port)
+        .env("YUPIAO__EMAIL__TIMEOUT", "120s");
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d_fast, 2).await;
+
+    // slow@'s alert first: its delivery hangs after DATA...
+    sim.set_seat("G8294", Some(d_slow), yupiao::seat::SeatClass::Second, "3");
+    daemon
+        .wait_until("the slow delivery to stall at the server", WAIT, async || {
+            stalled.exists().then_some(())
+        })
+        .await;
+    // ...and fast@'s alert, queued after it, arrives all the same.
+    sim.set_seat("G8294", Some(d_fast), yupiao::seat::SeatClass::Second, "3");
+    let raw = daemon
+        .wait_until("fast@'s email", WAIT, async || smtp.messages().into_iter().next())
+        .await;
+    let mail = Mail::parse(&raw);
+    assert!(
+        mail.header("X-RcptTo")
+            .unwrap_or_default()
+            .contains("fast@example.com"),
+        "{raw}"
+    );
+    assert_eq!(smtp.messages().len(), 1, "slow@'s is still stalled");
+    let s = setup.status_json().await;
+    assert_eq!(watch_of(&s, "快")["alerts_sent"], 1, "{s:#}");
+    assert_eq!(watch_of(&s, "慢")["alerts_pending"], 1, "{s:#}");
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+// ---- a damaged database ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_with_a_damaged_page_is_refused_at_start_with_a_recovery_hint() {
+    let sim = start_static_sim().await;
+    let d = day(2);
+    let dir = dir_with(&[g8294("坏页", d)]);
+    let setup = DaemonSetup::new(dir.path(), &sim);
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d, 3).await;
+    assert_eq!(daemon.sigterm().await, Some(0));
+
+    // Overwrite the page holding seat_history with garbage; the schema (page 1) stays intact,
+    // so the file still opens.
+    let db = setup.db_path();
+    let (root, page_size): (i64, i64) = {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        (
+            conn.query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'seat_history'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("rootpage"),
+            conn.query_row("PRAGMA page_size", [], |r| r.get(0))
+                .expect("page size"),
+        )
+    };
+    assert!(root > 1);
+    {
+        use std::io::{Seek as _, SeekFrom};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&db)
+            .expect("open the file");
+        f.seek(SeekFrom::Start(((root - 1) * page_size) as u64))
+            .expect("seek");
+        f.write_all(&vec![0xA5u8; page_size as usize])
+            .expect("damage the page");
+    }
+
+    let mut daemon = setup.start();
+    assert_eq!(daemon.wait_exit(WAIT).await, Some(1), "{}", daemon.log());
+    let log = daemon.log();
+    assert!(log.contains("is damaged (quick_check:"), "{log}");
+    assert!(log.contains("VACUUM INTO 'recovered.db'"), "{log}");
+    assert!(log.contains("move the file aside to start afresh"), "{log}");
+    assert!(
+        log.contains("A damaged database"),
+        "the README section is named: {log}"
+    );
+    assert_eq!(
+        queries_on(&sim.stats(), d).len(),
+        3,
+        "no poll on a damaged database"
+    );
+
+    // `status` says so too instead of a stale "ok".
+    let out = setup.yupiao().arg("status").run().await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("is damaged"), "{out}");
+}

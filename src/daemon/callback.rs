@@ -139,7 +139,7 @@ async fn receive(
     let fresh = r
         .shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let fresh = s.record_push(&key, &out, kind, &code, now)?;
             if fresh {
                 let update = GrabUpdate {

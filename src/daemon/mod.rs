@@ -33,7 +33,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::decide;
 use crate::filter::{self, TrainMatch};
-use crate::notify::{self, Mailer, SendError};
+use crate::notify::{self, Mailer};
 use crate::poll::{self, Skip};
 use crate::rail::client::RailClient;
 use crate::stations::StationTable;
@@ -41,41 +41,19 @@ use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
 use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 
 mod callback;
+mod db;
 mod grab;
+mod outbox;
 mod waitlist;
 
 pub use callback::push_path;
+pub use db::Db;
 
-/// How long a transient email failure may keep being retried before it is marked failed.
-const EMAIL_GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
-/// Longest wait between two delivery attempts of one email.
-const EMAIL_RETRY_MAX: Duration = Duration::from_secs(600);
 /// How long the poller waits after the first watch becomes due, to serve every watch due in the
 /// same tick with one request per query.
 const GATHER_DUE: Duration = Duration::from_millis(600);
 /// How often the leftTicket endpoint and presale window are re-read from 12306.
 const DISCOVERY_EVERY: Duration = Duration::from_secs(2 * 3600);
-
-/// The store behind a mutex, reached from async code through `spawn_blocking`.
-#[derive(Clone)]
-pub struct Db(Arc<Mutex<Store>>);
-
-impl Db {
-    pub fn new(store: Store) -> Db {
-        Db(Arc::new(Mutex::new(store)))
-    }
-
-    /// Runs `f` on the store on a blocking thread.
-    pub async fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> R + Send + 'static) -> R {
-        let inner = self.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .expect("store task panicked")
-    }
-}
 
 /// Client-wide throttling state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -178,6 +156,28 @@ pub async fn run(
     }
     let lock = Store::lock_for_daemon(&db_path)?;
     let store = Store::open(&db_path)?;
+    store.check_integrity()?;
+    let health = crate::health::HealthFile::create(
+        &db_path,
+        &crate::health::DbFault {
+            pid: std::process::id(),
+            ..Default::default()
+        },
+    );
+    let health = match health {
+        Ok(h) => Some(h),
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            return Err(crate::store::StoreError::NoSpace {
+                path: crate::health::path_for(&db_path).display().to_string(),
+                detail: e.to_string(),
+            }
+            .into());
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create the health file beside the database; `status` will not see write failures");
+            None
+        }
+    };
     let (list, warnings) = load_list(&watchlist_path).map_err(|d| {
         anyhow::anyhow!(
             "{}\nthe watch list has errors; fix them and start again",
@@ -233,6 +233,9 @@ pub async fn run(
         creating: Mutex::new(std::collections::HashSet::new()),
         settings,
     });
+    if let Some(h) = health {
+        shared.db.attach_health_file(h);
+    }
     let now = clock::now();
     let pid = std::process::id().to_string();
     shared
@@ -274,7 +277,7 @@ pub async fn run(
 
     let tasks = tokio_util::task::TaskTracker::new();
     tasks.spawn(poller(shared.clone(), sched.clone(), shutdown.clone()));
-    tasks.spawn(outbox_sender(shared.clone(), shutdown.clone()));
+    tasks.spawn(outbox::sender(shared.clone(), shutdown.clone()));
     tasks.spawn(watch_file(shared.clone(), sched.clone(), shutdown.clone(), hup));
     tasks.spawn(discovery(shared.clone(), shutdown.clone()));
     tasks.spawn(maintenance(shared.clone(), shutdown.clone()));
@@ -489,7 +492,12 @@ async fn poll_watches(
                     let matches = filter::select(&page, w, date, StationTable::embedded());
                     match record(shared, w, date, matches, at).await {
                         Err(e) => {
-                            tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            if e.is_storage_fault() {
+                                // Logged once by the store handle, and shown in `status`.
+                                tracing::debug!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            } else {
+                                tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            }
                             outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
                         }
                         Ok(alerted) => {
@@ -571,7 +579,7 @@ async fn record_status(
     let name = key.to_string();
     let res = shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
             st.last_poll_at = Some(at);
             st.next_run_at = next;
@@ -590,8 +598,12 @@ async fn record_status(
             s.set_watch_status(&st)
         })
         .await;
-    if let Err(e) = res {
-        tracing::error!(watch = %key, error = %e, "cannot record poll status");
+    match res {
+        Err(e) if e.is_storage_fault() => {
+            tracing::debug!(watch = %key, error = %e, "cannot record poll status")
+        }
+        Err(e) => tracing::error!(watch = %key, error = %e, "cannot record poll status"),
+        Ok(()) => {}
     }
 }
 
@@ -616,7 +628,7 @@ async fn mark_finished(shared: &Arc<Shared>, w: &Watch, now: DateTime<FixedOffse
     let name = w.name.clone();
     let newly = shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
             if st.finished {
                 return Ok(false);
@@ -659,7 +671,7 @@ async fn record(
     let grab_enabled = shared.juhe.is_some() && !shared.settings.juhe.dry_run;
     let alerted = shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let prev = s.previous(&watch.name, date)?;
             let decision = decide::decide(&prev, date, &matches, now, gap);
             for (key, st) in &decision.changes {
@@ -690,70 +702,6 @@ async fn record(
         shared.wake_outbox.notify_one();
     }
     Ok(queued)
-}
-
-/// Delivers queued emails; transient failures are retried with backoff, permanent ones marked.
-async fn outbox_sender(shared: Arc<Shared>, shutdown: CancellationToken) {
-    loop {
-        let now = clock::now();
-        let due = shared.db.call(move |s| s.due_emails(now, 20)).await;
-        let rows = match due {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                Vec::new()
-            }
-        };
-        for row in rows {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            let content = notify::EmailContent {
-                subject: row.subject.clone(),
-                text: row.text.clone(),
-                html: row.html.clone(),
-            };
-            let result = shared.mailer.send(&row.recipients, &content).await;
-            let id = row.id;
-            let at = clock::now();
-            let update = match result {
-                Ok(answer) => {
-                    tracing::info!(watch = %row.watch, subject = %row.subject, %answer, "email sent");
-                    shared.db.call(move |s| s.mark_sent(id, at, &answer)).await
-                }
-                Err(SendError::Permanent(e)) => {
-                    tracing::error!(watch = %row.watch, subject = %row.subject, error = %e, "email refused permanently; not retrying");
-                    shared.db.call(move |s| s.mark_failed(id, &e)).await
-                }
-                Err(SendError::Transient(e)) if at - row.created_at > EMAIL_GIVE_UP_AFTER => {
-                    tracing::error!(watch = %row.watch, error = %e, "email undeliverable for 48 h; giving up");
-                    shared
-                        .db
-                        .call(move |s| s.mark_failed(id, &format!("gave up after 48 h: {e}")))
-                        .await
-                }
-                Err(SendError::Transient(e)) => {
-                    let wait = Backoff::delay(
-                        row.attempts + 1,
-                        Duration::from_secs(5),
-                        EMAIL_RETRY_MAX,
-                        rand::random(),
-                    );
-                    let next = at + chrono::TimeDelta::from_std(wait).unwrap_or_default();
-                    tracing::warn!(watch = %row.watch, error = %e, retry_in = ?wait, "email not delivered; will retry");
-                    shared.db.call(move |s| s.mark_retry(id, &e, next)).await
-                }
-            };
-            if let Err(e) = update {
-                tracing::error!(error = %e, "cannot update the outbox");
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = shared.wake_outbox.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
 }
 
 /// Reloads the watch list on file changes in its directory and on SIGHUP.
@@ -874,7 +822,7 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
             tracing::error!("watch list edit rejected; the previous list keeps running");
             let _ = shared
                 .db
-                .call(move |s| s.set_fact(Fact::WatchlistError, &text, now))
+                .write(move |s| s.set_fact(Fact::WatchlistError, &text, now))
                 .await;
             return;
         }

@@ -139,7 +139,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
     let subjects: Vec<String> = emails.iter().map(|e| e.subject.clone()).collect();
     let res = shared
         .db
-        .call(move |s| s.record_waitlist(&name, &key(&name), at, &state, snapshot.as_deref(), &emails))
+        .write(move |s| s.record_waitlist(&name, &key(&name), at, &state, snapshot.as_deref(), &emails))
         .await;
     if let Err(e) = res {
         tracing::error!(waitlist = %w.name, error = %e, "cannot record the 候补 poll");
