@@ -713,3 +713,125 @@ async fn a_database_with_a_damaged_page_is_refused_at_start_with_a_recovery_hint
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("is damaged"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_prints_the_same_skipped_date_notices_as_once() {
+    let sim = start_static_sim().await;
+    let dir = dir_with(&[WatchSpec::new(
+        "区间",
+        "上海",
+        "常州",
+        &[day(-2), day(-1), day(0), day(1), day(20)],
+    )
+    .set("every", r#""1m""#)]);
+    // A range that is partly past: the watch list has no warning for it, only the plan does.
+    let text = std::fs::read_to_string(dir.path().join("watchlist.toml")).expect("read");
+    let ranged = text.replace(
+        &format!(
+            "dates = [\"{}\", \"{}\", \"{}\", \"{}\", \"{}\"]",
+            ymd(day(-2)),
+            ymd(day(-1)),
+            ymd(day(0)),
+            ymd(day(1)),
+            ymd(day(20))
+        ),
+        &format!(
+            "dates = [\"{}..{}\", \"{}\"]",
+            ymd(day(-2)),
+            ymd(day(1)),
+            ymd(day(20))
+        ),
+    );
+    assert_ne!(ranged, text);
+    write_watchlist(dir.path(), &ranged);
+    let notices = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("区间: "))
+            .map(str::to_string)
+            .collect()
+    };
+    let once = Yupiao::new(dir.path()).against(&sim).arg("once").run().await;
+    once.assert_code(0);
+    let check = Yupiao::new(dir.path()).arg("check").run().await;
+    check.assert_code(0);
+    let expected = vec![
+        format!("区间: {} is in the past, skipped", day(-2)),
+        format!("区间: {} is in the past, skipped", day(-1)),
+        format!(
+            "区间: {} is not on sale yet (12306 sells 15 days ahead; opens {})",
+            day(20),
+            day(20 - 14)
+        ),
+    ];
+    assert_eq!(notices(&once.stderr), expected, "{once}");
+    assert_eq!(notices(&check.stderr), expected, "{check}");
+}
+
+// ---- one refused query ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_12306_refuses_backs_off_alone_and_a_date_past_by_its_clock_is_finished() {
+    let sim = start_static_sim().await;
+    let (d_today, d_next) = (day(0), day(1));
+    let dir = dir_with(&[g8294("今天", d_today), g8294("明天", d_next)]);
+    let setup = DaemonSetup::new(dir.path(), &sim);
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d_today, 2).await;
+    wait_queries(&mut daemon, &sim, d_next, 2).await;
+
+    // 12306's clock moves to tomorrow (ours stays): today's date is now past there, and its
+    // query gets the error redirect, while tomorrow's is answered.
+    sim.advance(Duration::from_secs(24 * 3600));
+    let refused_before = queries_on(&sim.stats(), d_today).len();
+    daemon
+        .wait_until("a refusal of today's query", WAIT, async || {
+            queries_on(&sim.stats(), d_today)
+                .iter()
+                .any(|q| q.outcome == "302-bad-date")
+                .then_some(())
+        })
+        .await;
+
+    // The other watch is not starved: it keeps being polled every second.
+    let n = queries_on(&sim.stats(), d_next).len();
+    wait_queries(&mut daemon, &sim, d_next, n + 5).await;
+    assert!(
+        queries_on(&sim.stats(), d_next)[n..]
+            .iter()
+            .all(|q| q.outcome == "ok"),
+        "{:#?}",
+        sim.stats().queries
+    );
+
+    // 12306's clock is learnt: today's watch is finished, and its date is not asked again.
+    daemon
+        .wait_until("today's watch finished", WAIT, async || {
+            let s = setup.status_json().await;
+            (watch_of(&s, "今天")["finished"] == true).then_some(())
+        })
+        .await;
+    let asked = queries_on(&sim.stats(), d_today).len();
+    assert!(
+        asked <= refused_before + 2,
+        "refused {} times",
+        asked - refused_before
+    );
+    let n = queries_on(&sim.stats(), d_next).len();
+    wait_queries(&mut daemon, &sim, d_next, n + 3).await;
+    assert_eq!(
+        queries_on(&sim.stats(), d_today).len(),
+        asked,
+        "a finished date is not retried"
+    );
+
+    let s = setup.status_json().await;
+    let next = watch_of(&s, "明天");
+    assert_eq!(next["outcome"], "ok", "{s:#}");
+    assert_eq!(next["backoff_level"], 0, "the client never backed off: {s:#}");
+    let log = daemon.log();
+    assert!(log.contains("backing it off alone"), "{log}");
+    assert!(!log.contains("the whole client backs off"), "{log}");
+    assert!(log.contains("12306's clock differs from ours"), "{log}");
+    assert_eq!(daemon.sigterm().await, Some(0));
+}

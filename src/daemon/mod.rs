@@ -12,9 +12,11 @@
 //!   a valid edit applies at once, an invalid one is logged and shown in `status` while the last
 //!   good list keeps running.
 //!
-//! Throttling (302, HTML, risk phrases, timeouts) puts the whole client in backoff — 12306 limits
-//! per address, not per watch — exponential with jitter, capped, reset on the first success.
-//! Nothing here ever disables a watch because of errors.
+//! Refusals (302, HTML, risk phrases, timeouts) back off the refused query alone, and the whole
+//! client only when refusals are client-wide — 12306 limits per address, but it also refuses a
+//! single query for a date its clock calls past ([`throttle`]). Dates before 12306's today (its
+//! clock from `login/conf`) are finished, not retried. Nothing here ever disables a watch because
+//! of errors.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ mod callback;
 mod db;
 mod grab;
 mod outbox;
+mod throttle;
 mod waitlist;
 
 pub use callback::push_path;
@@ -52,8 +55,13 @@ pub use db::Db;
 /// How long the poller waits after the first watch becomes due, to serve every watch due in the
 /// same tick with one request per query.
 const GATHER_DUE: Duration = Duration::from_millis(600);
-/// How often the leftTicket endpoint and presale window are re-read from 12306.
+/// How often the leftTicket endpoint, presale window and 12306's clock are re-read.
 const DISCOVERY_EVERY: Duration = Duration::from_secs(2 * 3600);
+/// A refused query asks for an early re-read (12306's clock may have passed midnight before
+/// ours), at most this often.
+const DISCOVERY_MIN_GAP: Duration = Duration::from_secs(20);
+/// `rail_clock_offset_ms` before `login/conf` has told us 12306's clock.
+const OFFSET_UNKNOWN: i64 = i64::MIN;
 
 /// Client-wide throttling state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,7 +93,14 @@ struct Shared {
     due: Mutex<BTreeSet<String>>,
     wake_poller: Notify,
     wake_outbox: Notify,
-    backoff: Mutex<Backoff>,
+    /// Who 12306 is refusing: single queries, or the whole client.
+    throttle: Mutex<throttle::Throttle>,
+    /// Queries (by query string) whose watches are already due again when their backoff ends.
+    retry_planned: Mutex<std::collections::HashSet<String>>,
+    /// 12306's clock minus ours, from `login/conf` (`OFFSET_UNKNOWN` until then).
+    rail_clock_offset_ms: AtomicI64,
+    /// Asks the discovery task for an early `login/conf`.
+    wake_discovery: Notify,
     last_polled: Mutex<HashMap<String, DateTime<FixedOffset>>>,
     /// Unix seconds of the poller's last loop turn: the watchdog pings only while it moves.
     heartbeat: AtomicI64,
@@ -115,6 +130,20 @@ impl Shared {
 
     fn beat(&self) {
         self.heartbeat.store(clock::now().timestamp(), Ordering::Relaxed);
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, throttle::Throttle> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Today as 12306 sees it: ours, or 12306's when its clock is already on the next day.
+    /// A date before this is refused by 12306 (a 302), so it is past, not worth a query.
+    fn rail_today(&self, now: DateTime<FixedOffset>) -> NaiveDate {
+        let ours = now.date_naive();
+        match self.rail_clock_offset_ms.load(Ordering::Relaxed) {
+            OFFSET_UNKNOWN => ours,
+            ms => ours.max((now + chrono::TimeDelta::milliseconds(ms)).date_naive()),
+        }
     }
 
     /// A watch's recipients: its own `notify`, else `[email] to`, else the sender itself.
@@ -221,7 +250,10 @@ pub async fn run(
         due: Mutex::new(BTreeSet::new()),
         wake_poller: Notify::new(),
         wake_outbox: Notify::new(),
-        backoff: Mutex::new(Backoff::default()),
+        throttle: Mutex::new(throttle::Throttle::default()),
+        retry_planned: Mutex::new(std::collections::HashSet::new()),
+        rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
+        wake_discovery: Notify::new(),
         last_polled: Mutex::new(HashMap::new()),
         heartbeat: AtomicI64::new(clock::now().timestamp()),
         presale_days: AtomicU32::new(presale),
@@ -368,8 +400,9 @@ async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancellation
     loop {
         shared.beat();
         let backoff_wait = {
-            let b = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-            b.until.and_then(|u| (u - clock::now()).to_std().ok())
+            let now = clock::now();
+            let until = shared.throttle().client_blocked(now);
+            until.and_then(|u| (u - now).to_std().ok())
         };
         if let Some(wait) = backoff_wait {
             tokio::select! {
@@ -405,7 +438,7 @@ async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancellation
 async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>) {
     let list = shared.list();
     let now = clock::now();
-    let today = now.date_naive();
+    let today = shared.rail_today(now);
     let night = in_night(shared, now);
     let night_every = chrono::TimeDelta::from_std(shared.settings.daemon.night_every).unwrap_or_default();
     let mut selected: Vec<Watch> = Vec::new();
@@ -439,8 +472,13 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
         poll_watches(shared, sched, selected, now).await;
     }
     for w in waitlists {
+        let key = waitlist::key(&w.name);
         if in_backoff(shared) {
-            shared.mark_due([waitlist::key(&w.name)]);
+            shared.mark_due([key]);
+            continue;
+        }
+        if let Some(until) = shared.throttle().query_blocked(&key, clock::now()) {
+            plan_retry(shared, &key, until, vec![key.clone()]);
             continue;
         }
         shared.beat();
@@ -449,12 +487,68 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
 }
 
 fn in_backoff(shared: &Shared) -> bool {
-    shared
-        .backoff
+    shared.throttle().client_blocked(clock::now()).is_some()
+}
+
+/// Marks `watches` due again when the own backoff of `query` ends (once per query).
+fn plan_retry(shared: &Arc<Shared>, query: &str, until: DateTime<FixedOffset>, watches: Vec<String>) {
+    if !shared
+        .retry_planned
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .until
-        .is_some_and(|u| u > clock::now())
+        .insert(query.to_string())
+    {
+        return;
+    }
+    let wait = (until - clock::now()).to_std().unwrap_or_default();
+    let (weak, query) = (Arc::downgrade(shared), query.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if let Some(shared) = weak.upgrade() {
+            shared
+                .retry_planned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&query);
+            shared.mark_due(watches);
+        }
+    });
+}
+
+/// A refusal of `query` (a query string or a 候补 key): backs off that query, or the client
+/// when refusals are client-wide, and logs which.
+fn refused(
+    shared: &Arc<Shared>,
+    query: &str,
+    error: &crate::rail::client::RailError,
+    at: DateTime<FixedOffset>,
+    quiet: bool,
+) -> throttle::Verdict {
+    let d = &shared.settings.daemon;
+    let verdict = shared
+        .throttle()
+        .refused(query, at, d.backoff_start, d.backoff_max, rand::random::<f64>());
+    match verdict {
+        throttle::Verdict::Client(b) if !quiet => {
+            tracing::warn!(%query, %error, level = b.level, until = ?b.until, "12306 refuses every query; the whole client backs off")
+        }
+        throttle::Verdict::Query(b) if !quiet => {
+            tracing::warn!(%query, %error, level = b.level, until = ?b.until, "12306 refused this query; backing it off alone, other queries go on")
+        }
+        _ => {}
+    }
+    // 12306's clock may be on the next day already: learn it before this query's retry.
+    shared.wake_discovery.notify_one();
+    verdict
+}
+
+/// A clean answer to `query`: clears its backoff and the client's.
+fn answered(shared: &Shared, query: &str) {
+    match shared.throttle().answered(query) {
+        (0, 0) => {}
+        (0, own) => tracing::info!(%query, after = own, "12306 answers this query again; its backoff reset"),
+        (client, _) => tracing::info!(after = client, "12306 answers again; backoff reset"),
+    }
 }
 
 /// Polls due left-ticket watches: one request per distinct query.
@@ -464,7 +558,7 @@ async fn poll_watches(
     selected: Vec<Watch>,
     now: DateTime<FixedOffset>,
 ) {
-    let today = now.date_naive();
+    let today = shared.rail_today(now);
     let plan = poll::plan(&selected, today, shared.presale_days.load(Ordering::Relaxed));
     // Per watch: the worst outcome of its queries this cycle (an error wins over ok); `None` =
     // not queried (deferred by backoff, or nothing on sale).
@@ -474,19 +568,32 @@ async fn poll_watches(
             tracing::debug!(watch = %selected[*i].name, %opens, "date not on sale yet");
         }
     }
+    // A query that was refused lately goes last: it never holds up the others.
+    let mut queries: Vec<&poll::PlannedQuery> = plan.queries.iter().collect();
+    {
+        let t = shared.throttle();
+        queries.sort_by_key(|pq| t.for_queries([pq.query.query_string().as_str()]).level);
+    }
     let mut deferred: BTreeSet<String> = BTreeSet::new();
-    for pq in &plan.queries {
+    for pq in queries {
         shared.beat();
+        let key = pq.query.query_string();
+        let names = || -> Vec<String> { pq.users.iter().map(|(i, _)| selected[*i].name.clone()).collect() };
         if in_backoff(shared) {
-            // Throttled mid-cycle: the rest waits for the backoff to end, still due.
-            deferred.extend(pq.users.iter().map(|(i, _)| selected[*i].name.clone()));
+            // Refused client-wide mid-cycle: the rest waits for the backoff to end, still due.
+            deferred.extend(names());
+            continue;
+        }
+        if let Some(until) = shared.throttle().query_blocked(&key, clock::now()) {
+            // This query backs off alone; its watches are due again when that ends.
+            plan_retry(shared, &key, until, names());
             continue;
         }
         let answer = shared.client.query_left_ticket(&pq.query).await;
         let at = clock::now();
         match answer {
             Ok(page) => {
-                reset_backoff(shared);
+                answered(shared, &key);
                 for &(i, date) in &pq.users {
                     let w = &selected[i];
                     let matches = filter::select(&page, w, date, StationTable::embedded());
@@ -522,12 +629,16 @@ async fn poll_watches(
                     PollOutcome::Error(e.to_string())
                 };
                 if e.is_throttling() {
-                    let b = increase_backoff(shared, at);
-                    if !night_now {
-                        tracing::warn!(query = %pq.query.query_string(), error = %e, level = b.level, until = ?b.until, "12306 throttled us; backing off");
+                    let verdict = refused(shared, &key, &e, at, night_now);
+                    let own = match verdict {
+                        throttle::Verdict::Query(b) => b.until,
+                        throttle::Verdict::Client(_) => shared.throttle().query_blocked(&key, at),
+                    };
+                    if let Some(until) = own {
+                        plan_retry(shared, &key, until, names());
                     }
                 } else if !night_now {
-                    tracing::warn!(query = %pq.query.query_string(), error = %e, "query failed");
+                    tracing::warn!(query = %key, error = %e, "query failed");
                 }
                 for &(i, _) in &pq.users {
                     outcomes[i] = Some(outcome.clone());
@@ -539,11 +650,16 @@ async fn poll_watches(
         shared.mark_due(deferred);
     }
     for (i, w) in selected.iter().enumerate() {
-        let queried = plan.queries.iter().any(|q| q.users.iter().any(|(j, _)| *j == i));
+        let mine: Vec<String> = plan
+            .queries
+            .iter()
+            .filter(|q| q.users.iter().any(|(j, _)| *j == i))
+            .map(|q| q.query.query_string())
+            .collect();
         let outcome = match &outcomes[i] {
             Some(o) => o.clone(),
             // Nothing on sale yet (or every date skipped): a successful, empty poll.
-            None if !queried => PollOutcome::Ok,
+            None if mine.is_empty() => PollOutcome::Ok,
             // Deferred by backoff: still due, nothing to record yet.
             None => continue,
         };
@@ -552,8 +668,9 @@ async fn poll_watches(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(w.name.clone(), now);
+        let backoff = shared.throttle().for_queries(mine.iter().map(String::as_str));
         let next = next_run(shared, sched, &w.name, &w.schedule, clock::now()).await;
-        record_status(shared, &w.name, outcome, next, clock::now()).await;
+        record_status(shared, &w.name, outcome, next, backoff, clock::now()).await;
     }
     let endpoint = shared.client.endpoint();
     if let Some(ep) = endpoint {
@@ -567,15 +684,16 @@ async fn poll_watches(
     }
 }
 
-/// Records how the last poll of `key` (a watch, or a 候补 key) went, with the client's backoff.
+/// Records how the last poll of `key` (a watch, or a 候补 key) went, with the backoff it is
+/// under (its own queries' or the client's, whichever ends later).
 async fn record_status(
     shared: &Arc<Shared>,
     key: &str,
     outcome: PollOutcome,
     next: Option<DateTime<FixedOffset>>,
+    backoff: Backoff,
     at: DateTime<FixedOffset>,
 ) {
-    let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
     let name = key.to_string();
     let res = shared
         .db
@@ -605,23 +723,6 @@ async fn record_status(
         Err(e) => tracing::error!(watch = %key, error = %e, "cannot record poll status"),
         Ok(()) => {}
     }
-}
-
-fn reset_backoff(shared: &Shared) {
-    let mut b = shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-    if b.level > 0 {
-        tracing::info!(after = b.level, "12306 answers again; backoff reset");
-    }
-    *b = Backoff::default();
-}
-
-fn increase_backoff(shared: &Shared, now: DateTime<FixedOffset>) -> Backoff {
-    let d = &shared.settings.daemon;
-    let mut b = shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-    b.level = b.level.saturating_add(1);
-    let wait = Backoff::delay(b.level, d.backoff_start, d.backoff_max, rand::random::<f64>());
-    b.until = Some(now + chrono::TimeDelta::from_std(wait).unwrap_or_default());
-    *b
 }
 
 async fn mark_finished(shared: &Arc<Shared>, w: &Watch, now: DateTime<FixedOffset>) {
@@ -866,13 +967,27 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     shared.mark_due(started);
 }
 
-/// Re-reads the endpoint name and presale window from 12306 now and every few hours.
+/// Re-reads the endpoint name, the presale window and 12306's clock now, every few hours, and
+/// early when a refused query asks for it (at most every [`DISCOVERY_MIN_GAP`]).
 async fn discovery(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut last_early: Option<tokio::time::Instant> = None;
     loop {
         match shared.client.login_conf().await {
             Ok(conf) => {
                 if let Some(days) = conf.presale_days {
                     shared.presale_days.store(days, Ordering::Relaxed);
+                }
+                if let Some(rail_now) = conf.now {
+                    let offset = (rail_now - clock::now()).num_milliseconds();
+                    let before = shared.rail_clock_offset_ms.swap(offset, Ordering::Relaxed);
+                    let off_by = std::time::Duration::from_millis(offset.unsigned_abs());
+                    let moved = before == OFFSET_UNKNOWN || (before - offset).abs() >= 5_000;
+                    if off_by >= Duration::from_secs(5) && moved {
+                        tracing::info!(
+                            offset_s = offset / 1000,
+                            "12306's clock differs from ours; a date is past when 12306's clock says so"
+                        );
+                    }
                 }
             }
             Err(e) => tracing::debug!(error = %e, "login/conf failed; keeping the current presale window"),
@@ -880,6 +995,15 @@ async fn discovery(shared: Arc<Shared>, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(DISCOVERY_EVERY) => {}
+            _ = shared.wake_discovery.notified() => {
+                if let Some(wait) = last_early.map(|t| DISCOVERY_MIN_GAP.saturating_sub(t.elapsed())) {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+                last_early = Some(tokio::time::Instant::now());
+            }
         }
     }
 }

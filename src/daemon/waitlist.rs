@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use tokio_cron_scheduler::JobScheduler;
 
-use super::{Shared, increase_backoff, next_run, record_status, remove_job, reset_backoff};
+use super::{Shared, answered, next_run, record_status, refused, remove_job};
 use crate::clock;
 use crate::rail::after_nate::{QueueAnswer, load_cookie};
 use crate::store::{NewEmail, PollOutcome};
@@ -44,7 +44,8 @@ async fn set_status(
 ) {
     let k = key(&w.name);
     let next = next_run(shared, sched, &k, &w.schedule, at).await;
-    record_status(shared, &k, outcome, next, at).await;
+    let backoff = shared.throttle().for_queries([k.as_str()]);
+    record_status(shared, &k, outcome, next, backoff, at).await;
 }
 
 /// One poll of one `[[waitlist]]`.
@@ -97,8 +98,12 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
         Ok(a) => a,
         Err(e) => {
             let outcome = if e.is_throttling() {
-                let b = increase_backoff(shared, clock::now());
-                tracing::warn!(waitlist = %w.name, error = %e, level = b.level, "12306 throttled the 候补 query; backing off");
+                let k = key(&w.name);
+                if let super::throttle::Verdict::Query(b) = refused(shared, &k, &e, clock::now(), false)
+                    && let Some(until) = b.until
+                {
+                    super::plan_retry(shared, &k, until, vec![k.clone()]);
+                }
                 PollOutcome::Throttled(e.to_string())
             } else {
                 tracing::warn!(waitlist = %w.name, error = %e, "候补 query failed");
@@ -108,7 +113,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
             return;
         }
     };
-    reset_backoff(shared);
+    answered(shared, &key(&w.name));
     if let (Some(wanted), QueueAnswer::Order(order)) = (&w.reserve_no, &answer)
         && &order.reserve_no != wanted
     {
