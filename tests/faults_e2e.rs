@@ -835,3 +835,138 @@ async fn a_query_12306_refuses_backs_off_alone_and_a_date_past_by_its_clock_is_f
     assert!(log.contains("12306's clock differs from ours"), "{log}");
     assert_eq!(daemon.sigterm().await, Some(0));
 }
+
+// ---- half-written watch lists -----------------------------------------------------------------------
+
+/// Waits until `smtp` (or the maildir) holds `n` messages, then polls a few more times and
+/// returns how many there are.
+async fn emails_after_more_polls(
+    daemon: &mut Daemon,
+    sim: &yupiao::sim::Sim,
+    d: chrono::NaiveDate,
+    maildir: &std::path::Path,
+    polls: usize,
+) -> usize {
+    let n = queries_on(&sim.stats(), d).len();
+    wait_queries(daemon, sim, d, n + polls).await;
+    maildir_messages(maildir).len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_emptied_watch_list_is_a_rejected_edit_and_restoring_it_sends_no_second_alert() {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "3");
+    let text = watchlist(&[g8294("编辑", d)]);
+    let dir = dir_with(&[g8294("编辑", d)]);
+    let setup = DaemonSetup::new(dir.path(), &sim).env("YUPIAO__DAEMON__ALERT_MIN_GAP", "2s");
+    let maildir = dir.path().join("mail");
+    let mut daemon = setup.start();
+    daemon
+        .wait_until("the first alert", WAIT, async || {
+            (maildir_messages(&maildir).len() == 1).then_some(())
+        })
+        .await;
+
+    // An editor truncates the file and writes the new text a moment later.
+    let path = dir.path().join("watchlist.toml");
+    std::fs::File::create(&path).expect("truncate the watch list");
+    let error = daemon
+        .wait_until("the empty file rejected in status", WAIT, async || {
+            let s = setup.status_json().await;
+            s["watchlist_error"].as_str().map(str::to_string)
+        })
+        .await;
+    assert!(error.contains("no [[watch]] or [[waitlist]] left"), "{error}");
+    let n = queries_on(&sim.stats(), d).len();
+    wait_queries(&mut daemon, &sim, d, n + 2).await;
+    std::fs::write(&path, &text).expect("write the watch list back");
+    daemon
+        .wait_until("the error cleared", WAIT, async || {
+            setup.status_json().await["watchlist_error"]
+                .is_null()
+                .then_some(())
+        })
+        .await;
+
+    // Well past the gap: still the one alert.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        emails_after_more_polls(&mut daemon, &sim, d, &maildir, 3).await,
+        1
+    );
+    let s = setup.status_json().await;
+    assert_eq!(watch_of(&s, "编辑")["alerts_sent"], 1, "{s:#}");
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_that_leaves_and_comes_back_with_the_same_search_keeps_what_it_knew() {
+    let sim = start_static_sim().await;
+    let (d, other) = (day(3), day(5));
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "3");
+    let a = g8294("来回", d);
+    let b = g8294("留下", other);
+    let dir = dir_with(&[a.clone(), b.clone()]);
+    let setup = DaemonSetup::new(dir.path(), &sim).env("YUPIAO__DAEMON__ALERT_MIN_GAP", "2s");
+    let maildir = dir.path().join("mail");
+    let mut daemon = setup.start();
+    daemon
+        .wait_until("the first alert", WAIT, async || {
+            (maildir_messages(&maildir).len() == 1).then_some(())
+        })
+        .await;
+
+    // Saved half way: only B is left for a while.
+    replace_watchlist(dir.path(), &watchlist(std::slice::from_ref(&b)));
+    daemon.wait_for_log("watch list reloaded", WAIT).await;
+    let n = queries_on(&sim.stats(), other).len();
+    wait_queries(&mut daemon, &sim, other, n + 2).await;
+    let stopped_at = queries_on(&sim.stats(), d).len();
+    let n = queries_on(&sim.stats(), other).len();
+    wait_queries(&mut daemon, &sim, other, n + 2).await;
+    assert_eq!(queries_on(&sim.stats(), d).len(), stopped_at, "A stopped");
+
+    // A comes back unchanged: it carries on, it does not start afresh.
+    replace_watchlist(dir.path(), &watchlist(&[a, b]));
+    wait_queries(&mut daemon, &sim, d, stopped_at + 2).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        emails_after_more_polls(&mut daemon, &sim, d, &maildir, 3).await,
+        1
+    );
+    let history: Vec<_> = setup
+        .store()
+        .recent_changes("来回", 100)
+        .expect("history")
+        .into_iter()
+        .filter(|c| c.key.train == "G8294" && c.key.seat == yupiao::seat::SeatClass::Second)
+        .collect();
+    assert_eq!(history.len(), 1, "seen once, never re-seen as new: {history:#?}");
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_log_in_the_watch_lists_directory_does_not_feed_the_file_watcher() {
+    let sim = start_static_sim().await;
+    let d = day(2);
+    let dir = dir_with(&[g8294("日志", d)]);
+    // The daemon's log file is written into the watch list's directory, at trace level.
+    let setup = DaemonSetup::new(dir.path(), &sim).env("RUST_LOG", "trace");
+    let mut daemon = setup.start();
+    assert_eq!(daemon.log_path().parent(), Some(dir.path()));
+    wait_queries(&mut daemon, &sim, d, 6).await;
+    let size = std::fs::metadata(daemon.log_path()).expect("the log").len();
+    let log = daemon.log();
+    assert!(!log.contains("watch list reloaded"), "nothing was edited");
+    // Six polls at trace level are a few hundred KB; a watcher fed by its own log lines wrote
+    // tens of MB per second.
+    assert!(size < 5 << 20, "the log grew to {size} bytes in six polls");
+    let events = log.lines().filter(|l| l.contains("notify::")).count();
+    let polls = log.matches(" polled ").count();
+    assert!(
+        events <= 4 * polls + 20,
+        "{events} watcher lines for {polls} polls"
+    );
+    assert_eq!(daemon.sigterm().await, Some(0));
+}

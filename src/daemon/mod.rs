@@ -8,7 +8,7 @@
 //!   Because there is one poller and "due" is a set, a watch never runs twice at once and a slow
 //!   poll never piles up queued runs;
 //! - one **outbox sender** delivers queued emails, retrying transient failures with backoff;
-//! - the **watch-list watcher** (file events on the directory, and SIGHUP) reloads the list:
+//! - the **watch-list watcher** (the file itself, polled twice a second, and SIGHUP) reloads the list:
 //!   a valid edit applies at once, an invalid one is logged and shown in `status` while the last
 //!   good list keeps running.
 //!
@@ -46,6 +46,7 @@ mod callback;
 mod db;
 mod grab;
 mod outbox;
+mod parked;
 mod throttle;
 mod waitlist;
 
@@ -101,6 +102,8 @@ struct Shared {
     rail_clock_offset_ms: AtomicI64,
     /// Asks the discovery task for an early `login/conf`.
     wake_discovery: Notify,
+    /// Watches and 候补 entries removed from the list lately, whose state is kept a while.
+    parked: Mutex<parked::Parked>,
     last_polled: Mutex<HashMap<String, DateTime<FixedOffset>>>,
     /// Unix seconds of the poller's last loop turn: the watchdog pings only while it moves.
     heartbeat: AtomicI64,
@@ -254,6 +257,7 @@ pub async fn run(
         retry_planned: Mutex::new(std::collections::HashSet::new()),
         rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
         wake_discovery: Notify::new(),
+        parked: Mutex::new(parked::Parked::default()),
         last_polled: Mutex::new(HashMap::new()),
         heartbeat: AtomicI64::new(clock::now().timestamp()),
         presale_days: AtomicU32::new(presale),
@@ -805,7 +809,6 @@ async fn record(
     Ok(queued)
 }
 
-/// Reloads the watch list on file changes in its directory and on SIGHUP.
 /// SIGHUP as a stream, installed before READY so that an early `systemctl reload` cannot end
 /// the process (SIGHUP's default action).
 #[cfg(unix)]
@@ -824,32 +827,34 @@ fn hangup_stream() -> Hangup {
     }
 }
 
+/// How often the watch-list file is looked at. It is *polled* (a stat and a hash of the small
+/// file), not watched with inotify: a watch on its directory delivers every event of every file
+/// there, and a log file written into that directory at trace level fed itself through the
+/// watcher's own per-event trace lines (700 MB in 30 s).
+const WATCHLIST_POLL: Duration = Duration::from_millis(500);
+
+/// Reloads the watch list when the file changes (only that file) and on SIGHUP.
 async fn watch_file(shared: Arc<Shared>, sched: JobScheduler, shutdown: CancellationToken, hup: Hangup) {
     use notify_fs::Watcher as _;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let path = shared.watchlist_path.clone();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let file_name = path.file_name().map(|n| n.to_os_string());
     let tx_fs = tx.clone();
-    let watcher = notify_fs::recommended_watcher(move |ev: notify_fs::Result<notify_fs::Event>| {
-        if let Ok(ev) = ev {
-            let ours = ev
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(|n| n.to_os_string()) == file_name);
-            if ours && !matches!(ev.kind, notify_fs::EventKind::Access(_)) {
+    let config = notify_fs::Config::default()
+        .with_poll_interval(WATCHLIST_POLL)
+        .with_compare_contents(true);
+    let watcher = notify_fs::PollWatcher::new(
+        move |ev: notify_fs::Result<notify_fs::Event>| {
+            if ev.is_ok_and(|ev| !matches!(ev.kind, notify_fs::EventKind::Access(_))) {
                 let _ = tx_fs.send(());
             }
-        }
-    });
+        },
+        config,
+    );
     let _watcher = match watcher {
-        Ok(mut w) => match w.watch(&dir, notify_fs::RecursiveMode::NonRecursive) {
+        Ok(mut w) => match w.watch(&path, notify_fs::RecursiveMode::NonRecursive) {
             Ok(()) => Some(w),
             Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the watch list's directory; reload with SIGHUP");
+                tracing::warn!(file = %path.display(), error = %e, "cannot watch the watch list; reload with SIGHUP");
                 None
             }
         },
@@ -908,7 +913,23 @@ fn same_search(a: &Watch, b: &Watch) -> bool {
 /// Applies an edited watch list, or keeps the running one and records why the edit was refused.
 async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     let now = clock::now();
+    let old = shared.list();
     let new = match load_list(&shared.watchlist_path) {
+        Ok((list, _)) if emptied(&old, &list) => {
+            // Truncated by an editor that has not written the new text yet, or saved half way:
+            // taking it would stop every watch and start them afresh a moment later.
+            let text = format!(
+                "{}: no [[watch]] or [[waitlist]] left (the file is empty or half written?); to stop watching everything, stop yupiao instead (systemctl stop yupiao)",
+                shared.watchlist_path.display()
+            );
+            tracing::error!("{text}");
+            tracing::error!("watch list edit rejected; the previous list keeps running");
+            let _ = shared
+                .db
+                .write(move |s| s.set_fact(Fact::WatchlistError, &text, now))
+                .await;
+            return;
+        }
         Ok((list, warnings)) => {
             for w in &warnings {
                 tracing::warn!("{w}");
@@ -928,17 +949,21 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
             return;
         }
     };
-    let old = shared.list();
     let mut started = Vec::new();
     let mut stopped = Vec::new();
     for w in &old.watches {
         let kept = new.watches.iter().find(|n| n.name == w.name);
         if !kept.is_some_and(|n| same_watch(n, w)) {
             remove_job(shared, sched, &w.name).await;
-            if !kept.is_some_and(|n| same_search(n, w)) {
-                // Removed, or now looking for something else: start afresh.
-                let name = w.name.clone();
-                let _ = shared.db.call(move |s| s.forget_watch(&name)).await;
+            match kept {
+                // Removed: what it knew is kept a while, in case it comes back (parked).
+                None => parked::park(shared, &w.name, parked::Left::Watch(Box::new(w.clone()))),
+                // Now looking for something else: start afresh.
+                Some(n) if !same_search(n, w) => {
+                    let name = w.name.clone();
+                    let _ = shared.db.write(move |s| s.forget_watch(&name)).await;
+                }
+                Some(_) => {}
             }
             shared
                 .last_polled
@@ -951,6 +976,13 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     for w in &new.watches {
         let unchanged = old.watches.iter().any(|o| o.name == w.name && same_watch(o, w));
         if !unchanged {
+            // Back after leaving: the same search carries on, another one starts afresh.
+            if let Some(parked::Left::Watch(before)) = parked::unpark(shared, &w.name)
+                && !same_search(&before, w)
+            {
+                let name = w.name.clone();
+                let _ = shared.db.write(move |s| s.forget_watch(&name)).await;
+            }
             if let Err(e) = add_job(shared, sched, &w.name, &w.schedule).await {
                 tracing::error!(watch = %w.name, error = %e, "cannot schedule watch");
                 continue;
@@ -965,6 +997,12 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
     tracing::info!(?started, ?stopped, "watch list reloaded");
     shared.mark_due(started);
+}
+
+/// An edit that leaves nothing to watch where something was watched: never taken as meant.
+fn emptied(old: &WatchList, new: &WatchList) -> bool {
+    let none = |l: &WatchList| l.watches.is_empty() && l.waitlists.is_empty();
+    none(new) && !none(old)
 }
 
 /// Re-reads the endpoint name, the presale window and 12306's clock now, every few hours, and

@@ -220,15 +220,23 @@ pub(super) async fn reload(
         if !new.waitlists.iter().any(|n| same(n, w)) {
             let k = key(&w.name);
             remove_job(shared, sched, &k).await;
-            // Only a removed entry, or one following another order, starts afresh: a new
-            // schedule or new recipients keep what was already said (no repeated emails).
-            let follows_same = new
-                .waitlists
-                .iter()
-                .any(|n| n.name == w.name && n.reserve_no == w.reserve_no);
-            if !follows_same {
-                let name = w.name.clone();
-                let _ = shared.db.call(move |s| s.forget_waitlist(&name)).await;
+            // A new schedule or new recipients keep what was already said (no repeated
+            // emails); one now following another order starts afresh; a removed one is kept a
+            // while in case it comes back (parked).
+            match new.waitlists.iter().find(|n| n.name == w.name) {
+                None => super::parked::park(
+                    shared,
+                    &k,
+                    super::parked::Left::Waitlist {
+                        name: w.name.clone(),
+                        reserve_no: w.reserve_no.clone(),
+                    },
+                ),
+                Some(n) if n.reserve_no != w.reserve_no => {
+                    let name = w.name.clone();
+                    let _ = shared.db.write(move |s| s.forget_waitlist(&name)).await;
+                }
+                Some(_) => {}
             }
             shared
                 .last_polled
@@ -241,6 +249,12 @@ pub(super) async fn reload(
     for w in &new.waitlists {
         if !old.waitlists.iter().any(|o| same(o, w)) {
             let k = key(&w.name);
+            if let Some(super::parked::Left::Waitlist { reserve_no, .. }) = super::parked::unpark(shared, &k)
+                && reserve_no != w.reserve_no
+            {
+                let name = w.name.clone();
+                let _ = shared.db.write(move |s| s.forget_waitlist(&name)).await;
+            }
             if let Err(e) = super::add_job(shared, sched, &k, &w.schedule).await {
                 tracing::error!(waitlist = %w.name, error = %e, "cannot schedule waitlist");
                 continue;
