@@ -970,3 +970,56 @@ async fn a_trace_log_in_the_watch_lists_directory_does_not_feed_the_file_watcher
     );
     assert_eq!(daemon.sigterm().await, Some(0));
 }
+
+// ---- 12306's busy answer ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_empty_page_between_normal_ones_is_no_answer_not_sold_out() {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), yupiao::seat::SeatClass::Second, "3");
+    let dir = dir_with(&[g8294("忙", d)]);
+    let setup = DaemonSetup::new(dir.path(), &sim).env("YUPIAO__DAEMON__ALERT_MIN_GAP", "2s");
+    let maildir = dir.path().join("mail");
+    let mut daemon = setup.start();
+    daemon
+        .wait_until("the first alert", WAIT, async || {
+            (maildir_messages(&maildir).len() == 1).then_some(())
+        })
+        .await;
+
+    for mode in [
+        yupiao::sim::FailureMode::Empty,
+        yupiao::sim::FailureMode::NullData,
+    ] {
+        sim.set_mode(mode, Some(1));
+        daemon
+            .wait_until("the busy answer served", WAIT, async || {
+                queries_on(&sim.stats(), d)
+                    .iter()
+                    .any(|q| q.outcome == mode.name())
+                    .then_some(())
+            })
+            .await;
+        // Normal pages again, well past the gap: nothing to tell anyone.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            emails_after_more_polls(&mut daemon, &sim, d, &maildir, 3).await,
+            1,
+            "after {mode:?}"
+        );
+    }
+    let history: Vec<(String, bool)> = setup
+        .store()
+        .recent_changes("忙", 100)
+        .expect("history")
+        .into_iter()
+        .filter(|c| c.key.train == "G8294" && c.key.seat == yupiao::seat::SeatClass::Second)
+        .map(|c| (c.raw, c.available))
+        .collect();
+    assert_eq!(history, vec![("3".to_string(), true)], "no 'gone' recorded");
+    assert!(daemon.log().contains("taken as no answer"), "{}", daemon.log());
+    let s = setup.status_json().await;
+    assert_eq!(watch_of(&s, "忙")["alerts_sent"], 1, "{s:#}");
+    assert_eq!(daemon.sigterm().await, Some(0));
+}

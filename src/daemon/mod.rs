@@ -104,6 +104,8 @@ struct Shared {
     wake_discovery: Notify,
     /// Watches and 候补 entries removed from the list lately, whose state is kept a while.
     parked: Mutex<parked::Parked>,
+    /// Queries answered with no trains, since when (see [`empty_is_busy`]).
+    empty_since: Mutex<HashMap<String, DateTime<FixedOffset>>>,
     last_polled: Mutex<HashMap<String, DateTime<FixedOffset>>>,
     /// Unix seconds of the poller's last loop turn: the watchdog pings only while it moves.
     heartbeat: AtomicI64,
@@ -258,6 +260,7 @@ pub async fn run(
         rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
         wake_discovery: Notify::new(),
         parked: Mutex::new(parked::Parked::default()),
+        empty_since: Mutex::new(HashMap::new()),
         last_polled: Mutex::new(HashMap::new()),
         heartbeat: AtomicI64::new(clock::now().timestamp()),
         presale_days: AtomicU32::new(presale),
@@ -598,8 +601,14 @@ async fn poll_watches(
         match answer {
             Ok(page) => {
                 answered(shared, &key);
+                let busy = empty_is_busy(shared, &key, page.trains.is_empty(), at);
                 for &(i, date) in &pq.users {
                     let w = &selected[i];
+                    if busy && had_trains(shared, &w.name, date).await {
+                        tracing::info!(watch = %w.name, %date, "12306 answered with no trains for a route that had trains (busy); taken as no answer, the last known seats stand");
+                        outcomes[i] = Some(PollOutcome::Error(NO_ANSWER.into()));
+                        continue;
+                    }
                     let matches = filter::select(&page, w, date, StationTable::embedded());
                     match record(shared, w, date, matches, at).await {
                         Err(e) => {
@@ -686,6 +695,36 @@ async fn poll_watches(
             })
             .await;
     }
+}
+
+/// How a busy "empty" answer shows in `status`.
+const NO_ANSWER: &str = "no answer: 12306 sent an empty train list for a route that had trains (busy?); the last known seats stand";
+
+/// How long a route must answer "no trains" before that is believed (it happens when every train
+/// of a route is cancelled; far more often 12306 is busy, and one empty page between two full ones
+/// must not read as "sold out" and re-arm every alert).
+const EMPTY_BELIEVED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+/// Whether an answer to `query` with `empty` rows is to be taken as "12306 is busy": an empty
+/// page not yet repeated for [`EMPTY_BELIEVED_AFTER`]. A page with rows ends the streak.
+fn empty_is_busy(shared: &Shared, query: &str, empty: bool, at: DateTime<FixedOffset>) -> bool {
+    let mut since = shared.empty_since.lock().unwrap_or_else(|p| p.into_inner());
+    if !empty {
+        since.remove(query);
+        return false;
+    }
+    let first = *since.entry(query.to_string()).or_insert(at);
+    at - first < EMPTY_BELIEVED_AFTER
+}
+
+/// Whether the stored state of (watch, date) has trains on the page.
+async fn had_trains(shared: &Shared, watch: &str, date: NaiveDate) -> bool {
+    let name = watch.to_string();
+    shared
+        .db
+        .call(move |s| s.previous(&name, date))
+        .await
+        .is_ok_and(|prev| prev.seats.iter().any(|(k, st)| k.date == date && !st.is_gone()))
 }
 
 /// Records how the last poll of `key` (a watch, or a 候补 key) went, with the backoff it is
