@@ -1023,3 +1023,91 @@ async fn one_empty_page_between_normal_ones_is_no_answer_not_sold_out() {
     assert_eq!(watch_of(&s, "忙")["alerts_sent"], 1, "{s:#}");
     assert_eq!(daemon.sigterm().await, Some(0));
 }
+
+// ---- the push receiver faces the network -----------------------------------------------------------
+
+/// Open file descriptors of a process (Linux).
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_to_the_push_receiver_are_capped_and_closed_and_a_push_still_works() {
+    let sim = start_static_sim().await;
+    let d = day(2);
+    let dir = dir_with(&[g8294("推送口", d)]);
+    let port = free_port();
+    let token = "push-token-0123456789abcdef";
+    let setup = DaemonSetup::new(dir.path(), &sim)
+        .env("YUPIAO__CALLBACK__LISTEN", &format!("127.0.0.1:{port}"))
+        .env("YUPIAO__CALLBACK__TOKEN", token)
+        .env("YUPIAO__CALLBACK__IDLE_TIMEOUT", "2s");
+    let mut daemon = setup.start();
+    daemon.wait_for_log("Juhe push receiver listening", WAIT).await;
+    wait_queries(&mut daemon, &sim, d, 1).await;
+    let baseline = open_fds(daemon.pid());
+
+    // 300 connections that never send a byte (the default cap is 64).
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect"),
+        );
+    }
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let readers: Vec<_> = idle
+        .into_iter()
+        .map(|mut s| {
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                // EOF or reset: the receiver closed it.
+                if let Ok(Ok(0) | Err(_)) =
+                    tokio::time::timeout(Duration::from_secs(60), s.read(&mut buf)).await
+                {
+                    closed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let count = || closed.load(std::sync::atomic::Ordering::SeqCst);
+    daemon
+        .wait_until("the connections over the cap closed", WAIT, async || {
+            (count() >= 300 - 64).then_some(())
+        })
+        .await;
+    let during = open_fds(daemon.pid());
+    assert!(
+        during <= baseline + 64 + 8,
+        "{during} descriptors open with 300 idle connections (baseline {baseline})"
+    );
+    daemon
+        .wait_until("every idle connection closed", WAIT, async || {
+            (count() == 300).then_some(())
+        })
+        .await;
+    for r in readers {
+        r.await.expect("reader");
+    }
+
+    // A push is served as ever.
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/juhe/{token}/1");
+    let resp = http
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .body(r#"{"orderNo":"T1","outOrderNo":"YPNOSUCHORDER0000001","msgCode":"100","msgInfo":"出票成功"}"#)
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(resp.status(), 200);
+    daemon
+        .wait_for_log("push for an order yupiao never placed; ignored", WAIT)
+        .await;
+    assert!(open_fds(daemon.pid()) <= baseline + 8);
+    assert_eq!(daemon.sigterm().await, Some(0));
+}

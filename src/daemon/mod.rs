@@ -45,6 +45,7 @@ use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 mod callback;
 mod db;
 mod grab;
+mod guarded;
 mod outbox;
 mod parked;
 mod throttle;
