@@ -57,6 +57,8 @@ pub struct WaitlistReport {
     pub emails_sent: u64,
     pub emails_pending: u64,
     pub emails_failed: u64,
+    /// Why a pending email has not gone out yet, while it is pending.
+    pub email_error: Option<String>,
 }
 
 /// One watch in the report.
@@ -80,6 +82,8 @@ pub struct WatchReport {
     pub alerts_sent: u64,
     pub alerts_pending: u64,
     pub alerts_failed: u64,
+    /// Why a pending alert has not gone out yet (the last attempt's error), while it is pending.
+    pub email_error: Option<String>,
 }
 
 /// Reads the report from the database at `db` (read-only) and the current watch list.
@@ -131,6 +135,7 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
             alerts_sent: counts.sent,
             alerts_pending: counts.pending,
             alerts_failed: counts.failed,
+            email_error: store.pending_email_error(&name)?,
             name,
         });
     }
@@ -206,6 +211,7 @@ fn gather_waitlists(store: &Store, list: Option<&WatchList>) -> Result<Vec<Waitl
             emails_sent: counts.sent,
             emails_pending: counts.pending,
             emails_failed: counts.failed,
+            email_error: store.pending_email_error(&format!("{WAITLIST_PREFIX}{name}"))?,
             name,
         });
     }
@@ -290,6 +296,9 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
             w.alerts_pending,
             w.alerts_failed
         ));
+        if let Some(e) = &w.email_error {
+            out.push_str(&format!("  email not delivered yet: {e}\n"));
+        }
     }
     for w in &r.waitlists {
         out.push_str(&format!("\n候补 {}\n", w.name));
@@ -334,6 +343,9 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
             "  emails: {} sent, {} pending, {} failed\n",
             w.emails_sent, w.emails_pending, w.emails_failed
         ));
+        if let Some(e) = &w.email_error {
+            out.push_str(&format!("  email not delivered yet: {e}\n"));
+        }
     }
     if r.watches.is_empty() && r.waitlists.is_empty() {
         out.push_str("\nno watches yet\n");

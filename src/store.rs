@@ -1060,6 +1060,19 @@ impl Store {
         Ok(counts)
     }
 
+    /// Why the oldest still-pending email of a watch has not gone out yet (its last attempt's
+    /// error), if it has been tried.
+    pub fn pending_email_error(&self, watch: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT last_error FROM outbox WHERE watch = ?1 AND state = 'pending'
+                 AND last_error IS NOT NULL ORDER BY id LIMIT 1",
+            )?
+            .query_row([watch], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Every known seat of a watch, by date, train, then seat class order.
     pub fn current_seats(&self, watch: &str) -> Result<Vec<(SeatKey, SeatState)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(

@@ -573,6 +573,11 @@ async fn an_smtp_server_that_never_greets_is_a_timeout_and_the_email_is_retried(
         .expect("the alert");
     assert!(row.attempts >= 2, "{row:?}");
     assert!(row.last_error.unwrap_or_default().contains("took longer than 1s"));
+    // `status` says why the alert is still pending.
+    let error = w["email_error"].as_str().unwrap_or_default();
+    assert!(error.contains("took longer than 1s"), "{s:#}");
+    let text = setup.status_text().await;
+    assert!(text.contains("email not delivered yet: "), "{text}");
     assert_eq!(daemon.sigterm().await, Some(0));
     mute.abort();
 }
