@@ -249,7 +249,7 @@ pub enum StoreError {
     Full(rusqlite::Error),
     #[error(
         "{path} is damaged ({detail}); yupiao will not use it. Keep a copy of the file, then recover it \
-         with sqlite3: VACUUM INTO 'recovered.db' (if that fails: .dump into a new file; see the README, \
+         with sqlite3: VACUUM INTO 'recovered.db' (if that fails: copy it table by table; see the README, \
          \"A damaged database\") and put recovered.db in its place, or move the file aside to start afresh"
     )]
     Corrupt { path: String, detail: String },
