@@ -86,11 +86,6 @@ impl Db {
         h.publish();
     }
 
-    /// The current fault, if writes fail.
-    pub fn write_fault(&self) -> Option<String> {
-        self.health().fault.error.clone()
-    }
-
     /// Email outcomes known only in memory (the outbox holds delivery while there are any).
     pub fn set_unrecorded_emails(&self, n: usize) {
         let mut h = self.health();

@@ -593,7 +593,7 @@ async fn poll_watches(
             continue;
         }
         if let Some(until) = shared.throttle().query_blocked(&key, clock::now()) {
-            // This query backs off alone; its watches are due again when that ends.
+            // This query backs off alone; due already, its watches are tried when that ends.
             plan_retry(shared, &key, until, names());
             continue;
         }
@@ -643,14 +643,9 @@ async fn poll_watches(
                     PollOutcome::Error(e.to_string())
                 };
                 if e.is_throttling() {
-                    let verdict = refused(shared, &key, &e, at, night_now);
-                    let own = match verdict {
-                        throttle::Verdict::Query(b) => b.until,
-                        throttle::Verdict::Client(_) => shared.throttle().query_blocked(&key, at),
-                    };
-                    if let Some(until) = own {
-                        plan_retry(shared, &key, until, names());
-                    }
+                    // Its watches are tried again at their next tick after the backoff: never
+                    // sooner than their schedule, and not a whole period later either.
+                    refused(shared, &key, &e, at, night_now);
                 } else if !night_now {
                     tracing::warn!(query = %key, error = %e, "query failed");
                 }

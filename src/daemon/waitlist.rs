@@ -98,12 +98,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
         Ok(a) => a,
         Err(e) => {
             let outcome = if e.is_throttling() {
-                let k = key(&w.name);
-                if let super::throttle::Verdict::Query(b) = refused(shared, &k, &e, clock::now(), false)
-                    && let Some(until) = b.until
-                {
-                    super::plan_retry(shared, &k, until, vec![k.clone()]);
-                }
+                refused(shared, &key(&w.name), &e, clock::now(), false);
                 PollOutcome::Throttled(e.to_string())
             } else {
                 tracing::warn!(waitlist = %w.name, error = %e, "候补 query failed");
