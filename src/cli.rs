@@ -253,6 +253,7 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     }
     let today = crate::clock::today();
     let plan = poll::plan(&list.watches, today, settings.upstream.presale_days);
+    print_skipped(&list.watches, &plan, settings.upstream.presale_days, today);
     let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
     let settings =
         settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
@@ -314,20 +315,12 @@ async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let today = crate::clock::today();
-    let presale_days = presale_days(&client, settings).await;
+    let ours = crate::clock::today();
+    let (presale_days, rail_today) = ask_login_conf(&client, settings).await;
+    // A date 12306's clock already calls past is refused by 12306 (a 302): skip it.
+    let today = rail_today.map_or(ours, |t| t.max(ours));
     let plan = poll::plan(&list.watches, today, presale_days);
-    for &(i, date, skip) in &plan.skipped {
-        let w = &list.watches[i].name;
-        match skip {
-            Skip::Past => eprintln!("{w}: {date} is in the past, skipped"),
-            Skip::NotOnSaleYet { opens } => {
-                eprintln!(
-                    "{w}: {date} is not on sale yet (12306 sells {presale_days} days ahead; opens {opens})"
-                )
-            }
-        }
-    }
+    print_skipped(&list.watches, &plan, presale_days, ours);
     let results = poll::execute(&client, &list.watches, &plan, StationTable::embedded()).await;
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     let mut out = std::io::stdout().lock();
@@ -449,13 +442,37 @@ fn waitlist_line(
     }
 }
 
-/// Asks `login/conf` for the presale window (and the endpoint); falls back to the settings.
-async fn presale_days(client: &RailClient, settings: &Settings) -> u32 {
+/// Asks `login/conf` for the presale window (and the endpoint) and 12306's today; falls back to
+/// the settings and our own clock.
+async fn ask_login_conf(client: &RailClient, settings: &Settings) -> (u32, Option<chrono::NaiveDate>) {
     match client.login_conf().await {
-        Ok(conf) => conf.presale_days.unwrap_or(settings.upstream.presale_days),
+        Ok(conf) => (
+            conf.presale_days.unwrap_or(settings.upstream.presale_days),
+            conf.now.map(|t| t.date_naive()),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "login/conf failed; assuming {} presale days", settings.upstream.presale_days);
-            settings.upstream.presale_days
+            (settings.upstream.presale_days, None)
+        }
+    }
+}
+
+/// The notices for dates a check does not query (past, or not on sale yet), on stderr: `once`
+/// and `check` print the same ones. `ours` is our own today; a date past only by 12306's clock
+/// says so.
+fn print_skipped(watches: &[Watch], plan: &poll::Plan, presale_days: u32, ours: chrono::NaiveDate) {
+    for &(i, date, skip) in &plan.skipped {
+        let w = &watches[i].name;
+        match skip {
+            Skip::Past if date >= ours => {
+                eprintln!("{w}: {date} is in the past by 12306's clock (already the next day there), skipped")
+            }
+            Skip::Past => eprintln!("{w}: {date} is in the past, skipped"),
+            Skip::NotOnSaleYet { opens } => {
+                eprintln!(
+                    "{w}: {date} is not on sale yet (12306 sells {presale_days} days ahead; opens {opens})"
+                )
+            }
         }
     }
 }

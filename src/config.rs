@@ -94,7 +94,7 @@ impl Default for Juhe {
 }
 
 /// `[callback]`: where Juhe pushes order results.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Callback {
     /// Address the receiver listens on, e.g. `127.0.0.1:8787`; none = no receiver (polling only).
@@ -103,6 +103,24 @@ pub struct Callback {
     pub public_url: Option<String>,
     /// Secret path component that makes push URLs unguessable.
     pub token: Option<SecretString>,
+    /// Connections served at once; more are closed at once (pushes are a few a day).
+    pub max_connections: usize,
+    /// A connection with nothing read or written for this long is closed (headers, body and
+    /// keep-alive alike).
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for Callback {
+    fn default() -> Self {
+        Callback {
+            listen: None,
+            public_url: None,
+            token: None,
+            max_connections: 64,
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// `[upstream]`: where 12306 and Juhe are, and how politely to talk to them.

@@ -7,6 +7,7 @@
 //! - [`watchlist`]: `watchlist.toml` → validated watches, with `file:line:col` diagnostics.
 //! - [`config`]: `yupiao.toml` + environment → typed settings, secrets wrapped.
 //! - [`rail`]: 12306: the pure leftTicket decoder and the HTTP client.
+//! - [`body`]: reading upstream answers with a size cap (compressed and decompressed).
 //! - [`waitlist`]: 候补 orders: what changed, which email it deserves, and the email (pure).
 //! - [`juhe`]: the Juhe grabTicket client (抢票 orders) and its pure decoders.
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
@@ -17,13 +18,16 @@
 //! - [`pg`]: PostgreSQL for several nodes: URL and TLS, pool, migrations, node registry, leases.
 //! - [`cli`]: the command line.
 
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod db_lock;
 pub mod decide;
 pub mod demo;
 pub mod filter;
+pub mod health;
 pub mod identity;
 pub mod juhe;
 pub mod notify;

@@ -19,6 +19,12 @@ pub struct StatusReport {
     pub daemon_pid: Option<String>,
     pub daemon_running: bool,
     pub daemon_started_at: Option<String>,
+    /// Why the running daemon cannot write to the database (a full disk…), from the health file
+    /// beside it; everything else in the report is as of its last successful write.
+    pub database_write_error: Option<String>,
+    pub database_write_error_since: Option<DateTime<FixedOffset>>,
+    /// Email deliveries whose outcome the daemon holds in memory (no email goes out meanwhile).
+    pub emails_held: usize,
     /// Why the last watch-list edit was rejected (the running list is the previous one).
     pub watchlist_error: Option<String>,
     pub query_endpoint: Option<String>,
@@ -51,6 +57,8 @@ pub struct WaitlistReport {
     pub emails_sent: u64,
     pub emails_pending: u64,
     pub emails_failed: u64,
+    /// Why a pending email has not gone out yet, while it is pending.
+    pub email_error: Option<String>,
 }
 
 /// One watch in the report.
@@ -74,12 +82,18 @@ pub struct WatchReport {
     pub alerts_sent: u64,
     pub alerts_pending: u64,
     pub alerts_failed: u64,
+    /// Why a pending alert has not gone out yet (the last attempt's error), while it is pending.
+    pub email_error: Option<String>,
 }
 
 /// Reads the report from the database at `db` (read-only) and the current watch list.
 pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, StoreError> {
     let store = Store::open_read_only(db)?;
     let (running, pid) = Store::daemon_running(db);
+    // Only the running daemon's own health file counts (a stopped one's says nothing).
+    let health = crate::health::read(db)
+        .filter(|h| running && pid.is_none_or(|p| p == h.pid))
+        .unwrap_or_default();
     let fact = |f: Fact| store.get_fact(f).ok().flatten().map(|(v, _)| v);
     let mut names: Vec<String> = list
         .map(|l| l.watches.iter().map(|w| w.name.clone()).collect())
@@ -121,6 +135,7 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
             alerts_sent: counts.sent,
             alerts_pending: counts.pending,
             alerts_failed: counts.failed,
+            email_error: store.pending_email_error(&name)?,
             name,
         });
     }
@@ -133,6 +148,9 @@ pub fn gather(db: &Path, list: Option<&WatchList>) -> Result<StatusReport, Store
             .filter(|_| running),
         daemon_running: running,
         daemon_started_at: fact(Fact::DaemonStartedAt),
+        database_write_error: health.error,
+        database_write_error_since: health.since,
+        emails_held: health.unrecorded_emails,
         watchlist_error: fact(Fact::WatchlistError),
         query_endpoint: fact(Fact::QueryEndpoint),
         history_rows: store.history_rows()?,
@@ -193,6 +211,7 @@ fn gather_waitlists(store: &Store, list: Option<&WatchList>) -> Result<Vec<Waitl
             emails_sent: counts.sent,
             emails_pending: counts.pending,
             emails_failed: counts.failed,
+            email_error: store.pending_email_error(&format!("{WAITLIST_PREFIX}{name}"))?,
             name,
         });
     }
@@ -215,6 +234,19 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
         "yupiao daemon: {daemon}; database {} ({} history rows)\n",
         r.database, r.history_rows
     ));
+    if let Some(err) = &r.database_write_error {
+        out.push_str(&format!(
+            "DATABASE NOT WRITABLE since {}: {err}\n  everything below is as of the last successful write",
+            t(&r.database_write_error_since)
+        ));
+        if r.emails_held > 0 {
+            out.push_str(&format!(
+                "; {} email delivery outcome(s) held in memory: no email goes out until the database takes writes again",
+                r.emails_held
+            ));
+        }
+        out.push('\n');
+    }
     if let Some(ep) = &r.query_endpoint {
         out.push_str(&format!("12306 query endpoint: {ep}\n"));
     }
@@ -264,6 +296,9 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
             w.alerts_pending,
             w.alerts_failed
         ));
+        if let Some(e) = &w.email_error {
+            out.push_str(&format!("  email not delivered yet: {e}\n"));
+        }
     }
     for w in &r.waitlists {
         out.push_str(&format!("\n候补 {}\n", w.name));
@@ -308,6 +343,9 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
             "  emails: {} sent, {} pending, {} failed\n",
             w.emails_sent, w.emails_pending, w.emails_failed
         ));
+        if let Some(e) = &w.email_error {
+            out.push_str(&format!("  email not delivered yet: {e}\n"));
+        }
     }
     if r.watches.is_empty() && r.waitlists.is_empty() {
         out.push_str("\nno watches yet\n");

@@ -3,7 +3,7 @@
 //!
 //! Why it looks like this:
 //! - One file, WAL, 5 s busy timeout: the daemon is the one writer, `yupiao status` reads beside it.
-//!   [`Store::lock_for_daemon`] keeps a second daemon off the same file.
+//!   [`Store::lock_for_daemon`] keeps a second daemon off the same file, by inode, not by path.
 //! - Schema changes are an append-only list of SQL steps counted by `PRAGMA user_version`; a file
 //!   from a newer yupiao is refused rather than misread. Only SQLite 3.40 features are used
 //!   (STRICT tables, UPSERT, JSON text), so Debian's `sqlite3` can open the file.
@@ -15,8 +15,6 @@
 //! - Times are unix milliseconds (compact, ordered); they read back in Beijing time (+08:00). The
 //!   `*_readable` views show them as text for people using `sqlite3`.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -238,13 +236,23 @@ pub enum StoreError {
     OlderSchema { path: String, found: i64, known: i64 },
     #[error("another yupiao run ({}) is using {path}; stop it first (systemctl stop yupiao) or use another [store] path", pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")))]
     Locked { path: String, pid: Option<u32> },
-    #[error("{path}: cannot use the lock file: {source}; check the directory's permissions")]
+    #[error("{path}: cannot lock the database file: {source}{}", io_hint(source))]
     LockFile { path: String, source: std::io::Error },
     #[error(
         "the database stayed busy for more than {}s (another process holds a write lock); try again",
         BUSY_TIMEOUT.as_secs()
     )]
     Busy(#[source] rusqlite::Error),
+    #[error("{path}: no space left on device ({detail}); free space on that filesystem, then start again")]
+    NoSpace { path: String, detail: String },
+    #[error("no space left on device for the database ({0}); free space on its filesystem")]
+    Full(rusqlite::Error),
+    #[error(
+        "{path} is damaged ({detail}); yupiao will not use it. Keep a copy of the file, then recover it \
+         with sqlite3: VACUUM INTO 'recovered.db' (if that fails: copy it table by table; see the README, \
+         \"A damaged database\") and put recovered.db in its place, or move the file aside to start afresh"
+    )]
+    Corrupt { path: String, detail: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("no pending email with id {0} (already sent or failed?)")]
@@ -253,10 +261,76 @@ pub enum StoreError {
     AlertWithoutEmail,
 }
 
+impl StoreError {
+    /// The database cannot be written at all (full disk, I/O error, damaged file, read-only
+    /// file), as opposed to a busy lock or a bug in the caller.
+    pub fn is_storage_fault(&self) -> bool {
+        match self {
+            StoreError::Full(_) | StoreError::NoSpace { .. } | StoreError::Corrupt { .. } => true,
+            StoreError::Open { .. } => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    ErrorCode::ReadOnly
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::DiskFull
+                        | ErrorCode::DatabaseCorrupt
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// [`StoreError::NoSpace`] when `e` could come from a full disk and the database's filesystem
+/// indeed has no room. SQLite says "disk I/O error", not "disk full", when it cannot grow its
+/// shared-memory file, so the filesystem itself is asked.
+fn no_space(path: &Path, e: &rusqlite::Error) -> Option<StoreError> {
+    let maybe = matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen)
+    );
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    (maybe && out_of_space(dir)).then(|| StoreError::NoSpace {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Whether the filesystem holding `dir` refuses one more block (a probe file, removed again).
+pub fn out_of_space(dir: &Path) -> bool {
+    use std::io::Write as _;
+    let probe = dir.join(format!(".yupiao-space-probe-{}", std::process::id()));
+    let written =
+        std::fs::File::create(&probe).and_then(|mut f| f.write_all(&[0u8; 4096]).and_then(|()| f.sync_all()));
+    let _ = std::fs::remove_file(&probe);
+    matches!(written, Err(e) if e.kind() == std::io::ErrorKind::StorageFull)
+}
+
+/// What to do about an I/O error on the database's directory, by its kind.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            "; check the directory's permissions (and that it is writable)"
+        }
+        std::io::ErrorKind::StorageFull => "; free space on that filesystem, then start again",
+        _ => "",
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(e),
+            Some(ErrorCode::DiskFull) => StoreError::Full(e),
+            Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                path: "the database file".into(),
+                detail: e.to_string(),
+            },
             _ => StoreError::Sqlite(e),
         }
     }
@@ -269,18 +343,7 @@ pub struct Store {
 }
 
 /// Held by the running daemon; dropping it (or the process dying) releases the lock.
-#[derive(Debug)]
-pub struct DaemonLock {
-    _file: File,
-    path: PathBuf,
-}
-
-impl DaemonLock {
-    /// The lock file (`<db>.lock`).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
+pub type DaemonLock = crate::db_lock::FileLock;
 
 /// An alert email to queue with the poll that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -637,72 +700,35 @@ impl Store {
         Ok(store)
     }
 
-    /// Takes the daemon lock beside the database (`<path>.lock`, holding our pid). A second
-    /// daemon on the same file gets [`StoreError::Locked`] naming the holder; readers are not
-    /// affected. The lock goes with the returned value or the process.
+    /// Takes the daemon lock on the database file itself (see [`crate::db_lock`]): a second
+    /// daemon on the same file — through this path, a symlink or a hard link — gets
+    /// [`StoreError::Locked`] naming the holder; readers are not affected. Creates an empty file
+    /// when there is none yet. The lock goes with the returned value or the process.
     pub fn lock_for_daemon(path: &Path) -> Result<DaemonLock, StoreError> {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let lock_path = PathBuf::from(name);
-        let io_err = |source| StoreError::LockFile {
-            path: lock_path.display().to_string(),
-            source,
-        };
-        // No truncate on open: the file may belong to a running daemon whose pid we want to show.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(io_err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(StoreError::Locked {
-                    path: path.display().to_string(),
-                    pid: text.trim().parse().ok(),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io_err(e)),
-        }
-        file.set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| writeln!(file, "{}", std::process::id()))
-            .and_then(|()| file.flush())
-            .map_err(io_err)?;
-        Ok(DaemonLock {
-            _file: file,
-            path: lock_path,
+        crate::db_lock::lock(path).map_err(|e| match e {
+            crate::db_lock::LockError::Held { pid } => StoreError::Locked {
+                path: path.display().to_string(),
+                pid,
+            },
+            crate::db_lock::LockError::Io(source) => StoreError::LockFile {
+                path: path.display().to_string(),
+                source,
+            },
         })
     }
 
     /// Whether a `yupiao run` holds the daemon lock of the database at `path` (and its pid).
-    /// Takes only a shared lock for an instant and writes nothing, so it never disturbs a
-    /// running daemon's pid file.
+    /// Takes only a shared lock for an instant and writes nothing.
     pub fn daemon_running(path: &Path) -> (bool, Option<u32>) {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let Ok(mut file) = OpenOptions::new().read(true).open(PathBuf::from(name)) else {
-            return (false, None);
-        };
-        match file.try_lock_shared() {
-            Ok(()) => (false, None),
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                (true, text.trim().parse().ok())
-            }
-            Err(TryLockError::Error(_)) => (false, None),
-        }
+        crate::db_lock::is_held(path)
     }
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| {
+            no_space(path, &source).unwrap_or_else(|| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })
         })?;
         let store = Store {
             conn,
@@ -724,6 +750,8 @@ impl Store {
             }
         } else if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy)) {
             StoreError::Busy(e)
+        } else if let Some(full) = no_space(&self.path, &e) {
+            full
         } else {
             StoreError::Open { path, source: e }
         }
@@ -777,6 +805,34 @@ impl Store {
         ))?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// `PRAGMA quick_check`: every page readable and well-formed (skips the index-content
+    /// comparison of `integrity_check`, so it reads the file once). The daemon runs it at start:
+    /// a damaged page would otherwise let it start and then fail every poll that touches it.
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: self.path.display().to_string(),
+            detail: format!("quick_check: {detail}"),
+        };
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(|e| corrupt(e.to_string()))?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(|e| corrupt(e.to_string()))?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            return Ok(());
+        }
+        let shown: Vec<&str> = lines.iter().take(3).map(String::as_str).collect();
+        let more = lines.len().saturating_sub(3);
+        let mut detail = shown.join("; ");
+        if more > 0 {
+            detail.push_str(&format!(" … and {more} more"));
+        }
+        Err(corrupt(detail))
     }
 
     /// The schema version of the open file.
@@ -1002,6 +1058,19 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// Why the oldest still-pending email of a watch has not gone out yet (its last attempt's
+    /// error), if it has been tried.
+    pub fn pending_email_error(&self, watch: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT last_error FROM outbox WHERE watch = ?1 AND state = 'pending'
+                 AND last_error IS NOT NULL ORDER BY id LIMIT 1",
+            )?
+            .query_row([watch], |r| r.get(0))
+            .optional()?)
     }
 
     /// Every known seat of a watch, by date, train, then seat class order.

@@ -4,7 +4,8 @@
 //! *hint*: it is recorded (the same push twice changes nothing), answered 200 at once, and makes
 //! the follower ask `orderDetail` now; only `orderDetail` changes an order. The secret `token` in
 //! the path keeps strangers out (wrong token → 404, as if nothing were there); pushes for orders
-//! we never placed are logged and ignored.
+//! we never placed are logged and ignored. Connections are capped in number and closed when idle
+//! ([`super::guarded`]): the receiver faces the network.
 
 use std::sync::Arc;
 
@@ -84,6 +85,11 @@ pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
         }
     }
+    let listener = super::guarded::GuardedListener::new(
+        listener,
+        shared.settings.callback.max_connections,
+        shared.settings.callback.idle_timeout,
+    );
     let app = Router::new()
         .route("/juhe/{token}/{kind}", post(receive))
         .with_state(Receiver { shared, token });
@@ -139,7 +145,7 @@ async fn receive(
     let fresh = r
         .shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let fresh = s.record_push(&key, &out, kind, &code, now)?;
             if fresh {
                 let update = GrabUpdate {

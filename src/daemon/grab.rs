@@ -126,7 +126,7 @@ async fn place(
             // Said once per appearance of seats (alerts are rate-limited), in the log and by email.
             let e = email(shared, &w.notify, order::render_refusal(w, date, &refusal, now));
             let name = w.name.clone();
-            shared.db.call(move |s| s.enqueue_email(&name, now, &e)).await?;
+            shared.db.write(move |s| s.enqueue_email(&name, now, &e)).await?;
             shared.wake_outbox.notify_one();
             return Err(PlaceError::Refused(refusal));
         }
@@ -139,7 +139,7 @@ async fn place(
     let (name, o) = (w.name.clone(), out.clone());
     shared
         .db
-        .call(move |s| s.insert_grab_intent(&o, &name, date, &summary_json, now))
+        .write(move |s| s.insert_grab_intent(&o, &name, date, &summary_json, now))
         .await?;
     tracing::info!(watch = %w.name, %date, out_order_no = %out, "grab intent stored; sending createOrder");
     submit(shared, juhe, &out, &plan.create, &plan.summary, &w.notify, false).await;
@@ -239,7 +239,7 @@ async fn submit(
     let o = out.to_string();
     match shared
         .db
-        .call(move |s| s.update_grab_order(&o, now, &update, mail.as_slice()))
+        .write(move |s| s.update_grab_order(&o, now, &update, mail.as_slice()))
         .await
     {
         Ok(true) => shared.wake_outbox.notify_one(),
@@ -398,7 +398,7 @@ async fn check(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow) {
     let out = o.out_order_no.clone();
     let written = shared
         .db
-        .call(move |s| s.update_grab_order(&out, now, &update, &mails))
+        .write(move |s| s.update_grab_order(&out, now, &update, &mails))
         .await;
     match written {
         Ok(true) => shared.wake_outbox.notify_one(),
@@ -429,7 +429,7 @@ async fn retry_later(shared: &Arc<Shared>, o: &GrabOrderRow, why: &str, transien
     let out = o.out_order_no.clone();
     let _ = shared
         .db
-        .call(move |s| s.update_grab_order(&out, now, &update, &[]))
+        .write(move |s| s.update_grab_order(&out, now, &update, &[]))
         .await;
 }
 
@@ -464,7 +464,7 @@ async fn close_intent(
     let out = o.out_order_no.clone();
     if let Ok(true) = shared
         .db
-        .call(move |s| s.update_grab_order(&out, now, &update, mail.as_slice()))
+        .write(move |s| s.update_grab_order(&out, now, &update, mail.as_slice()))
         .await
     {
         shared.wake_outbox.notify_one();
@@ -539,7 +539,7 @@ async fn resubmit(shared: &Arc<Shared>, juhe: &JuheClient, o: GrabOrderRow, summ
     if !matches!(
         shared
             .db
-            .call(move |s| s.update_grab_order(&out, now, &note, &[]))
+            .write(move |s| s.update_grab_order(&out, now, &note, &[]))
             .await,
         Ok(true)
     ) {

@@ -8,13 +8,15 @@
 //!   Because there is one poller and "due" is a set, a watch never runs twice at once and a slow
 //!   poll never piles up queued runs;
 //! - one **outbox sender** delivers queued emails, retrying transient failures with backoff;
-//! - the **watch-list watcher** (file events on the directory, and SIGHUP) reloads the list:
+//! - the **watch-list watcher** (the file itself, polled twice a second, and SIGHUP) reloads the list:
 //!   a valid edit applies at once, an invalid one is logged and shown in `status` while the last
 //!   good list keeps running.
 //!
-//! Throttling (302, HTML, risk phrases, timeouts) puts the whole client in backoff — 12306 limits
-//! per address, not per watch — exponential with jitter, capped, reset on the first success.
-//! Nothing here ever disables a watch because of errors.
+//! Refusals (302, HTML, risk phrases, timeouts) back off the refused query alone, and the whole
+//! client only when refusals are client-wide — 12306 limits per address, but it also refuses a
+//! single query for a date its clock calls past ([`throttle`]). Dates before 12306's today (its
+//! clock from `login/conf`) are finished, not retried. Nothing here ever disables a watch because
+//! of errors.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,7 +35,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::decide;
 use crate::filter::{self, TrainMatch};
-use crate::notify::{self, Mailer, SendError};
+use crate::notify::{self, Mailer};
 use crate::poll::{self, Skip};
 use crate::rail::client::RailClient;
 use crate::stations::StationTable;
@@ -41,41 +43,27 @@ use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
 use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 
 mod callback;
+mod db;
 mod grab;
+mod guarded;
+mod outbox;
+mod parked;
+mod throttle;
 mod waitlist;
 
 pub use callback::push_path;
+pub use db::Db;
 
-/// How long a transient email failure may keep being retried before it is marked failed.
-const EMAIL_GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
-/// Longest wait between two delivery attempts of one email.
-const EMAIL_RETRY_MAX: Duration = Duration::from_secs(600);
 /// How long the poller waits after the first watch becomes due, to serve every watch due in the
 /// same tick with one request per query.
 const GATHER_DUE: Duration = Duration::from_millis(600);
-/// How often the leftTicket endpoint and presale window are re-read from 12306.
+/// How often the leftTicket endpoint, presale window and 12306's clock are re-read.
 const DISCOVERY_EVERY: Duration = Duration::from_secs(2 * 3600);
-
-/// The store behind a mutex, reached from async code through `spawn_blocking`.
-#[derive(Clone)]
-pub struct Db(Arc<Mutex<Store>>);
-
-impl Db {
-    pub fn new(store: Store) -> Db {
-        Db(Arc::new(Mutex::new(store)))
-    }
-
-    /// Runs `f` on the store on a blocking thread.
-    pub async fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> R + Send + 'static) -> R {
-        let inner = self.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .expect("store task panicked")
-    }
-}
+/// A refused query asks for an early re-read (12306's clock may have passed midnight before
+/// ours), at most this often.
+const DISCOVERY_MIN_GAP: Duration = Duration::from_secs(20);
+/// `rail_clock_offset_ms` before `login/conf` has told us 12306's clock.
+const OFFSET_UNKNOWN: i64 = i64::MIN;
 
 /// Client-wide throttling state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,7 +95,18 @@ struct Shared {
     due: Mutex<BTreeSet<String>>,
     wake_poller: Notify,
     wake_outbox: Notify,
-    backoff: Mutex<Backoff>,
+    /// Who 12306 is refusing: single queries, or the whole client.
+    throttle: Mutex<throttle::Throttle>,
+    /// Queries (by query string) whose watches are already due again when their backoff ends.
+    retry_planned: Mutex<std::collections::HashSet<String>>,
+    /// 12306's clock minus ours, from `login/conf` (`OFFSET_UNKNOWN` until then).
+    rail_clock_offset_ms: AtomicI64,
+    /// Asks the discovery task for an early `login/conf`.
+    wake_discovery: Notify,
+    /// Watches and 候补 entries removed from the list lately, whose state is kept a while.
+    parked: Mutex<parked::Parked>,
+    /// Queries answered with no trains, since when (see [`empty_is_busy`]).
+    empty_since: Mutex<HashMap<String, DateTime<FixedOffset>>>,
     last_polled: Mutex<HashMap<String, DateTime<FixedOffset>>>,
     /// Unix seconds of the poller's last loop turn: the watchdog pings only while it moves.
     heartbeat: AtomicI64,
@@ -137,6 +136,20 @@ impl Shared {
 
     fn beat(&self) {
         self.heartbeat.store(clock::now().timestamp(), Ordering::Relaxed);
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, throttle::Throttle> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Today as 12306 sees it: ours, or 12306's when its clock is already on the next day.
+    /// A date before this is refused by 12306 (a 302), so it is past, not worth a query.
+    fn rail_today(&self, now: DateTime<FixedOffset>) -> NaiveDate {
+        let ours = now.date_naive();
+        match self.rail_clock_offset_ms.load(Ordering::Relaxed) {
+            OFFSET_UNKNOWN => ours,
+            ms => ours.max((now + chrono::TimeDelta::milliseconds(ms)).date_naive()),
+        }
     }
 
     /// A watch's recipients: its own `notify`, else `[email] to`, else the sender itself.
@@ -178,6 +191,28 @@ pub async fn run(
     }
     let lock = Store::lock_for_daemon(&db_path)?;
     let store = Store::open(&db_path)?;
+    store.check_integrity()?;
+    let health = crate::health::HealthFile::create(
+        &db_path,
+        &crate::health::DbFault {
+            pid: std::process::id(),
+            ..Default::default()
+        },
+    );
+    let health = match health {
+        Ok(h) => Some(h),
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            return Err(crate::store::StoreError::NoSpace {
+                path: crate::health::path_for(&db_path).display().to_string(),
+                detail: e.to_string(),
+            }
+            .into());
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create the health file beside the database; `status` will not see write failures");
+            None
+        }
+    };
     let (list, warnings) = load_list(&watchlist_path).map_err(|d| {
         anyhow::anyhow!(
             "{}\nthe watch list has errors; fix them and start again",
@@ -221,7 +256,12 @@ pub async fn run(
         due: Mutex::new(BTreeSet::new()),
         wake_poller: Notify::new(),
         wake_outbox: Notify::new(),
-        backoff: Mutex::new(Backoff::default()),
+        throttle: Mutex::new(throttle::Throttle::default()),
+        retry_planned: Mutex::new(std::collections::HashSet::new()),
+        rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
+        wake_discovery: Notify::new(),
+        parked: Mutex::new(parked::Parked::default()),
+        empty_since: Mutex::new(HashMap::new()),
         last_polled: Mutex::new(HashMap::new()),
         heartbeat: AtomicI64::new(clock::now().timestamp()),
         presale_days: AtomicU32::new(presale),
@@ -233,6 +273,9 @@ pub async fn run(
         creating: Mutex::new(std::collections::HashSet::new()),
         settings,
     });
+    if let Some(h) = health {
+        shared.db.attach_health_file(h);
+    }
     let now = clock::now();
     let pid = std::process::id().to_string();
     shared
@@ -274,7 +317,7 @@ pub async fn run(
 
     let tasks = tokio_util::task::TaskTracker::new();
     tasks.spawn(poller(shared.clone(), sched.clone(), shutdown.clone()));
-    tasks.spawn(outbox_sender(shared.clone(), shutdown.clone()));
+    tasks.spawn(outbox::sender(shared.clone(), shutdown.clone()));
     tasks.spawn(watch_file(shared.clone(), sched.clone(), shutdown.clone(), hup));
     tasks.spawn(discovery(shared.clone(), shutdown.clone()));
     tasks.spawn(maintenance(shared.clone(), shutdown.clone()));
@@ -365,8 +408,9 @@ async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancellation
     loop {
         shared.beat();
         let backoff_wait = {
-            let b = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-            b.until.and_then(|u| (u - clock::now()).to_std().ok())
+            let now = clock::now();
+            let until = shared.throttle().client_blocked(now);
+            until.and_then(|u| (u - now).to_std().ok())
         };
         if let Some(wait) = backoff_wait {
             tokio::select! {
@@ -402,7 +446,7 @@ async fn poller(shared: Arc<Shared>, sched: JobScheduler, shutdown: Cancellation
 async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>) {
     let list = shared.list();
     let now = clock::now();
-    let today = now.date_naive();
+    let today = shared.rail_today(now);
     let night = in_night(shared, now);
     let night_every = chrono::TimeDelta::from_std(shared.settings.daemon.night_every).unwrap_or_default();
     let mut selected: Vec<Watch> = Vec::new();
@@ -436,8 +480,13 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
         poll_watches(shared, sched, selected, now).await;
     }
     for w in waitlists {
+        let key = waitlist::key(&w.name);
         if in_backoff(shared) {
-            shared.mark_due([waitlist::key(&w.name)]);
+            shared.mark_due([key]);
+            continue;
+        }
+        if let Some(until) = shared.throttle().query_blocked(&key, clock::now()) {
+            plan_retry(shared, &key, until, vec![key.clone()]);
             continue;
         }
         shared.beat();
@@ -446,12 +495,68 @@ async fn poll_cycle(shared: &Arc<Shared>, sched: &JobScheduler, due: Vec<String>
 }
 
 fn in_backoff(shared: &Shared) -> bool {
-    shared
-        .backoff
+    shared.throttle().client_blocked(clock::now()).is_some()
+}
+
+/// Marks `watches` due again when the own backoff of `query` ends (once per query).
+fn plan_retry(shared: &Arc<Shared>, query: &str, until: DateTime<FixedOffset>, watches: Vec<String>) {
+    if !shared
+        .retry_planned
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .until
-        .is_some_and(|u| u > clock::now())
+        .insert(query.to_string())
+    {
+        return;
+    }
+    let wait = (until - clock::now()).to_std().unwrap_or_default();
+    let (weak, query) = (Arc::downgrade(shared), query.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if let Some(shared) = weak.upgrade() {
+            shared
+                .retry_planned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&query);
+            shared.mark_due(watches);
+        }
+    });
+}
+
+/// A refusal of `query` (a query string or a 候补 key): backs off that query, or the client
+/// when refusals are client-wide, and logs which.
+fn refused(
+    shared: &Arc<Shared>,
+    query: &str,
+    error: &crate::rail::client::RailError,
+    at: DateTime<FixedOffset>,
+    quiet: bool,
+) -> throttle::Verdict {
+    let d = &shared.settings.daemon;
+    let verdict = shared
+        .throttle()
+        .refused(query, at, d.backoff_start, d.backoff_max, rand::random::<f64>());
+    match verdict {
+        throttle::Verdict::Client(b) if !quiet => {
+            tracing::warn!(%query, %error, level = b.level, until = ?b.until, "12306 refuses every query; the whole client backs off")
+        }
+        throttle::Verdict::Query(b) if !quiet => {
+            tracing::warn!(%query, %error, level = b.level, until = ?b.until, "12306 refused this query; backing it off alone, other queries go on")
+        }
+        _ => {}
+    }
+    // 12306's clock may be on the next day already: learn it before this query's retry.
+    shared.wake_discovery.notify_one();
+    verdict
+}
+
+/// A clean answer to `query`: clears its backoff and the client's.
+fn answered(shared: &Shared, query: &str) {
+    match shared.throttle().answered(query) {
+        (0, 0) => {}
+        (0, own) => tracing::info!(%query, after = own, "12306 answers this query again; its backoff reset"),
+        (client, _) => tracing::info!(after = client, "12306 answers again; backoff reset"),
+    }
 }
 
 /// Polls due left-ticket watches: one request per distinct query.
@@ -461,7 +566,7 @@ async fn poll_watches(
     selected: Vec<Watch>,
     now: DateTime<FixedOffset>,
 ) {
-    let today = now.date_naive();
+    let today = shared.rail_today(now);
     let plan = poll::plan(&selected, today, shared.presale_days.load(Ordering::Relaxed));
     // Per watch: the worst outcome of its queries this cycle (an error wins over ok); `None` =
     // not queried (deferred by backoff, or nothing on sale).
@@ -471,25 +576,49 @@ async fn poll_watches(
             tracing::debug!(watch = %selected[*i].name, %opens, "date not on sale yet");
         }
     }
+    // A query that was refused lately goes last: it never holds up the others.
+    let mut queries: Vec<&poll::PlannedQuery> = plan.queries.iter().collect();
+    {
+        let t = shared.throttle();
+        queries.sort_by_key(|pq| t.for_queries([pq.query.query_string().as_str()]).level);
+    }
     let mut deferred: BTreeSet<String> = BTreeSet::new();
-    for pq in &plan.queries {
+    for pq in queries {
         shared.beat();
+        let key = pq.query.query_string();
+        let names = || -> Vec<String> { pq.users.iter().map(|(i, _)| selected[*i].name.clone()).collect() };
         if in_backoff(shared) {
-            // Throttled mid-cycle: the rest waits for the backoff to end, still due.
-            deferred.extend(pq.users.iter().map(|(i, _)| selected[*i].name.clone()));
+            // Refused client-wide mid-cycle: the rest waits for the backoff to end, still due.
+            deferred.extend(names());
+            continue;
+        }
+        if let Some(until) = shared.throttle().query_blocked(&key, clock::now()) {
+            // This query backs off alone; due already, its watches are tried when that ends.
+            plan_retry(shared, &key, until, names());
             continue;
         }
         let answer = shared.client.query_left_ticket(&pq.query).await;
         let at = clock::now();
         match answer {
             Ok(page) => {
-                reset_backoff(shared);
+                answered(shared, &key);
+                let busy = empty_is_busy(shared, &key, page.trains.is_empty(), at);
                 for &(i, date) in &pq.users {
                     let w = &selected[i];
+                    if busy && had_trains(shared, &w.name, date).await {
+                        tracing::info!(watch = %w.name, %date, "12306 answered with no trains for a route that had trains (busy); taken as no answer, the last known seats stand");
+                        outcomes[i] = Some(PollOutcome::Error(NO_ANSWER.into()));
+                        continue;
+                    }
                     let matches = filter::select(&page, w, date, StationTable::embedded());
                     match record(shared, w, date, matches, at).await {
                         Err(e) => {
-                            tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            if e.is_storage_fault() {
+                                // Logged once by the store handle, and shown in `status`.
+                                tracing::debug!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            } else {
+                                tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
+                            }
                             outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
                         }
                         Ok(alerted) => {
@@ -514,12 +643,11 @@ async fn poll_watches(
                     PollOutcome::Error(e.to_string())
                 };
                 if e.is_throttling() {
-                    let b = increase_backoff(shared, at);
-                    if !night_now {
-                        tracing::warn!(query = %pq.query.query_string(), error = %e, level = b.level, until = ?b.until, "12306 throttled us; backing off");
-                    }
+                    // Its watches are tried again at their next tick after the backoff: never
+                    // sooner than their schedule, and not a whole period later either.
+                    refused(shared, &key, &e, at, night_now);
                 } else if !night_now {
-                    tracing::warn!(query = %pq.query.query_string(), error = %e, "query failed");
+                    tracing::warn!(query = %key, error = %e, "query failed");
                 }
                 for &(i, _) in &pq.users {
                     outcomes[i] = Some(outcome.clone());
@@ -531,11 +659,16 @@ async fn poll_watches(
         shared.mark_due(deferred);
     }
     for (i, w) in selected.iter().enumerate() {
-        let queried = plan.queries.iter().any(|q| q.users.iter().any(|(j, _)| *j == i));
+        let mine: Vec<String> = plan
+            .queries
+            .iter()
+            .filter(|q| q.users.iter().any(|(j, _)| *j == i))
+            .map(|q| q.query.query_string())
+            .collect();
         let outcome = match &outcomes[i] {
             Some(o) => o.clone(),
             // Nothing on sale yet (or every date skipped): a successful, empty poll.
-            None if !queried => PollOutcome::Ok,
+            None if mine.is_empty() => PollOutcome::Ok,
             // Deferred by backoff: still due, nothing to record yet.
             None => continue,
         };
@@ -544,8 +677,9 @@ async fn poll_watches(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(w.name.clone(), now);
+        let backoff = shared.throttle().for_queries(mine.iter().map(String::as_str));
         let next = next_run(shared, sched, &w.name, &w.schedule, clock::now()).await;
-        record_status(shared, &w.name, outcome, next, clock::now()).await;
+        record_status(shared, &w.name, outcome, next, backoff, clock::now()).await;
     }
     let endpoint = shared.client.endpoint();
     if let Some(ep) = endpoint {
@@ -559,19 +693,50 @@ async fn poll_watches(
     }
 }
 
-/// Records how the last poll of `key` (a watch, or a 候补 key) went, with the client's backoff.
+/// How a busy "empty" answer shows in `status`.
+const NO_ANSWER: &str = "no answer: 12306 sent an empty train list for a route that had trains (busy?); the last known seats stand";
+
+/// How long a route must answer "no trains" before that is believed (it happens when every train
+/// of a route is cancelled; far more often 12306 is busy, and one empty page between two full ones
+/// must not read as "sold out" and re-arm every alert).
+const EMPTY_BELIEVED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+/// Whether an answer to `query` with `empty` rows is to be taken as "12306 is busy": an empty
+/// page not yet repeated for [`EMPTY_BELIEVED_AFTER`]. A page with rows ends the streak.
+fn empty_is_busy(shared: &Shared, query: &str, empty: bool, at: DateTime<FixedOffset>) -> bool {
+    let mut since = shared.empty_since.lock().unwrap_or_else(|p| p.into_inner());
+    if !empty {
+        since.remove(query);
+        return false;
+    }
+    let first = *since.entry(query.to_string()).or_insert(at);
+    at - first < EMPTY_BELIEVED_AFTER
+}
+
+/// Whether the stored state of (watch, date) has trains on the page.
+async fn had_trains(shared: &Shared, watch: &str, date: NaiveDate) -> bool {
+    let name = watch.to_string();
+    shared
+        .db
+        .call(move |s| s.previous(&name, date))
+        .await
+        .is_ok_and(|prev| prev.seats.iter().any(|(k, st)| k.date == date && !st.is_gone()))
+}
+
+/// Records how the last poll of `key` (a watch, or a 候补 key) went, with the backoff it is
+/// under (its own queries' or the client's, whichever ends later).
 async fn record_status(
     shared: &Arc<Shared>,
     key: &str,
     outcome: PollOutcome,
     next: Option<DateTime<FixedOffset>>,
+    backoff: Backoff,
     at: DateTime<FixedOffset>,
 ) {
-    let backoff = *shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
     let name = key.to_string();
     let res = shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
             st.last_poll_at = Some(at);
             st.next_run_at = next;
@@ -590,33 +755,20 @@ async fn record_status(
             s.set_watch_status(&st)
         })
         .await;
-    if let Err(e) = res {
-        tracing::error!(watch = %key, error = %e, "cannot record poll status");
+    match res {
+        Err(e) if e.is_storage_fault() => {
+            tracing::debug!(watch = %key, error = %e, "cannot record poll status")
+        }
+        Err(e) => tracing::error!(watch = %key, error = %e, "cannot record poll status"),
+        Ok(()) => {}
     }
-}
-
-fn reset_backoff(shared: &Shared) {
-    let mut b = shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-    if b.level > 0 {
-        tracing::info!(after = b.level, "12306 answers again; backoff reset");
-    }
-    *b = Backoff::default();
-}
-
-fn increase_backoff(shared: &Shared, now: DateTime<FixedOffset>) -> Backoff {
-    let d = &shared.settings.daemon;
-    let mut b = shared.backoff.lock().unwrap_or_else(|p| p.into_inner());
-    b.level = b.level.saturating_add(1);
-    let wait = Backoff::delay(b.level, d.backoff_start, d.backoff_max, rand::random::<f64>());
-    b.until = Some(now + chrono::TimeDelta::from_std(wait).unwrap_or_default());
-    *b
 }
 
 async fn mark_finished(shared: &Arc<Shared>, w: &Watch, now: DateTime<FixedOffset>) {
     let name = w.name.clone();
     let newly = shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let mut st = s.watch_status(&name)?.unwrap_or_else(|| WatchStatus::new(&name));
             if st.finished {
                 return Ok(false);
@@ -659,7 +811,7 @@ async fn record(
     let grab_enabled = shared.juhe.is_some() && !shared.settings.juhe.dry_run;
     let alerted = shared
         .db
-        .call(move |s| {
+        .write(move |s| {
             let prev = s.previous(&watch.name, date)?;
             let decision = decide::decide(&prev, date, &matches, now, gap);
             for (key, st) in &decision.changes {
@@ -692,71 +844,6 @@ async fn record(
     Ok(queued)
 }
 
-/// Delivers queued emails; transient failures are retried with backoff, permanent ones marked.
-async fn outbox_sender(shared: Arc<Shared>, shutdown: CancellationToken) {
-    loop {
-        let now = clock::now();
-        let due = shared.db.call(move |s| s.due_emails(now, 20)).await;
-        let rows = match due {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                Vec::new()
-            }
-        };
-        for row in rows {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            let content = notify::EmailContent {
-                subject: row.subject.clone(),
-                text: row.text.clone(),
-                html: row.html.clone(),
-            };
-            let result = shared.mailer.send(&row.recipients, &content).await;
-            let id = row.id;
-            let at = clock::now();
-            let update = match result {
-                Ok(answer) => {
-                    tracing::info!(watch = %row.watch, subject = %row.subject, %answer, "email sent");
-                    shared.db.call(move |s| s.mark_sent(id, at, &answer)).await
-                }
-                Err(SendError::Permanent(e)) => {
-                    tracing::error!(watch = %row.watch, subject = %row.subject, error = %e, "email refused permanently; not retrying");
-                    shared.db.call(move |s| s.mark_failed(id, &e)).await
-                }
-                Err(SendError::Transient(e)) if at - row.created_at > EMAIL_GIVE_UP_AFTER => {
-                    tracing::error!(watch = %row.watch, error = %e, "email undeliverable for 48 h; giving up");
-                    shared
-                        .db
-                        .call(move |s| s.mark_failed(id, &format!("gave up after 48 h: {e}")))
-                        .await
-                }
-                Err(SendError::Transient(e)) => {
-                    let wait = Backoff::delay(
-                        row.attempts + 1,
-                        Duration::from_secs(5),
-                        EMAIL_RETRY_MAX,
-                        rand::random(),
-                    );
-                    let next = at + chrono::TimeDelta::from_std(wait).unwrap_or_default();
-                    tracing::warn!(watch = %row.watch, error = %e, retry_in = ?wait, "email not delivered; will retry");
-                    shared.db.call(move |s| s.mark_retry(id, &e, next)).await
-                }
-            };
-            if let Err(e) = update {
-                tracing::error!(error = %e, "cannot update the outbox");
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = shared.wake_outbox.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
-}
-
-/// Reloads the watch list on file changes in its directory and on SIGHUP.
 /// SIGHUP as a stream, installed before READY so that an early `systemctl reload` cannot end
 /// the process (SIGHUP's default action).
 #[cfg(unix)]
@@ -775,32 +862,34 @@ fn hangup_stream() -> Hangup {
     }
 }
 
+/// How often the watch-list file is looked at. It is *polled* (a stat and a hash of the small
+/// file), not watched with inotify: a watch on its directory delivers every event of every file
+/// there, and a log file written into that directory at trace level fed itself through the
+/// watcher's own per-event trace lines (700 MB in 30 s).
+const WATCHLIST_POLL: Duration = Duration::from_millis(500);
+
+/// Reloads the watch list when the file changes (only that file) and on SIGHUP.
 async fn watch_file(shared: Arc<Shared>, sched: JobScheduler, shutdown: CancellationToken, hup: Hangup) {
     use notify_fs::Watcher as _;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let path = shared.watchlist_path.clone();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let file_name = path.file_name().map(|n| n.to_os_string());
     let tx_fs = tx.clone();
-    let watcher = notify_fs::recommended_watcher(move |ev: notify_fs::Result<notify_fs::Event>| {
-        if let Ok(ev) = ev {
-            let ours = ev
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(|n| n.to_os_string()) == file_name);
-            if ours && !matches!(ev.kind, notify_fs::EventKind::Access(_)) {
+    let config = notify_fs::Config::default()
+        .with_poll_interval(WATCHLIST_POLL)
+        .with_compare_contents(true);
+    let watcher = notify_fs::PollWatcher::new(
+        move |ev: notify_fs::Result<notify_fs::Event>| {
+            if ev.is_ok_and(|ev| !matches!(ev.kind, notify_fs::EventKind::Access(_))) {
                 let _ = tx_fs.send(());
             }
-        }
-    });
+        },
+        config,
+    );
     let _watcher = match watcher {
-        Ok(mut w) => match w.watch(&dir, notify_fs::RecursiveMode::NonRecursive) {
+        Ok(mut w) => match w.watch(&path, notify_fs::RecursiveMode::NonRecursive) {
             Ok(()) => Some(w),
             Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the watch list's directory; reload with SIGHUP");
+                tracing::warn!(file = %path.display(), error = %e, "cannot watch the watch list; reload with SIGHUP");
                 None
             }
         },
@@ -859,7 +948,23 @@ fn same_search(a: &Watch, b: &Watch) -> bool {
 /// Applies an edited watch list, or keeps the running one and records why the edit was refused.
 async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     let now = clock::now();
+    let old = shared.list();
     let new = match load_list(&shared.watchlist_path) {
+        Ok((list, _)) if emptied(&old, &list) => {
+            // Truncated by an editor that has not written the new text yet, or saved half way:
+            // taking it would stop every watch and start them afresh a moment later.
+            let text = format!(
+                "{}: no [[watch]] or [[waitlist]] left (the file is empty or half written?); to stop watching everything, stop yupiao instead (systemctl stop yupiao)",
+                shared.watchlist_path.display()
+            );
+            tracing::error!("{text}");
+            tracing::error!("watch list edit rejected; the previous list keeps running");
+            let _ = shared
+                .db
+                .write(move |s| s.set_fact(Fact::WatchlistError, &text, now))
+                .await;
+            return;
+        }
         Ok((list, warnings)) => {
             for w in &warnings {
                 tracing::warn!("{w}");
@@ -874,22 +979,26 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
             tracing::error!("watch list edit rejected; the previous list keeps running");
             let _ = shared
                 .db
-                .call(move |s| s.set_fact(Fact::WatchlistError, &text, now))
+                .write(move |s| s.set_fact(Fact::WatchlistError, &text, now))
                 .await;
             return;
         }
     };
-    let old = shared.list();
     let mut started = Vec::new();
     let mut stopped = Vec::new();
     for w in &old.watches {
         let kept = new.watches.iter().find(|n| n.name == w.name);
         if !kept.is_some_and(|n| same_watch(n, w)) {
             remove_job(shared, sched, &w.name).await;
-            if !kept.is_some_and(|n| same_search(n, w)) {
-                // Removed, or now looking for something else: start afresh.
-                let name = w.name.clone();
-                let _ = shared.db.call(move |s| s.forget_watch(&name)).await;
+            match kept {
+                // Removed: what it knew is kept a while, in case it comes back (parked).
+                None => parked::park(shared, &w.name, parked::Left::Watch(Box::new(w.clone()))),
+                // Now looking for something else: start afresh.
+                Some(n) if !same_search(n, w) => {
+                    let name = w.name.clone();
+                    let _ = shared.db.write(move |s| s.forget_watch(&name)).await;
+                }
+                Some(_) => {}
             }
             shared
                 .last_polled
@@ -902,6 +1011,13 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     for w in &new.watches {
         let unchanged = old.watches.iter().any(|o| o.name == w.name && same_watch(o, w));
         if !unchanged {
+            // Back after leaving: the same search carries on, another one starts afresh.
+            if let Some(parked::Left::Watch(before)) = parked::unpark(shared, &w.name)
+                && !same_search(&before, w)
+            {
+                let name = w.name.clone();
+                let _ = shared.db.write(move |s| s.forget_watch(&name)).await;
+            }
             if let Err(e) = add_job(shared, sched, &w.name, &w.schedule).await {
                 tracing::error!(watch = %w.name, error = %e, "cannot schedule watch");
                 continue;
@@ -918,13 +1034,33 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     shared.mark_due(started);
 }
 
-/// Re-reads the endpoint name and presale window from 12306 now and every few hours.
+/// An edit that leaves nothing to watch where something was watched: never taken as meant.
+fn emptied(old: &WatchList, new: &WatchList) -> bool {
+    let none = |l: &WatchList| l.watches.is_empty() && l.waitlists.is_empty();
+    none(new) && !none(old)
+}
+
+/// Re-reads the endpoint name, the presale window and 12306's clock now, every few hours, and
+/// early when a refused query asks for it (at most every [`DISCOVERY_MIN_GAP`]).
 async fn discovery(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut last_early: Option<tokio::time::Instant> = None;
     loop {
         match shared.client.login_conf().await {
             Ok(conf) => {
                 if let Some(days) = conf.presale_days {
                     shared.presale_days.store(days, Ordering::Relaxed);
+                }
+                if let Some(rail_now) = conf.now {
+                    let offset = (rail_now - clock::now()).num_milliseconds();
+                    let before = shared.rail_clock_offset_ms.swap(offset, Ordering::Relaxed);
+                    let off_by = std::time::Duration::from_millis(offset.unsigned_abs());
+                    let moved = before == OFFSET_UNKNOWN || (before - offset).abs() >= 5_000;
+                    if off_by >= Duration::from_secs(5) && moved {
+                        tracing::info!(
+                            offset_s = offset / 1000,
+                            "12306's clock differs from ours; a date is past when 12306's clock says so"
+                        );
+                    }
                 }
             }
             Err(e) => tracing::debug!(error = %e, "login/conf failed; keeping the current presale window"),
@@ -932,6 +1068,15 @@ async fn discovery(shared: Arc<Shared>, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(DISCOVERY_EVERY) => {}
+            _ = shared.wake_discovery.notified() => {
+                if let Some(wait) = last_early.map(|t| DISCOVERY_MIN_GAP.saturating_sub(t.elapsed())) {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+                last_early = Some(tokio::time::Instant::now());
+            }
         }
     }
 }

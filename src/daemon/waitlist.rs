@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use tokio_cron_scheduler::JobScheduler;
 
-use super::{Shared, increase_backoff, next_run, record_status, remove_job, reset_backoff};
+use super::{Shared, answered, next_run, record_status, refused, remove_job};
 use crate::clock;
 use crate::rail::after_nate::{QueueAnswer, load_cookie};
 use crate::store::{NewEmail, PollOutcome};
@@ -44,7 +44,8 @@ async fn set_status(
 ) {
     let k = key(&w.name);
     let next = next_run(shared, sched, &k, &w.schedule, at).await;
-    record_status(shared, &k, outcome, next, at).await;
+    let backoff = shared.throttle().for_queries([k.as_str()]);
+    record_status(shared, &k, outcome, next, backoff, at).await;
 }
 
 /// One poll of one `[[waitlist]]`.
@@ -97,8 +98,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
         Ok(a) => a,
         Err(e) => {
             let outcome = if e.is_throttling() {
-                let b = increase_backoff(shared, clock::now());
-                tracing::warn!(waitlist = %w.name, error = %e, level = b.level, "12306 throttled the 候补 query; backing off");
+                refused(shared, &key(&w.name), &e, clock::now(), false);
                 PollOutcome::Throttled(e.to_string())
             } else {
                 tracing::warn!(waitlist = %w.name, error = %e, "候补 query failed");
@@ -108,7 +108,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
             return;
         }
     };
-    reset_backoff(shared);
+    answered(shared, &key(&w.name));
     if let (Some(wanted), QueueAnswer::Order(order)) = (&w.reserve_no, &answer)
         && &order.reserve_no != wanted
     {
@@ -139,7 +139,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
     let subjects: Vec<String> = emails.iter().map(|e| e.subject.clone()).collect();
     let res = shared
         .db
-        .call(move |s| s.record_waitlist(&name, &key(&name), at, &state, snapshot.as_deref(), &emails))
+        .write(move |s| s.record_waitlist(&name, &key(&name), at, &state, snapshot.as_deref(), &emails))
         .await;
     if let Err(e) = res {
         tracing::error!(waitlist = %w.name, error = %e, "cannot record the 候补 poll");
@@ -215,15 +215,23 @@ pub(super) async fn reload(
         if !new.waitlists.iter().any(|n| same(n, w)) {
             let k = key(&w.name);
             remove_job(shared, sched, &k).await;
-            // Only a removed entry, or one following another order, starts afresh: a new
-            // schedule or new recipients keep what was already said (no repeated emails).
-            let follows_same = new
-                .waitlists
-                .iter()
-                .any(|n| n.name == w.name && n.reserve_no == w.reserve_no);
-            if !follows_same {
-                let name = w.name.clone();
-                let _ = shared.db.call(move |s| s.forget_waitlist(&name)).await;
+            // A new schedule or new recipients keep what was already said (no repeated
+            // emails); one now following another order starts afresh; a removed one is kept a
+            // while in case it comes back (parked).
+            match new.waitlists.iter().find(|n| n.name == w.name) {
+                None => super::parked::park(
+                    shared,
+                    &k,
+                    super::parked::Left::Waitlist {
+                        name: w.name.clone(),
+                        reserve_no: w.reserve_no.clone(),
+                    },
+                ),
+                Some(n) if n.reserve_no != w.reserve_no => {
+                    let name = w.name.clone();
+                    let _ = shared.db.write(move |s| s.forget_waitlist(&name)).await;
+                }
+                Some(_) => {}
             }
             shared
                 .last_polled
@@ -236,6 +244,12 @@ pub(super) async fn reload(
     for w in &new.waitlists {
         if !old.waitlists.iter().any(|o| same(o, w)) {
             let k = key(&w.name);
+            if let Some(super::parked::Left::Waitlist { reserve_no, .. }) = super::parked::unpark(shared, &k)
+                && reserve_no != w.reserve_no
+            {
+                let name = w.name.clone();
+                let _ = shared.db.write(move |s| s.forget_waitlist(&name)).await;
+            }
             if let Err(e) = super::add_job(shared, sched, &k, &w.schedule).await {
                 tracing::error!(waitlist = %w.name, error = %e, "cannot schedule waitlist");
                 continue;

@@ -159,8 +159,13 @@ impl JuheClient {
             .filter(|k| !k.expose_secret().trim().is_empty())
             .ok_or_else(|| anyhow::anyhow!("juhe.key is not set (YUPIAO__JUHE__KEY)"))?;
         let base = upstream.juhe_url.trim_end_matches('/').to_string();
+        let mut headers = reqwest::header::HeaderMap::new();
+        crate::body::accept_gzip(&mut headers);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Decompressed by crate::body under a cap, not by reqwest without one.
+            .gzip(false)
+            .default_headers(headers)
             .connect_timeout(upstream.connect_timeout)
             .timeout(upstream.timeout)
             .build()?;
@@ -281,7 +286,10 @@ impl JuheClient {
             .await
             .map_err(|e| self.transport_error(url, e))?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| self.transport_error(url, e))?;
+        let body = crate::body::read_text(resp).await.map_err(|e| match e {
+            crate::body::BodyError::Http(e) => self.transport_error(url, e),
+            other => JuheError::Decode(format!("{url}: {other}")),
+        })?;
         if !status.is_success() {
             return Err(JuheError::Network {
                 url: url.to_string(),

@@ -1,7 +1,13 @@
 //! Delivering a rendered email: to a Maildir on disk, or to an SMTP server.
 //!
 //! The caller (the outbox) needs one decision from a failed send: retry later, or give up and
-//! tell the user. [`SendError`] carries exactly that. The SMTP password is read through
+//! tell the user. [`SendError`] carries exactly that.
+//!
+//! SMTP is driven step by step (lettre's connection API, not its transport) so that *every* round
+//! trip — connect, greeting, EHLO, STARTTLS, AUTH, MAIL, each RCPT, DATA and the end of the data —
+//! is bounded by `email.timeout`: lettre's async transport bounds only the TCP connect, and a
+//! server that accepted the connection and never greeted held the outbox for minutes. A timeout is
+//! a transient failure, like a refused connection. The SMTP password is read through
 //! `expose_secret()` only while building the transport, and every error text is scrubbed of it
 //! before it leaves this module, since error texts end up in logs and the database.
 
@@ -11,13 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
-use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::render::EmailContent;
@@ -44,13 +51,29 @@ pub struct Mailer {
 
 enum Via {
     Maildir(PathBuf),
-    Smtp {
-        /// A fresh transport is built from this for every send (see [`Mailer::send`]).
-        builder: Box<AsyncSmtpTransportBuilder>,
-        desc: String,
-        /// Only for scrubbing error texts.
-        password: Option<SecretString>,
-    },
+    Smtp(Box<Smtp>),
+}
+
+/// Everything one SMTP delivery needs; a connection is opened per send.
+struct Smtp {
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    credentials: Option<Credentials>,
+    /// Bound on every round trip with the server.
+    timeout: Duration,
+    desc: String,
+    /// Only for scrubbing error texts.
+    password: Option<SecretString>,
+}
+
+/// How the connection is secured.
+enum TlsMode {
+    None,
+    /// STARTTLS after the greeting, required.
+    Starttls(TlsParameters),
+    /// TLS from the first byte (port 465).
+    Wrapper(TlsParameters),
 }
 
 impl std::fmt::Debug for Mailer {
@@ -86,7 +109,7 @@ impl Mailer {
     pub fn describe(&self) -> String {
         match &self.via {
             Via::Maildir(dir) => format!("maildir {}", dir.display()),
-            Via::Smtp { desc, .. } => desc.clone(),
+            Via::Smtp(smtp) => smtp.desc.clone(),
         }
     }
 
@@ -94,10 +117,21 @@ impl Mailer {
     /// of the Maildir file.
     ///
     /// SMTP opens a connection per send: alerts are minutes apart, so a pool would only hold
-    /// sockets that the server has long closed, and a transport built here is bound to the
-    /// runtime that uses it.
+    /// sockets that the server has long closed.
     pub async fn send(&self, to: &[String], content: &EmailContent) -> Result<String, SendError> {
-        let message = self.message(to, content)?;
+        self.send_as(to, content, None).await
+    }
+
+    /// [`Mailer::send`] with a stable `Message-ID` built from `id_key` (the outbox row): if the
+    /// same row is ever delivered twice — a crash between the server's acceptance and our record
+    /// of it — both copies carry the same Message-ID, so mail clients thread or drop the repeat.
+    pub async fn send_as(
+        &self,
+        to: &[String],
+        content: &EmailContent,
+        id_key: Option<&str>,
+    ) -> Result<String, SendError> {
+        let message = self.message(to, content, id_key)?;
         match &self.via {
             Via::Maildir(dir) => {
                 let dir = dir.clone();
@@ -106,24 +140,24 @@ impl Mailer {
                     .await
                     .map_err(|e| SendError::Transient(format!("maildir writer failed: {e}")))?
                     .map(|p| p.display().to_string())
-                    .map_err(|e| SendError::Transient(e.to_string()))
+                    .map_err(|e| SendError::Transient(format!("{e:#}")))
             }
-            Via::Smtp {
-                builder,
-                desc,
-                password,
-            } => {
-                let transport: AsyncSmtpTransport<Tokio1Executor> = (**builder).clone().build();
-                let result = transport.send(message).await;
-                transport.shutdown().await;
-                result
-                    .map(|r| response_text(&r))
-                    .map_err(|e| classify(&e, desc, password.as_ref()))
-            }
+            Via::Smtp(smtp) => smtp.send(message).await,
         }
     }
 
-    fn message(&self, to: &[String], content: &EmailContent) -> Result<Message, SendError> {
+    /// `<row-key.yupiao@domain-of-from>`: unique per outbox row, the same on every attempt.
+    pub fn message_id(&self, id_key: &str) -> String {
+        let domain = self.from.email.domain();
+        format!("<{id_key}.yupiao@{domain}>")
+    }
+
+    fn message(
+        &self,
+        to: &[String],
+        content: &EmailContent,
+        id_key: Option<&str>,
+    ) -> Result<Message, SendError> {
         if to.is_empty() {
             return Err(SendError::Permanent(
                 "no recipients: set [email] to or the watch's notify".into(),
@@ -133,7 +167,7 @@ impl Mailer {
             .from(self.from.clone())
             .subject(content.subject.clone())
             .date_now()
-            .message_id(None);
+            .message_id(id_key.map(|k| self.message_id(k)));
         for addr in to {
             let mailbox: Mailbox = addr.parse().map_err(|e| {
                 SendError::Permanent(format!("recipient {addr:?} is not an email address: {e}"))
@@ -159,16 +193,12 @@ fn smtp_via(settings: &config::Email) -> anyhow::Result<Via> {
             if settings.ca_file.is_some() {
                 tracing::warn!("email.ca_file is ignored with email.security = \"none\"");
             }
-            ("none", Tls::None)
+            ("none", TlsMode::None)
         }
-        Security::Starttls => ("starttls", Tls::Required(tls_parameters(host, settings)?)),
-        Security::Tls => ("tls", Tls::Wrapper(tls_parameters(host, settings)?)),
+        Security::Starttls => ("starttls", TlsMode::Starttls(tls_parameters(host, settings)?)),
+        Security::Tls => ("tls", TlsMode::Wrapper(tls_parameters(host, settings)?)),
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(settings.port)
-        .tls(tls)
-        .timeout(Some(settings.timeout));
-    match (&settings.username, &settings.password) {
+    let credentials = match (&settings.username, &settings.password) {
         (Some(user), Some(password)) => {
             if settings.security == Security::None && !is_loopback(host) {
                 bail!(
@@ -176,20 +206,174 @@ fn smtp_via(settings: &config::Email) -> anyhow::Result<Via> {
                      use \"starttls\" or \"tls\""
                 );
             }
-            builder = builder.credentials(Credentials::new(
+            Some(Credentials::new(
                 user.clone(),
                 password.expose_secret().to_string(),
-            ));
+            ))
         }
         (Some(_), None) => bail!("email.username is set but email.password is not"),
         (None, Some(_)) => bail!("email.password is set but email.username is not"),
-        (None, None) => {}
+        (None, None) => None,
+    };
+    if settings.timeout.is_zero() {
+        bail!("email.timeout must be more than 0s (every SMTP round trip waits at most this long)");
     }
-    Ok(Via::Smtp {
-        builder: Box::new(builder),
+    Ok(Via::Smtp(Box::new(Smtp {
+        host: host.to_string(),
+        port: settings.port,
+        tls,
+        credentials,
+        timeout: settings.timeout,
         desc: format!("smtp://{host}:{} ({security})", settings.port),
         password: settings.password.clone(),
-    })
+    })))
+}
+
+/// Why a step of the SMTP conversation failed: the server's error, or silence.
+enum StepError {
+    Smtp(SmtpError),
+    Io(std::io::Error),
+    /// No answer within the timeout; the text names the step.
+    Silent(&'static str),
+}
+
+impl Smtp {
+    /// One delivery on a fresh connection, every round trip bounded by `timeout`.
+    async fn send(&self, message: Message) -> Result<String, SendError> {
+        let hello = ClientId::default();
+        let mut conn = self.connect(&hello).await.map_err(|e| self.error(e))?;
+        let result = self.transaction(&mut conn, &hello, &message).await;
+        match &result {
+            Ok(_) => {
+                let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+            }
+            Err(_) => {
+                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+            }
+        }
+        result.map(|r| response_text(&r)).map_err(|e| self.error(e))
+    }
+
+    /// TCP, the greeting and EHLO (and TLS first, for `security = "tls"`).
+    async fn connect(&self, hello: &ClientId) -> Result<AsyncSmtpConnection, StepError> {
+        let t = self.timeout;
+        match &self.tls {
+            TlsMode::Wrapper(params) => {
+                step(
+                    t * 3,
+                    "to connect, negotiate TLS and greet",
+                    AsyncSmtpConnection::connect_tokio1(
+                        (self.host.as_str(), self.port),
+                        Some(t),
+                        hello,
+                        Some(params.clone()),
+                        None,
+                    ),
+                )
+                .await
+            }
+            TlsMode::None | TlsMode::Starttls(_) => {
+                let tcp =
+                    tokio::time::timeout(t, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
+                        .await
+                        .map_err(|_| StepError::Silent("to accept the connection"))?
+                        .map_err(StepError::Io)?;
+                step(
+                    t * 2,
+                    "to greet and answer EHLO",
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), hello),
+                )
+                .await
+            }
+        }
+    }
+
+    /// STARTTLS, AUTH, MAIL, RCPT…, DATA and the message, each step under the timeout.
+    async fn transaction(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        hello: &ClientId,
+        message: &Message,
+    ) -> Result<Response, StepError> {
+        let t = self.timeout;
+        if let TlsMode::Starttls(params) = &self.tls {
+            step(
+                t * 3,
+                "to complete STARTTLS",
+                conn.starttls(params.clone(), hello),
+            )
+            .await?;
+        }
+        if let Some(creds) = &self.credentials {
+            step(t * 3, "to accept AUTH", conn.auth(DEFAULT_MECHANISMS, creds)).await?;
+        }
+        let envelope = message.envelope();
+        let bytes = message.formatted();
+        let mut options = Vec::new();
+        let non_ascii_address = envelope
+            .to()
+            .iter()
+            .chain(envelope.from())
+            .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+        if non_ascii_address && conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !bytes.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        step(
+            t,
+            "to answer MAIL FROM",
+            conn.command(Mail::new(envelope.from().cloned(), options)),
+        )
+        .await?;
+        for rcpt in envelope.to() {
+            step(
+                t,
+                "to answer RCPT TO",
+                conn.command(Rcpt::new(rcpt.clone(), vec![])),
+            )
+            .await?;
+        }
+        step(t, "to answer DATA", conn.command(Data)).await?;
+        step(t, "to accept the message after its end", conn.message(&bytes)).await
+    }
+
+    fn error(&self, e: StepError) -> SendError {
+        let scrub = |mut text: String| {
+            if let Some(p) = self
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret())
+                .filter(|p| !p.is_empty())
+            {
+                text = text.replace(p, "[REDACTED]");
+            }
+            text
+        };
+        match e {
+            StepError::Smtp(e) => classify(&e, &self.desc, self.password.as_ref()),
+            StepError::Io(e) => SendError::Transient(scrub(format!("{}: {e}", self.desc))),
+            StepError::Silent(what) => SendError::Transient(format!(
+                "{}: the server took longer than {} {what} (email.timeout)",
+                self.desc,
+                humantime::format_duration(self.timeout)
+            )),
+        }
+    }
+}
+
+/// Runs one SMTP step under `limit`.
+async fn step<T>(
+    limit: Duration,
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<T, SmtpError>>,
+) -> Result<T, StepError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(StepError::Smtp(e)),
+        Err(_) => Err(StepError::Silent(what)),
+    }
 }
 
 fn tls_parameters(host: &str, settings: &config::Email) -> anyhow::Result<TlsParameters> {
@@ -261,13 +445,21 @@ fn write_maildir(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
         .create_new(true)
         .open(&tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(bytes)
+    let written = file
+        .write_all(bytes)
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+        .with_context(|| format!("cannot write {}", tmp.display()));
     drop(file);
-    std::fs::rename(&tmp, &new)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), new.display()))?;
-    Ok(new)
+    let delivered = written.and_then(|()| {
+        std::fs::rename(&tmp, &new)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), new.display()))
+    });
+    if delivered.is_err() {
+        // A failed write (a full disk) must not leave an empty or partial file behind in tmp/
+        // for every retry.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    delivered.map(|()| new)
 }
 
 /// `1764549600.M123456P4242Q7.myhost`: seconds, microseconds, pid, a per-process counter and the
@@ -466,6 +658,87 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, SendError::Transient(_)), "{err}");
         assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_greets_is_a_transient_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts, holds the connection open, says nothing.
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                open.push(s);
+            }
+        });
+        let mut settings = smtp_settings(port);
+        settings.timeout = Duration::from_millis(300);
+        let mailer = Mailer::new(&settings).unwrap();
+        let err = mailer
+            .send(&["me@example.com".into()], &alert())
+            .await
+            .unwrap_err();
+        match &err {
+            SendError::Transient(m) => assert!(
+                m.contains("took longer than 300ms to greet and answer EHLO"),
+                "{m}"
+            ),
+            other => panic!("expected Transient, got {other:?}"),
+        }
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stalls_after_the_data_is_a_transient_timeout() {
+        let server = TestSmtpServer::start_with_handler(
+            r#"
+import asyncio
+class Stall:
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(30)
+        return "250 OK"
+"#,
+            "Stall",
+        )
+        .unwrap();
+        let mut settings = smtp_settings(server.port);
+        settings.timeout = Duration::from_millis(500);
+        let mailer = Mailer::new(&settings).unwrap();
+        let err = mailer
+            .send(&["me@example.com".into()], &alert())
+            .await
+            .unwrap_err();
+        match &err {
+            SendError::Transient(m) => {
+                assert!(m.contains("to accept the message after its end"), "{m}")
+            }
+            other => panic!("expected Transient, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_message_id_of_a_row_is_the_same_on_every_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(&maildir_settings(dir.path())).unwrap();
+        let to = vec!["me@example.com".to_string()];
+        let a = mailer
+            .send_as(&to, &alert(), Some("outbox.7.1764549600000"))
+            .await
+            .unwrap();
+        let b = mailer
+            .send_as(&to, &alert(), Some("outbox.7.1764549600000"))
+            .await
+            .unwrap();
+        let c = mailer.send(&to, &alert()).await.unwrap();
+        let id = |p: &str| {
+            let raw = std::fs::read_to_string(p).unwrap();
+            crate::notify::smtp_test_server::Mail::parse(&raw)
+                .header("Message-ID")
+                .unwrap_or_default()
+        };
+        assert_eq!(id(&a), "<outbox.7.1764549600000.yupiao@example.com>");
+        assert_eq!(id(&a), id(&b));
+        assert_ne!(id(&c), id(&a), "other emails keep random ids");
     }
 
     #[tokio::test]

@@ -62,6 +62,9 @@ pub enum RailError {
     /// An answer we could not read.
     #[error("{0}")]
     Decode(String),
+    /// An answer too big (or expanding too far) to be a real one; abandoned unread.
+    #[error("refused 12306's answer: {0}")]
+    Oversized(String),
 }
 
 impl RailError {
@@ -80,6 +83,9 @@ pub struct LoginConf {
     pub presale_days: Option<u32>,
     /// `data.nowStr`, the server clock `YYYYMMDDHHMMSS`.
     pub now_str: Option<String>,
+    /// 12306's clock when it answered: `data.now` (unix ms), else `nowStr` read as Beijing time.
+    /// 12306 refuses queries for dates *its* clock calls past, whatever ours says.
+    pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +146,7 @@ fn browser_headers(base: &str) -> HeaderMap {
         header::HeaderName::from_static("x-requested-with"),
         "XMLHttpRequest",
     );
+    crate::body::accept_gzip(&mut h);
     h
 }
 
@@ -161,6 +168,8 @@ impl RailClient {
             reqwest::Client::builder()
                 .local_address(local_address)
                 .redirect(redirect::Policy::none())
+                // Decompressed by crate::body under a cap, not by reqwest without one.
+                .gzip(false)
                 .user_agent(settings.user_agent.clone())
                 .default_headers(browser_headers(&base))
                 .connect_timeout(settings.connect_timeout)
@@ -237,7 +246,10 @@ impl RailClient {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        let body = crate::body::read_text(resp).await.map_err(|e| match e {
+            crate::body::BodyError::Http(e) => self.transport_error(e),
+            other => RailError::Oversized(other.to_string()),
+        })?;
         Ok((status, headers, body))
     }
 
@@ -458,10 +470,25 @@ pub fn parse_login_conf(body: &str) -> Result<LoginConf, RailError> {
         _ => None,
     };
     let text = |x: &serde_json::Value| x.as_str().map(str::to_string).filter(|s| !s.is_empty());
+    let now_str = text(&data["nowStr"]);
+    let millis = match &data["now"] {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let now = millis
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.with_timezone(&crate::clock::beijing()))
+        .or_else(|| {
+            let s = now_str.as_deref()?;
+            let t = chrono::NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S").ok()?;
+            t.and_local_timezone(crate::clock::beijing()).single()
+        });
     Ok(LoginConf {
         query_url: text(&data["queryUrl"]),
         presale_days: num(&data["other_control"]).filter(|d| *d > 0),
-        now_str: text(&data["nowStr"]),
+        now_str,
+        now,
     })
 }
 
@@ -473,6 +500,7 @@ fn snippet(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Timelike as _;
 
     const LOGIN_CONF: &str =
         include_str!("../../tests/fixtures/login/login_conf.not_logged_in.2024-04-22.json");
@@ -511,6 +539,18 @@ mod tests {
         assert_eq!(c.query_url.as_deref(), Some("leftTicket/queryG"));
         assert_eq!(c.presale_days, Some(15));
         assert_eq!(c.now_str.as_deref(), Some("20240422140818"));
+        let now = c.now.expect("login/conf carries 12306's clock");
+        assert_eq!(
+            now.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+            "2024-04-22 14:08:18 +08:00"
+        );
+        let only_str = LOGIN_CONF.replace("\"now\":1713766098347,", "");
+        let c = parse_login_conf(&only_str).unwrap();
+        assert_eq!(
+            c.now,
+            Some(now.with_nanosecond(0).unwrap()),
+            "nowStr when `now` is absent"
+        );
     }
 
     #[test]

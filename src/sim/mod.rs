@@ -21,7 +21,7 @@
 //! | `GET /sim/stats` | | [`SimStats`]: requests by path, every leftTicket query with its outcome |
 //! | `POST /sim/reset-stats` | | clears the stats |
 //! | `POST /sim/seats` | `{"train":"G8294","date":"2026-12-01","seat":"二等座","left":"3"}` | sets a seat cell; `date` optional (default every date, replacing dated values); `left` is `无`, `有`, `*`, `""` or a count (string or number); 404 for an unknown train |
-//! | `POST /sim/mode` | `{"mode":"throttle302","count":2}` | failure mode: `normal`, `throttle302`, `html`, `forbidden` (403 body `3`), `risk` (您的访问过于频繁), `slow` (with `delay_ms`, default 2000); `count` = only the next n well-formed queries, absent = until changed |
+//! | `POST /sim/mode` | `{"mode":"throttle302","count":2}` | failure mode: `normal`, `throttle302`, `html`, `forbidden` (403 body `3`), `risk` (您的访问过于频繁), `slow` (with `delay_ms`, default 2000), `empty` (`result: []`) and `null` (`data: null`), 12306's answers when busy; `count` = only the next n well-formed queries, absent = until changed |
 //! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ","advertise":"leftTicket/queryG"}` | renames the query endpoint; the old name now answers `c_url`; `advertise` (optional) keeps the init page and `login/conf` naming a stale endpoint |
 //! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window) |
 //! | `POST /sim/waitlist` | `{"status":"04"}` … | the 候补 order and login session (see `after_nate`) |
@@ -88,6 +88,10 @@ pub enum FailureMode {
     Risk,
     /// The normal answer, after this delay.
     Slow(Duration),
+    /// 200 JSON `status:true` with `result: []`: 12306's answer when it is too busy to look.
+    Empty,
+    /// 200 JSON `status:true`, `data: null`: the other shape of the busy answer.
+    NullData,
 }
 
 impl FailureMode {
@@ -100,6 +104,8 @@ impl FailureMode {
             FailureMode::Forbidden => "forbidden",
             FailureMode::Risk => "risk",
             FailureMode::Slow(_) => "slow",
+            FailureMode::Empty => "empty",
+            FailureMode::NullData => "null",
         }
     }
 
@@ -112,6 +118,8 @@ impl FailureMode {
             "forbidden" | "403" => FailureMode::Forbidden,
             "risk" => FailureMode::Risk,
             "slow" => FailureMode::Slow(delay),
+            "empty" => FailureMode::Empty,
+            "null" => FailureMode::NullData,
             _ => return None,
         })
     }
@@ -554,7 +562,7 @@ async fn mode(State(sim): State<Sim>, Json(body): Json<ModeBody>) -> Response {
         None => refuse(
             StatusCode::BAD_REQUEST,
             format!(
-                "unknown mode {:?} (normal, throttle302, html, forbidden, risk, slow)",
+                "unknown mode {:?} (normal, throttle302, html, forbidden, risk, slow, empty, null)",
                 body.mode
             ),
         ),

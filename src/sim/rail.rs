@@ -319,6 +319,14 @@ fn failure(mode: FailureMode) -> Response {
             validateMessages: BTreeMap::new(),
         })
         .into_response(),
+        FailureMode::Empty => answer(Vec::new(), BTreeMap::new()),
+        FailureMode::NullData => axum::Json(serde_json::json!({
+            "httpstatus": 200,
+            "data": null,
+            "messages": "",
+            "status": true,
+        }))
+        .into_response(),
         FailureMode::Throttle302 | FailureMode::Normal | FailureMode::Slow(_) => error_redirect(),
     }
 }

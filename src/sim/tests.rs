@@ -327,6 +327,19 @@ async fn each_failure_mode_answers_like_12306_and_expires_after_its_count() {
         (&json!(false), &json!(["您的访问过于频繁"]))
     );
 
+    sim.set_mode(FailureMode::Empty, Some(1));
+    let (status, _, body) = get(&c, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((&v["status"], &v["data"]["result"]), (&json!(true), &json!([])));
+    sim.set_mode(FailureMode::NullData, Some(1));
+    let (status, _, body) = get(&c, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((&v["status"], &v["data"]), (&json!(true), &json!(null)));
+    let (_, _, body) = get(&c, &url).await;
+    assert!(body.contains("G8294"), "back to normal: {body}");
+
     sim.set_mode(FailureMode::Slow(Duration::from_millis(300)), Some(1));
     let t = Instant::now();
     let (status, _, body) = get(&c, &url).await;
@@ -346,6 +359,9 @@ async fn each_failure_mode_answers_like_12306_and_expires_after_its_count() {
             "html",
             "forbidden",
             "risk",
+            "empty",
+            "null",
+            "ok",
             "slow",
             "ok"
         ]
