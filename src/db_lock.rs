@@ -169,9 +169,18 @@ pub fn is_held(path: &Path) -> (bool, Option<u32>) {
 }
 
 /// The pid holding an exclusive `flock` on the file, from `/proc/locks` (Linux).
+///
+/// `/proc/locks` is produced a page at a time while other processes take and drop their own
+/// (SQLite's POSIX) locks, so one read can miss a line that was there all along: read it a few
+/// times before saying the pid is unknown.
 fn holder_pid(id: FileId) -> Option<u32> {
-    let text = std::fs::read_to_string("/proc/locks").ok()?;
-    holder_in_proc_locks(&text, id)
+    (0..5).find_map(|attempt| {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let text = std::fs::read_to_string("/proc/locks").ok()?;
+        holder_in_proc_locks(&text, id)
+    })
 }
 
 /// Finds `FLOCK … WRITE pid MAJ:MIN:INODE` for `id` in the text of `/proc/locks` (pure).
