@@ -10,6 +10,8 @@
 //! - [`waitlist`]: 候补 orders: what changed, which email it deserves, and the email (pure).
 //! - [`juhe`]: the Juhe grabTicket client (抢票 orders) and its pure decoders.
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
+//! - [`seat_state`]: what a seat class offers a party: seats, a 候补 queue, or nothing (pure).
+//! - [`sale`]: 起售 openings, 12306's clock, `qss.js` and the request-budget scheduler (pure).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
 //! - [`cli`]: the command line.
@@ -28,7 +30,9 @@ pub mod order;
 pub mod orders;
 pub mod poll;
 pub mod rail;
+pub mod sale;
 pub mod seat;
+pub mod seat_state;
 pub mod sim;
 pub mod stations;
 pub mod status;
