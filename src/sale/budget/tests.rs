@@ -164,11 +164,7 @@ fn the_check_warning_reads_as_the_issue_says() {
         "36 queries every 30 s need 360 requests per 5 min; the budget allows 80: each query will run about every 2 min 15 s"
     );
     assert_eq!(w.about, secs_(135));
-    assert_eq!(
-        budget_warning(&[secs_(30); 5], &config),
-        None,
-        "50 per 5 min fit"
-    );
+    assert_eq!(budget_warning(&[secs_(30); 5], &config), None, "50 per 5 min fit");
     assert_eq!(budget_warning(&[], &config), None);
     let mixed: Vec<Duration> = [vec![secs_(10); 10], vec![secs_(600); 10]].concat();
     let w = budget_warning(&mixed, &config).unwrap();
