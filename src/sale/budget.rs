@@ -18,8 +18,7 @@
 //!   the pace before), so it leaves within `open_lag` unless several queries open within a pace
 //!   of each other (then one pace apart). First requests already past [`ON_TIME`] (openings
 //!   that passed before the query joined) go latest opening first, after any opening about to
-//!   come. For `burst` after its opening the query
-//!   asks for every slot it can get.
+//!   come. For `burst` after its opening the query asks for every slot it can get.
 //! - **Shares.** The queries share the budget (minus `reserve`) by weighted max-min fairness: a
 //!   query never gets more than it asks for (`1/every`), the rest is shared by weight. Weights:
 //!   the queries in their opening burst share `burst_weight` (16); the others weigh 4 when their
@@ -67,9 +66,9 @@ pub struct BudgetConfig {
     pub reserve: u32,
     /// Weight of a query during its opening burst (ordinary queries weigh 1 to 4).
     pub burst_weight: f64,
-    /// Share of the budget left out when computing each query's guaranteed interval (0.1):
-    /// the slack that absorbs the slot kept free before an opening and queries falling due
-    /// together. Sends still use the whole budget.
+    /// Slack in each guaranteed interval (0.1: the share's interval ÷ 0.9): it absorbs the slot
+    /// kept free before an opening and queries falling due together. Sends still use the whole
+    /// budget.
     pub headroom: f64,
 }
 
@@ -520,9 +519,6 @@ impl<K: Ord + Clone> Scheduler<K> {
                 at: t0,
                 reason: Reason::Opening,
             };
-        }
-        if let Some(r) = hold {
-            return Next::Wait { until: r };
         }
 
         // 3. Earliest deadline among the due queries.

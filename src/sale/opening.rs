@@ -600,6 +600,44 @@ mod tests {
     }
 
     #[test]
+    fn at_the_window_edges_the_last_day_opens_today_at_the_station_time_and_the_next_tomorrow() {
+        // 上海's daily time learnt from the 2024 capture; 12306's clock reads 2026-12-04 14:29:59.
+        let mut cal = SaleCalendar::new();
+        cal.learn_page(
+            &decode_left_ticket(QUERY_G).unwrap(),
+            ymd(2024, 4, 22),
+            ymd(2024, 4, 22),
+        );
+        let now = bj(2026, 12, 4, 14, 29) + chrono::TimeDelta::seconds(59);
+        let state = |date: NaiveDate, now: DateTime<FixedOffset>| {
+            on_sale(date, Some(&cal.opening("SHH", Some("上海"), date, 15, None)), now)
+        };
+        let last = ymd(2026, 12, 18);
+        let opening = Opening {
+            at: bj(2026, 12, 4, 14, 30),
+            source: OpeningSource::SaleTimeField,
+        };
+        assert_eq!(state(last, now), OnSale::NotYet(opening));
+        assert_eq!(state(last, now + chrono::TimeDelta::seconds(1)), OnSale::Open);
+        assert_eq!(
+            state(ymd(2026, 12, 4), now),
+            OnSale::Open,
+            "today was on sale long ago"
+        );
+        assert_eq!(
+            state(ymd(2026, 12, 19), now + chrono::TimeDelta::seconds(1)),
+            OnSale::NotYet(Opening {
+                at: bj(2026, 12, 5, 14, 30),
+                source: OpeningSource::SaleTimeField,
+            })
+        );
+        assert_eq!(state(ymd(2026, 12, 3), now), OnSale::Past);
+        // 上海虹桥 opened its last day an hour earlier.
+        let aoh = cal.opening("AOH", Some("上海虹桥"), last, 15, None);
+        assert_eq!(on_sale(last, Some(&aoh), now), OnSale::Open);
+    }
+
+    #[test]
     fn the_display_line_reads_as_check_once_and_status_print_it() {
         let date = ymd(2026, 12, 6);
         let o = Opening {
