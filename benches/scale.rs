@@ -163,6 +163,7 @@ fn scenario() -> Scenario {
     let mut s = Scenario {
         endpoint: "leftTicket/queryG".into(),
         presale_days: PRESALE_DAYS,
+        sale_times: BTreeMap::new(),
         trains: Vec::new(),
         steps: Vec::new(),
     };

@@ -13,6 +13,8 @@
 //! - [`filter`]: which trains/seats of a page a watch cares about (pure).
 //! - [`push`]: instant push to Bark, Server酱, PushPlus, WeCom/DingTalk/Feishu robots, Telegram, ntfy
 //!   and webhooks (requests, answers, quiet hours; pure core plus one HTTP edge).
+//! - [`seat_state`]: what a seat class offers a party: seats, a 候补 queue, or nothing (pure).
+//! - [`sale`]: 起售 openings, 12306's clock, `qss.js` and the request-budget scheduler (pure).
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
 //! - [`pg`]: PostgreSQL for several nodes: URL and TLS, pool, migrations, node registry, leases.
@@ -39,7 +41,9 @@ pub mod pg_test_server;
 pub mod poll;
 pub mod push;
 pub mod rail;
+pub mod sale;
 pub mod seat;
+pub mod seat_state;
 pub mod sim;
 pub mod stations;
 pub mod status;

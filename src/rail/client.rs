@@ -11,13 +11,15 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, redirect};
 use tokio::time::Instant;
 
 use super::left_ticket::{self, LeftTicketError, LeftTicketPage};
 use crate::config::Upstream;
+use crate::sale::clock::{ClockError, ClockSample};
+use crate::sale::qss::{self, QssTable};
 
 /// One leftTicket request: the unit that watches share (coalescing key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +88,52 @@ pub struct LoginConf {
     /// 12306's clock when it answered: `data.now` (unix ms), else `nowStr` read as Beijing time.
     /// 12306 refuses queries for dates *its* clock calls past, whatever ours says.
     pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// `data.now`, the server clock in epoch milliseconds.
+    pub now_ms: Option<i64>,
+}
+
+/// An answer with this machine's clock read around its request: when it was handed to the
+/// connection and when the answer's headers arrived (what 12306's clock offset is measured from).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed<T> {
+    pub value: T,
+    pub sent: DateTime<Utc>,
+    pub received: DateTime<Utc>,
+}
+
+impl Timed<LoginConf> {
+    /// A clock sample for [`crate::sale::clock::ServerClock`].
+    pub fn clock_sample(&self) -> Result<ClockSample, ClockError> {
+        ClockSample::from_login_conf(
+            self.value.now_ms,
+            self.value.now_str.as_deref(),
+            self.sent,
+            self.received,
+        )
+    }
+}
+
+/// A fetched `qss.js`: the body (to cache), what it says, and when it was fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QssFetch {
+    /// The URL it came from.
+    pub url: String,
+    /// The body as text (the BOM dropped by decoding), for the cache.
+    pub body: String,
+    pub table: QssTable,
+    /// This machine's clock when the answer arrived.
+    pub fetched_at: DateTime<Utc>,
+    /// The `Last-Modified` header, when sent (12306's static files carry one).
+    pub last_modified: Option<String>,
+}
+
+/// One HTTP exchange through the pacing gate.
+pub(crate) struct Exchange {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+    sent: DateTime<Utc>,
+    received: DateTime<Utc>,
 }
 
 #[derive(Debug, Default)]
@@ -227,6 +275,12 @@ impl RailClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, HeaderMap, String), RailError> {
+        self.paced_timed(req).await.map(|x| (x.status, x.headers, x.body))
+    }
+
+    /// [`RailClient::paced`], with this machine's clock read just before the request goes and
+    /// when the answer's headers arrive.
+    pub(crate) async fn paced_timed(&self, req: reqwest::RequestBuilder) -> Result<Exchange, RailError> {
         let mut last = self.gate.lock().await;
         if let Some(prev) = *last {
             let jitter = if self.jitter.is_zero() {
@@ -242,15 +296,25 @@ impl RailClient {
         result
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(StatusCode, HeaderMap, String), RailError> {
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Exchange, RailError> {
+        let sent = Utc::now();
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        // The server read its clock before its headers left: the body's transfer is not part of
+        // the round trip that bounds the clock offset.
+        let received = Utc::now();
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = crate::body::read_text(resp).await.map_err(|e| match e {
             crate::body::BodyError::Http(e) => self.transport_error(e),
             other => RailError::Oversized(other.to_string()),
         })?;
-        Ok((status, headers, body))
+        Ok(Exchange {
+            status,
+            headers,
+            body,
+            sent,
+            received,
+        })
     }
 
     pub(crate) fn transport_error(&self, e: reqwest::Error) -> RailError {
@@ -296,6 +360,12 @@ impl RailClient {
 
     /// `POST /otn/login/conf`: the endpoint name and presale days, without logging in.
     pub async fn login_conf(&self) -> Result<LoginConf, RailError> {
+        self.login_conf_timed().await.map(|t| t.value)
+    }
+
+    /// [`RailClient::login_conf`] with the instants around it, for 12306's clock offset
+    /// ([`Timed::clock_sample`]).
+    pub async fn login_conf_timed(&self) -> Result<Timed<LoginConf>, RailError> {
         let url = format!("{}/otn/login/conf", self.base);
         let req = self
             .http
@@ -306,16 +376,16 @@ impl RailClient {
             )
             .header(header::ORIGIN, self.base.clone())
             .body("");
-        let (status, headers, body) = self.paced(req).await?;
-        if status.is_redirection() {
-            return Err(throttled_redirect(&headers));
+        let x = self.paced_timed(req).await?;
+        if x.status.is_redirection() {
+            return Err(throttled_redirect(&x.headers));
         }
-        if !status.is_success() {
+        if !x.status.is_success() {
             return Err(RailError::Throttled {
-                reason: format!("login/conf answered HTTP {status}"),
+                reason: format!("login/conf answered HTTP {}", x.status),
             });
         }
-        let conf = parse_login_conf(&body)?;
+        let conf = parse_login_conf(&x.body)?;
         let mut s = self.lock_session();
         if let Some(q) = &conf.query_url {
             s.endpoint = Some(q.clone());
@@ -323,7 +393,69 @@ impl RailClient {
         if conf.presale_days.is_some() {
             s.presale_days = conf.presale_days;
         }
-        Ok(conf)
+        Ok(Timed {
+            value: conf,
+            sent: x.sent,
+            received: x.received,
+        })
+    }
+
+    /// `url` as given when absolute (`https://www.12306.cn/index/script/core/common/qss.js`),
+    /// else a path under this client's base URL (the simulator serves the real paths).
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            url.to_string()
+        } else {
+            format!("{}/{}", self.base, url.trim_start_matches('/'))
+        }
+    }
+
+    /// A static file (page or script) through the pacing gate; redirects and errors are
+    /// [`RailError`]s (a 404 means it moved).
+    async fn fetch_static(&self, url: &str) -> Result<Exchange, RailError> {
+        let req = self.http.get(url).header(header::ACCEPT, "*/*");
+        let x = self.paced_timed(req).await?;
+        if x.status.is_redirection() {
+            return Err(throttled_redirect(&x.headers));
+        }
+        if x.status == StatusCode::NOT_FOUND {
+            return Err(RailError::Endpoint(format!("{url} answered HTTP 404")));
+        }
+        if !x.status.is_success() {
+            return Err(RailError::Throttled {
+                reason: format!("{url} answered HTTP {}", x.status),
+            });
+        }
+        Ok(x)
+    }
+
+    /// Reads the page at `page_url` (12306's index page, [`qss::INDEX_URL`]) and returns the
+    /// absolute URL of the `qss.js` it links, if it links one.
+    pub async fn discover_qss_url(&self, page_url: &str) -> Result<Option<String>, RailError> {
+        let page_url = self.absolute(page_url);
+        let x = self.fetch_static(&page_url).await?;
+        Ok(qss::parse_qss_link(&x.body).and_then(|link| qss::resolve_link(&page_url, &link)))
+    }
+
+    /// Fetches and decodes `qss.js` at `url` (absolute, or a path under the base URL). How often
+    /// is the caller's business (at most daily); a body that is not a `qss.js` is
+    /// [`RailError::Decode`].
+    pub async fn fetch_qss(&self, url: &str) -> Result<QssFetch, RailError> {
+        let url = self.absolute(url);
+        let x = self.fetch_static(&url).await?;
+        let table = qss::decode_qss(&x.body).map_err(|e| RailError::Decode(format!("{url}: {e}")))?;
+        let last_modified = x
+            .headers
+            .get(header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(QssFetch {
+            url,
+            body: x.body,
+            table,
+            fetched_at: x.received,
+            last_modified,
+        })
     }
 
     /// One leftTicket query. Opens a session first if needed; follows one `c_url` move.
@@ -489,6 +621,7 @@ pub fn parse_login_conf(body: &str) -> Result<LoginConf, RailError> {
         presale_days: num(&data["other_control"]).filter(|d| *d > 0),
         now_str,
         now,
+        now_ms: millis.filter(|ms| *ms > 0),
     })
 }
 
@@ -539,6 +672,7 @@ mod tests {
         assert_eq!(c.query_url.as_deref(), Some("leftTicket/queryG"));
         assert_eq!(c.presale_days, Some(15));
         assert_eq!(c.now_str.as_deref(), Some("20240422140818"));
+        assert_eq!(c.now_ms, Some(1_713_766_098_347));
         let now = c.now.expect("login/conf carries 12306's clock");
         assert_eq!(
             now.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
@@ -551,6 +685,20 @@ mod tests {
             Some(now.with_nanosecond(0).unwrap()),
             "nowStr when `now` is absent"
         );
+        assert_eq!(c.now_ms, None, "only nowStr");
+    }
+
+    #[test]
+    fn a_timed_login_conf_gives_a_clock_sample_in_milliseconds() {
+        let sent = DateTime::from_timestamp_millis(1_713_766_098_300).unwrap();
+        let timed = Timed {
+            value: parse_login_conf(LOGIN_CONF).unwrap(),
+            sent,
+            received: sent + chrono::TimeDelta::milliseconds(60),
+        };
+        let sample = timed.clock_sample().unwrap();
+        assert_eq!(sample.resolution, crate::sale::clock::Resolution::Millis);
+        assert_eq!(sample.offset(), chrono::TimeDelta::milliseconds(17));
     }
 
     #[test]

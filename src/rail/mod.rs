@@ -4,3 +4,6 @@
 pub mod after_nate;
 pub mod client;
 pub mod left_ticket;
+
+#[cfg(test)]
+mod sale_sim_tests;

@@ -23,7 +23,11 @@
 //! | `POST /sim/seats` | `{"train":"G8294","date":"2026-12-01","seat":"二等座","left":"3"}` | sets a seat cell; `date` optional (default every date, replacing dated values); `left` is `无`, `有`, `*`, `""` or a count (string or number); 404 for an unknown train |
 //! | `POST /sim/mode` | `{"mode":"throttle302","count":2}` | failure mode: `normal`, `throttle302`, `html`, `forbidden` (403 body `3`), `risk` (您的访问过于频繁), `slow` (with `delay_ms`, default 2000), `empty` (`result: []`) and `null` (`data: null`), 12306's answers when busy; `count` = only the next n well-formed queries, absent = until changed |
 //! | `POST /sim/rotate` | `{"endpoint":"leftTicket/queryZ","advertise":"leftTicket/queryG"}` | renames the query endpoint; the old name now answers `c_url`; `advertise` (optional) keeps the init page and `login/conf` naming a stale endpoint |
-//! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window) |
+//! | `POST /sim/advance` | `{"by":"20s"}` | moves the simulator's clock forward (timeline steps, `nowStr`, the presale window, openings) |
+//! | `GET /sim/clock` | | `{"now":"2026-12-04T13:29:50.120+08:00","now_ms":…,"offset_ms":…}`: the simulator's clock and how far it is from the machine's |
+//! | `POST /sim/clock` | `{"offset":"-5m"}`, `{"offset_ms":300000}` or `{"at":"2026-12-04T13:29:50+08:00"}` | sets the simulator's clock ahead of (or behind) the machine's, or to a moment (`YYYY-MM-DD HH:MM:SS` is Beijing time) |
+//! | `POST /sim/sale-time` | `{"station":"上海","time":"14:30"}` | a boarding station's daily sale time (name or telecode) |
+//! | `POST /sim/presale` | `{"days":15}` | the presale window (`login/conf` `other_control`, the dates served) |
 //! | `POST /sim/waitlist` | `{"status":"04"}` … | the 候补 order and login session (see `after_nate`) |
 //! | `POST /sim/address-limit` | `{"requests":80,"window":"5m"}` | at most `requests` 12306 requests per `window` from each client address, then 302 to the error page (see `address_limit`); `{"requests":0}` lifts it |
 //!
@@ -32,6 +36,15 @@
 //! Over the client address's limit (when one is set) → 302 to the error page; no `JSESSIONID` cookie → 302 to the error page; stale endpoint name → `c_url`; malformed date,
 //! past date or beyond the presale window → 302; active failure mode → its answer; otherwise the
 //! rows (an empty `result` for unknown stations).
+//!
+//! # 起售
+//!
+//! A date opens on the first day of its presale window at its boarding station's daily sale time,
+//! by the simulator's clock (module `sale`). Before that its rows carry `*` in every seat cell,
+//! canWebBuy `IS_TIME_NOT_BUY`, a `12月01日13点30分起售` notice in field 1 and no secretStr;
+//! every row carries its opening in field 55. `qss.js` is served where 12306 serves it
+//! (`/index/script/core/common/qss*.js`, linked from `/index/index.html`, and the older
+//! `/otn/resources/js/query/qss.js`), with its BOM.
 
 mod address_limit; // throttling per client address
 mod after_nate; // 候补 (waitlist): routes, state and controls live there.
@@ -43,11 +56,12 @@ pub use juhe::{
 };
 // juhe (end)
 mod rail;
+mod sale;
 mod scenario;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -57,7 +71,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
@@ -66,6 +80,7 @@ use tokio_util::sync::CancellationToken;
 use crate::seat::SeatClass;
 pub use address_limit::{AddressLimit, PeerStats};
 pub use after_nate::{NeedSpec, PassengerSpec, WaitlistSimError, WaitlistSpec};
+pub use sale::{FALLBACK_SALE_TIME, STATION_SALE_TIMES};
 pub use scenario::{Cell, CellInput, Scenario, StepSpec, TrainSpec};
 use scenario::{Train, World};
 
@@ -154,6 +169,12 @@ pub struct QueryRecord {
     /// The client's address (`127.0.0.3`): which node asked.
     #[serde(default)]
     pub peer: String,
+    /// Simulator clock at arrival, epoch ms (compare with [`Sim::opening`]).
+    #[serde(default)]
+    pub at_ms: i64,
+    /// Rows served before their opening (起售 notice, `*` cells).
+    #[serde(default)]
+    pub not_on_sale: u32,
 }
 
 /// The client address of a request, put there by the request counter for the handlers.
@@ -170,8 +191,9 @@ struct Inner {
     world: World,
     addr: SocketAddr,
     started: Instant,
-    /// Manual clock advance ([`Sim::advance`]), in ms.
-    offset_ms: AtomicU64,
+    /// How far the simulator's clock is from the machine's, in ms (ahead when positive):
+    /// [`Sim::advance`], [`Sim::set_clock_offset`], [`Sim::set_clock`].
+    offset_ms: AtomicI64,
     state: Mutex<SimState>,
     cancel: CancellationToken,
     server: Mutex<Option<JoinHandle<()>>>,
@@ -196,6 +218,10 @@ struct SimState {
     stats: SimStats,
     /// The per-address limit and what each address sent within its window.
     addresses: address_limit::AddressBook,
+    /// Boarding telecode → daily sale time set at run time (over the scenario's and the table's).
+    sale_times: BTreeMap<String, NaiveTime>,
+    /// The presale window now (starts as the scenario's).
+    presale_days: u32,
 }
 
 /// Seat cells changed since start, over the scenario's starting cells. A dated value wins over an
@@ -258,13 +284,15 @@ impl Sim {
             next_step: 0,
             stats: SimStats::default(),
             addresses: address_limit::AddressBook::default(),
+            sale_times: BTreeMap::new(),
+            presale_days: world.presale_days,
         };
         let sim = Sim {
             inner: Arc::new(Inner {
                 world,
                 addr,
                 started: Instant::now(),
-                offset_ms: AtomicU64::new(0),
+                offset_ms: AtomicI64::new(0),
                 state: Mutex::new(state),
                 cancel: CancellationToken::new(),
                 server: Mutex::new(None),
@@ -394,10 +422,95 @@ impl Sim {
         self.with_state(|s| s.advertised.clone().unwrap_or_else(|| s.endpoint.clone()))
     }
 
-    /// Moves the simulator's clock forward: timeline steps, `nowStr` and the presale window follow.
+    /// Moves the simulator's clock forward: timeline steps, `nowStr`, the presale window and the
+    /// openings follow.
     pub fn advance(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        self.inner.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let _ = self
+            .inner
+            .offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_add(ms)));
+    }
+
+    /// Sets the simulator's clock `offset` ahead of the machine's (behind when negative), as a
+    /// 12306 whose clock differs from the user's.
+    pub fn set_clock_offset(&self, offset: TimeDelta) {
+        self.inner
+            .offset_ms
+            .store(offset.num_milliseconds(), Ordering::SeqCst);
+    }
+
+    /// Sets the simulator's clock to read `at` now.
+    pub fn set_clock(&self, at: DateTime<FixedOffset>) {
+        self.set_clock_offset(at.with_timezone(&Utc) - Utc::now());
+    }
+
+    /// How far the simulator's clock is ahead of the machine's.
+    pub fn clock_offset(&self) -> TimeDelta {
+        TimeDelta::milliseconds(self.inner.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// The simulator's clock, Beijing time (what `login/conf` says).
+    pub fn clock_now(&self) -> DateTime<FixedOffset> {
+        (Utc::now() + self.clock_offset()).with_timezone(&crate::clock::beijing())
+    }
+
+    /// Sets the daily sale time of a boarding station (name, pinyin or telecode).
+    pub fn set_sale_time(&self, station: &str, time: NaiveTime) -> anyhow::Result<()> {
+        let code = scenario::resolve_station(station).map_err(anyhow::Error::msg)?;
+        self.with_state(|s| s.sale_times.insert(code, time));
+        Ok(())
+    }
+
+    /// Sets the presale window (days, counting today).
+    pub fn set_presale_days(&self, days: u32) {
+        self.with_state(|s| s.presale_days = days.max(1));
+    }
+
+    /// The presale window now.
+    pub fn presale_days(&self) -> u32 {
+        self.with_state(|s| s.presale_days)
+    }
+
+    /// The daily sale time of a boarding station (telecode): set at run time, else the
+    /// scenario's, else the built-in table's, else [`FALLBACK_SALE_TIME`].
+    pub fn station_sale_time(&self, telecode: &str) -> NaiveTime {
+        let set = self.with_state(|s| s.sale_times.get(telecode).copied());
+        set.or_else(|| self.inner.world.sale_times.get(telecode).copied())
+            .or_else(|| sale::builtin_times().get(telecode).copied())
+            .unwrap_or_else(sale::fallback_time)
+    }
+
+    /// When trains boarding at `station` (name or telecode) on `date` go on sale, by the
+    /// simulator's clock; `None` for an unknown station.
+    pub fn opening(&self, station: &str, date: NaiveDate) -> Option<DateTime<FixedOffset>> {
+        let code = scenario::resolve_station(station).ok()?;
+        let at = self.opening_at(self.station_sale_time(&code), date);
+        Some(crate::sale::opening::at_beijing(at.date(), at.time()))
+    }
+
+    /// The opening of `train` on `date` (Beijing, naive).
+    fn train_opening(&self, train: &Train, date: NaiveDate) -> NaiveDateTime {
+        let time = train
+            .sale_time
+            .unwrap_or_else(|| self.station_sale_time(&train.from));
+        self.opening_at(time, date)
+    }
+
+    fn opening_at(&self, time: NaiveTime, date: NaiveDate) -> NaiveDateTime {
+        crate::sale::opening::opening_day(date, self.presale_days()).and_time(time)
+    }
+
+    /// Every station's sale time the simulator knows (for `qss.js`): the table, the scenario's,
+    /// the run-time ones, and every boarding station of the scenario.
+    fn sale_calendar(&self) -> BTreeMap<String, NaiveTime> {
+        let mut times = sale::builtin_times();
+        times.extend(self.inner.world.sale_times.clone());
+        for t in &self.inner.world.trains {
+            times.insert(t.from.clone(), self.station_sale_time(&t.from));
+        }
+        times.extend(self.with_state(|s| s.sale_times.clone()));
+        times
     }
 
     /// Stops accepting connections, lets in-flight requests finish for a few seconds, then stops.
@@ -412,16 +525,16 @@ impl Sim {
         }
     }
 
-    /// Time on the simulator's clock since start.
+    /// Time on the simulator's clock since start (zero while it is set behind its start).
     fn elapsed(&self) -> Duration {
-        self.inner.started.elapsed() + Duration::from_millis(self.inner.offset_ms.load(Ordering::SeqCst))
+        let real = i64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let ms = real.saturating_add(self.inner.offset_ms.load(Ordering::SeqCst));
+        Duration::from_millis(u64::try_from(ms).unwrap_or(0))
     }
 
     /// The simulator's "now" in Beijing time.
     fn now(&self) -> DateTime<Tz> {
-        let offset = Duration::from_millis(self.inner.offset_ms.load(Ordering::SeqCst));
-        let offset = chrono::Duration::from_std(offset).unwrap_or(chrono::Duration::zero());
-        (Utc::now() + offset).with_timezone(&chrono_tz::Asia::Shanghai)
+        (Utc::now() + self.clock_offset()).with_timezone(&chrono_tz::Asia::Shanghai)
     }
 
     /// Applies the timeline steps whose time has come. Steps are applied lazily, on the next
@@ -500,6 +613,9 @@ fn control_routes() -> Router<Sim> {
         .route("/sim/rotate", post(rotate))
         .route("/sim/advance", post(advance))
         .route("/sim/address-limit", post(set_address_limit))
+        .route("/sim/clock", get(clock).post(set_clock))
+        .route("/sim/sale-time", post(sale_time))
+        .route("/sim/presale", post(presale))
 }
 
 fn ok() -> Response {
@@ -629,6 +745,113 @@ async fn advance(State(sim): State<Sim>, Json(body): Json<AdvanceBody>) -> Respo
         }
         Err(e) => refuse(StatusCode::BAD_REQUEST, format!("by: {e}")),
     }
+}
+
+#[derive(Serialize)]
+struct ClockView {
+    now: String,
+    now_ms: i64,
+    offset_ms: i64,
+}
+
+async fn clock(State(sim): State<Sim>) -> Json<ClockView> {
+    let now = sim.clock_now();
+    Json(ClockView {
+        now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        now_ms: now.timestamp_millis(),
+        offset_ms: sim.clock_offset().num_milliseconds(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    /// `-5m`, `+90s`, `1h`: humantime with an optional sign.
+    #[serde(default)]
+    offset: Option<String>,
+    #[serde(default)]
+    offset_ms: Option<i64>,
+    /// RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` in Beijing time.
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// `-5m` → −5 minutes; humantime does not take a sign.
+fn signed_duration(text: &str) -> Result<TimeDelta, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let d = humantime::parse_duration(rest.trim()).map_err(|e| format!("offset {text:?}: {e}"))?;
+    let d = TimeDelta::from_std(d).map_err(|e| format!("offset {text:?}: {e}"))?;
+    Ok(d * sign)
+}
+
+/// RFC 3339, or a Beijing wall-clock time.
+fn parse_moment(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d);
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+            return Ok(crate::sale::opening::at_beijing(n.date(), n.time()));
+        }
+    }
+    Err(format!(
+        "at {text:?} is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS (Beijing)"
+    ))
+}
+
+async fn set_clock(State(sim): State<Sim>, Json(body): Json<ClockBody>) -> Response {
+    let result = match (&body.offset, body.offset_ms, &body.at) {
+        (Some(o), None, None) => signed_duration(o).map(|d| sim.set_clock_offset(d)),
+        (None, Some(ms), None) => {
+            sim.set_clock_offset(TimeDelta::milliseconds(ms));
+            Ok(())
+        }
+        (None, None, Some(at)) => parse_moment(at).map(|at| sim.set_clock(at)),
+        _ => Err("give exactly one of offset, offset_ms, at".to_string()),
+    };
+    match result {
+        Ok(()) => clock(State(sim)).await.into_response(),
+        Err(e) => refuse(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaleTimeBody {
+    station: String,
+    time: String,
+}
+
+async fn sale_time(State(sim): State<Sim>, Json(body): Json<SaleTimeBody>) -> Response {
+    let Ok(time) = NaiveTime::parse_from_str(body.time.trim(), "%H:%M") else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!("time {:?} is not HH:MM", body.time),
+        );
+    };
+    match sim.set_sale_time(&body.station, time) {
+        Ok(()) => ok(),
+        Err(e) => refuse(StatusCode::NOT_FOUND, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresaleBody {
+    days: u32,
+}
+
+async fn presale(State(sim): State<Sim>, Json(body): Json<PresaleBody>) -> Response {
+    if body.days == 0 {
+        return refuse(StatusCode::BAD_REQUEST, "days must be at least 1");
+    }
+    sim.set_presale_days(body.days);
+    ok()
 }
 
 #[cfg(test)]

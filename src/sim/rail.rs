@@ -1,5 +1,5 @@
 //! The simulator's 12306 surface: `leftTicket/init`, `login/conf`, the rotating leftTicket query
-//! endpoint, and the builder of 57-field result rows.
+//! endpoint, the index page and `qss.js`, and the builder of 57-field result rows.
 //!
 //! Every answer copies the shape of a real body (`tests/fixtures/leftTicket/queryG…json`,
 //! `tests/fixtures/login/login_conf…json`): the same keys in the same order, numbers as strings
@@ -15,13 +15,14 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::Serialize;
 
 use super::scenario::{Cell, Train};
-use super::{FailureMode, Peer, QueryRecord, Sim};
+
+use super::{FailureMode, Peer, QueryRecord, Sim, sale};
 use crate::seat::SeatClass;
 use crate::stations::StationTable;
 
@@ -35,7 +36,34 @@ pub(super) fn routes() -> Router<Sim> {
     Router::new()
         .route("/otn/leftTicket/init", get(init))
         .route("/otn/login/conf", post(login_conf))
+        .route("/otn/resources/js/query/qss.js", get(qss))
+        .route("/index/index.html", get(index))
+        .route("/index/script/core/common/{file}", get(common_script))
         .route("/otn/{*rest}", get(query))
+}
+
+// ---- index page and qss.js ------------------------------------------------------------------
+
+async fn index() -> Response {
+    Html(sale::index_page()).into_response()
+}
+
+/// `qss.js`, with its BOM, as `application/javascript` (what 12306's static server says).
+async fn qss(State(sim): State<Sim>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/javascript")],
+        sale::qss_body(&sim.sale_calendar()),
+    )
+        .into_response()
+}
+
+/// `qss.js` under any of its versioned names (`qss_v10099.js`); other scripts are not served.
+async fn common_script(State(sim): State<Sim>, Path(file): Path<String>) -> Response {
+    if file.starts_with("qss") && file.ends_with(".js") {
+        qss(State(sim)).await
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 // ---- init and login/conf --------------------------------------------------------------------
@@ -103,7 +131,7 @@ struct LoginConfData {
 async fn login_conf(State(sim): State<Sim>) -> Response {
     let now = sim.now();
     let query_url = sim.advertised_endpoint();
-    let days = sim.inner.world.presale_days;
+    let days = sim.presale_days();
     axum::Json(LoginConf {
         validateMessagesShowId: "_validatorMessage",
         status: true,
@@ -219,9 +247,19 @@ async fn query(
         outcome: String::new(),
         elapsed_ms: u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX),
         peer: peer.to_string(),
+        at_ms: sim.now().timestamp_millis(),
+        not_on_sale: 0,
     };
     let outcome = decide(&sim, &headers, &rest, &current, &record.date);
     record.outcome = outcome.name().to_string();
+    if matches!(outcome, Outcome::Rows(_) | Outcome::Failure(FailureMode::Slow(_)))
+        && let Some(date) = parse_date(&record.date)
+        && let Some(trains) = matching_trains(&sim, &record.from, &record.to)
+    {
+        let now = sim.now().naive_local();
+        let waiting = trains.iter().filter(|t| sim.train_opening(t, date) > now).count();
+        record.not_on_sale = u32::try_from(waiting).unwrap_or(u32::MAX);
+    }
     sim.with_state(|s| s.stats.queries.push(record.clone()));
     match outcome {
         Outcome::NoCookie | Outcome::BadDate => error_redirect(),
@@ -258,7 +296,7 @@ fn decide(sim: &Sim, headers: &HeaderMap, rest: &str, current: &str, date: &str)
 
 /// The presale window counts today as day 1 (15 days = today + 14), as [`crate::poll::last_on_sale`].
 fn in_window(date: NaiveDate, today: NaiveDate, sim: &Sim) -> bool {
-    let last = crate::poll::last_on_sale(today, sim.inner.world.presale_days);
+    let last = crate::poll::last_on_sale(today, sim.presale_days());
     (today..=last).contains(&date)
 }
 
@@ -331,12 +369,11 @@ fn failure(mode: FailureMode) -> Response {
     }
 }
 
-/// The normal answer: every train of the scenario between the two cities, widened like 12306.
-fn rows(sim: &Sim, date: NaiveDate, from: &str, to: &str) -> Response {
+/// The scenario's trains between the cities of `from` and `to` (widened like 12306), by
+/// departure; `None` for unknown stations.
+fn matching_trains<'a>(sim: &'a Sim, from: &str, to: &str) -> Option<Vec<&'a Train>> {
     let table = StationTable::embedded();
-    let (Some(f), Some(t)) = (table.by_telecode(from), table.by_telecode(to)) else {
-        return answer(Vec::new(), BTreeMap::new());
-    };
+    let (f, t) = (table.by_telecode(from)?, table.by_telecode(to)?);
     let from_city: BTreeSet<&str> = table.same_city(f).iter().map(|s| s.telecode.as_str()).collect();
     let to_city: BTreeSet<&str> = table.same_city(t).iter().map(|s| s.telecode.as_str()).collect();
     let mut trains: Vec<&Train> = sim
@@ -347,17 +384,33 @@ fn rows(sim: &Sim, date: NaiveDate, from: &str, to: &str) -> Response {
         .filter(|tr| from_city.contains(tr.from.as_str()) && to_city.contains(tr.to.as_str()))
         .collect();
     trains.sort_by_key(|tr| (tr.depart, tr.code.clone()));
-    let presale = sim.inner.world.presale_days;
+    Some(trains)
+}
+
+/// The normal answer: every train of the scenario between the two cities, widened like 12306,
+/// each on sale or not by the simulator's clock.
+fn rows(sim: &Sim, date: NaiveDate, from: &str, to: &str) -> Response {
+    let table = StationTable::embedded();
+    let Some(trains) = matching_trains(sim, from, to) else {
+        return answer(Vec::new(), BTreeMap::new());
+    };
+    let now = sim.now().naive_local();
+    let openings: Vec<NaiveDateTime> = trains.iter().map(|tr| sim.train_opening(tr, date)).collect();
     let result = sim.with_state(|s| {
         trains
             .iter()
-            .map(|tr| {
+            .zip(&openings)
+            .map(|(tr, &opening)| {
                 let cells = s.seats.cells(tr, date);
-                build_row(tr, date, &cells, presale, &secret_str(), &token(64))
+                let sale = Sale {
+                    opening,
+                    open: now >= opening,
+                };
+                build_row(tr, date, &cells, sale, &secret_str(), &token(64))
             })
             .collect()
     });
-    let mut codes: Vec<&str> = vec![f.telecode.as_str(), t.telecode.as_str()];
+    let mut codes: Vec<&str> = vec![from, to];
     codes.extend(trains.iter().flat_map(|tr| [tr.from.as_str(), tr.to.as_str()]));
     let map = codes
         .into_iter()
@@ -440,24 +493,45 @@ fn yp_ex_and_seat_types(train: &Train, cells: &BTreeMap<SeatClass, Cell>) -> (St
     (yp_ex, seat_types)
 }
 
+/// A row's sale state: its opening (field 55) and whether it has come.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sale {
+    pub opening: NaiveDateTime,
+    pub open: bool,
+}
+
 /// One `data.result` row in the 2024 57-field layout (protocol doc §3). `secret` goes in field 0
-/// when the train is bookable, `yp_info` in field 12; both are opaque to clients.
+/// when the train is bookable, `yp_info` in field 12; both are opaque to clients. Before its
+/// opening a train offers nothing: `*` cells, `IS_TIME_NOT_BUY`, a 起售 notice in field 1 (unless
+/// the scenario gives it another text, like 停运).
 pub(crate) fn build_row(
     train: &Train,
     date: NaiveDate,
     cells: &BTreeMap<SeatClass, Cell>,
-    presale_days: u32,
+    sale: Sale,
     secret: &str,
     yp_info: &str,
 ) -> String {
+    let waiting: BTreeMap<SeatClass, Cell>;
+    let cells = if sale.open {
+        cells
+    } else {
+        waiting = cells.keys().map(|&s| (s, Cell::NotOnSale)).collect();
+        &waiting
+    };
     let any_left = cells.values().any(|c| c.available());
-    let can_web_buy = train
-        .can_web_buy
-        .clone()
-        .unwrap_or_else(|| if any_left { "Y" } else { "N" }.to_string());
-    let bookable = train.button_text == "预订" && can_web_buy == "Y";
+    let can_web_buy = match &train.can_web_buy {
+        _ if !sale.open => "IS_TIME_NOT_BUY".to_string(),
+        Some(c) => c.clone(),
+        None => if any_left { "Y" } else { "N" }.to_string(),
+    };
+    let button_text = if sale.open || train.button_text != "预订" {
+        train.button_text.clone()
+    } else {
+        sale::button_text(sale.opening)
+    };
+    let bookable = button_text == "预订" && can_web_buy == "Y";
     let minutes = minutes_between(train.depart, train.arrive);
-    let sale_day = date - chrono::Days::new(u64::from(presale_days.saturating_sub(1)));
     let (yp_ex, seat_types) = yp_ex_and_seat_types(train, cells);
 
     let mut f: Vec<String> = vec![String::new(); ROW_FIELDS];
@@ -466,7 +540,7 @@ pub(crate) fn build_row(
     } else {
         String::new()
     };
-    f[1] = train.button_text.clone();
+    f[1] = button_text;
     f[2] = train.train_no.clone();
     f[3] = train.code.clone();
     f[4] = train.origin.clone();
@@ -499,7 +573,7 @@ pub(crate) fn build_row(
     f[48] = "7".into();
     f[49] = "CHN,CHN".into();
     f[52] = "N#N#".into();
-    f[55] = format!("{}{}", sale_day.format("%Y%m%d"), train.sale_time.format("%H%M"));
+    f[55] = sale.opening.format("%Y%m%d%H%M").to_string();
     f.join("|")
 }
 
@@ -550,6 +624,18 @@ mod tests {
         world.trains.into_iter().next().unwrap()
     }
 
+    /// On sale, opened on the first day of a 15-day window at the boarding station's time from
+    /// the simulator's table.
+    fn on_sale(train: &Train, date: NaiveDate) -> Sale {
+        let time = train
+            .sale_time
+            .unwrap_or_else(|| sale::builtin_times()[&train.from]);
+        Sale {
+            opening: crate::sale::opening::opening_day(date, 15).and_time(time),
+            open: true,
+        }
+    }
+
     fn real_row(code: &str) -> Vec<String> {
         let v: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
         let rows = v["data"]["result"].as_array().unwrap();
@@ -565,7 +651,14 @@ mod tests {
     fn our_g8294_row_matches_the_real_one_field_by_field() {
         let train = fixture_g8294();
         let date = NaiveDate::from_ymd_opt(2024, 4, 22).unwrap();
-        let row = build_row(&train, date, &train.seats, 15, "SECRET", "YPINFO");
+        let row = build_row(
+            &train,
+            date,
+            &train.seats,
+            on_sale(&train, date),
+            "SECRET",
+            "YPINFO",
+        );
         let ours: Vec<&str> = row.split('|').collect();
         let real = real_row("G8294");
         assert_eq!(ours.len(), ROW_FIELDS);
@@ -591,7 +684,7 @@ mod tests {
         ]
         .into();
         let date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let row = build_row(&train, date, &cells, 15, "SECRET", "");
+        let row = build_row(&train, date, &cells, on_sale(&train, date), "SECRET", "");
         let f: Vec<&str> = row.split('|').collect();
         assert_eq!((f[0], f[11], f[37]), ("", "N", "1"));
         assert_eq!((f[30], f[32], f[31]), ("无", "*", ""));
@@ -614,13 +707,52 @@ mod tests {
         let world = Scenario::from_toml(text).unwrap().compile().unwrap();
         let train = &world.trains[0];
         let date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let row = build_row(train, date, &train.seats, 15, "S", "");
+        let row = build_row(train, date, &train.seats, on_sale(train, date), "S", "");
         let f: Vec<&str> = row.split('|').collect();
         assert_eq!(f[10], "03:26");
         assert_eq!((f[29], f[26], f[28]), ("无", "7", "2"));
         assert_eq!(f[34], "3010W0");
         assert_eq!(f[35], "311");
         assert_eq!(f[39], "300805000210030500001003053007");
+    }
+
+    #[test]
+    fn before_its_opening_a_row_offers_nothing_and_announces_when_it_opens() {
+        let train = fixture_g8294();
+        let date = NaiveDate::from_ymd_opt(2027, 1, 3).unwrap();
+        let opening = NaiveDate::from_ymd_opt(2026, 12, 20)
+            .unwrap()
+            .and_hms_opt(14, 30, 0)
+            .unwrap();
+        let waiting = Sale { opening, open: false };
+        let row = build_row(&train, date, &train.seats, waiting, "SECRET", "YP");
+        let f: Vec<&str> = row.split('|').collect();
+        assert_eq!(f.len(), ROW_FIELDS);
+        assert_eq!(
+            (f[0], f[1], f[11]),
+            ("", "12月20日14点30分起售", "IS_TIME_NOT_BUY")
+        );
+        assert_eq!(
+            (f[32], f[31], f[30], f[26]),
+            ("*", "*", "*", "*"),
+            "every class of the train"
+        );
+        assert_eq!((f[29], f[28]), ("", ""), "classes not on the train stay empty");
+        assert_eq!(f[55], "202612201430");
+        // Read back by the real decoder and the 起售 computation.
+        let decoded = crate::rail::left_ticket::decode_row(0, &row).unwrap();
+        assert!(!decoded.bookable());
+        assert_eq!(
+            crate::sale::opening::row_sale(&decoded),
+            crate::sale::opening::RowSale::NotYet
+        );
+        let o = crate::sale::opening::row_opening(&decoded, date, opening.date()).unwrap();
+        assert_eq!(o.at.naive_local(), opening);
+        // A stopped train keeps its own notice.
+        let mut stopped = train.clone();
+        stopped.button_text = "停运".into();
+        let row = build_row(&stopped, date, &stopped.seats, waiting, "S", "");
+        assert_eq!(row.split('|').nth(1), Some("停运"));
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Scenario {
     /// Presale window in days (`login/conf` `other_control`); later dates get the error redirect.
     #[serde(default = "default_presale_days")]
     pub presale_days: u32,
+    /// Boarding station (name or telecode) → its daily sale time `HH:MM`, over the built-in
+    /// table (`sim::sale::STATION_SALE_TIMES`).
+    #[serde(default)]
+    pub sale_times: BTreeMap<String, String>,
     /// Every train the simulator knows; each runs on every date of the presale window.
     #[serde(default, rename = "train")]
     pub trains: Vec<TrainSpec>,
@@ -71,7 +75,8 @@ pub struct TrainSpec {
     /// Row fields 16/17: stop numbers of the boarding and alighting stations.
     #[serde(default)]
     pub stops: Option<[u32; 2]>,
-    /// `HH:MM` when this train's tickets go on sale (row field 55); default `14:30`.
+    /// `HH:MM` this train goes on sale (row field 55), instead of its boarding station's daily
+    /// time (the scenario's `[sale_times]`, else the built-in table).
     #[serde(default)]
     pub sale_time: Option<String>,
     /// Seat name → cell: `无`, `有`, a count, `*` (not on sale yet). Absent classes are not on
@@ -181,6 +186,8 @@ impl fmt::Display for Cell {
 pub(crate) struct World {
     pub endpoint: String,
     pub presale_days: u32,
+    /// Telecode → daily sale time, from the scenario's `[sale_times]`.
+    pub sale_times: BTreeMap<String, NaiveTime>,
     pub trains: Vec<Train>,
     /// Sorted by `at`.
     pub steps: Vec<Step>,
@@ -201,7 +208,8 @@ pub(crate) struct Train {
     pub can_web_buy: Option<String>,
     pub houbu: bool,
     pub stops: [u32; 2],
-    pub sale_time: NaiveTime,
+    /// This train's own sale time; `None` = its boarding station's.
+    pub sale_time: Option<NaiveTime>,
     /// The starting seat cells (Absent classes left out).
     pub seats: BTreeMap<SeatClass, Cell>,
     /// Price in jiao (yuan × 10) for every class that is or may become present.
@@ -271,6 +279,17 @@ impl Scenario {
             .enumerate()
             .filter_map(|(i, t)| collect(&mut errors, t.compile(), &format!("train[{i}]")))
             .collect();
+        let mut sale_times = BTreeMap::new();
+        for (station, hhmm) in &self.sale_times {
+            let code = check(
+                &mut errors,
+                resolve_station(station).map_err(|e| format!("sale_times: {e}")),
+            );
+            let time = check(&mut errors, parse_hhmm(&format!("sale_times.{station}"), hhmm));
+            if let (Some(code), Some(time)) = (code, time) {
+                sale_times.insert(code, time);
+            }
+        }
         let mut steps: Vec<Step> = self
             .steps
             .iter()
@@ -288,6 +307,7 @@ impl Scenario {
         Ok(World {
             endpoint: self.endpoint.trim().trim_start_matches('/').to_string(),
             presale_days: self.presale_days,
+            sale_times,
             trains,
             steps,
         })
@@ -356,10 +376,10 @@ impl TrainSpec {
         };
         let depart = check(&mut e, parse_hhmm("depart", &self.depart));
         let arrive = check(&mut e, parse_hhmm("arrive", &self.arrive));
-        let sale_time = check(
-            &mut e,
-            parse_hhmm("sale_time", self.sale_time.as_deref().unwrap_or("14:30")),
-        );
+        let sale_time = match self.sale_time.as_deref() {
+            Some(t) => check(&mut e, parse_hhmm("sale_time", t)).map(Some),
+            None => Some(None),
+        };
         let seats = self.compile_seats(&mut e);
         let explicit = self.compile_prices(&mut e);
         let (Some(from), Some(to), Some(origin), Some(terminus), Some(depart), Some(arrive), Some(sale_time)) =

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime};
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -713,4 +713,264 @@ async fn the_address_limit_is_set_and_lifted_over_http() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(sim.address_limit(), None);
     sim.shutdown().await;
+}
+
+// ---- 起售: the simulator's clock, openings and qss.js -----------------------------------------
+
+/// Beijing `day` at `h:m:s`.
+fn bj(day: NaiveDate, h: u32, m: u32, s: u32) -> DateTime<FixedOffset> {
+    crate::sale::opening::at_beijing(day, NaiveTime::from_hms_opt(h, m, s).unwrap())
+}
+
+/// A SHH→CZH query for `date` (simulator's calendar), the rows by train code.
+async fn shh_czh_on(sim: &Sim, c: &Client, date: NaiveDate) -> BTreeMap<String, Vec<String>> {
+    let url = query_url(
+        sim,
+        "leftTicket/queryG",
+        &date.format("%Y-%m-%d").to_string(),
+        "SHH",
+        "CZH",
+    );
+    let (status, _, body) = get(c, &url).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    rows(&answer).into_iter().map(|r| (r[3].clone(), r)).collect()
+}
+
+#[tokio::test]
+async fn a_date_opens_at_its_boarding_stations_time_by_the_simulators_clock() {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    // The simulator's today is some day; its last window day opens today, per boarding station:
+    // 上海虹桥 (D3010, G7158) at 13:30, 上海 (G8294, K1805) at 14:30.
+    let today = NaiveDate::from_ymd_opt(2026, 12, 20).unwrap();
+    let last = today + Days::new(14);
+    sim.set_clock(bj(today, 14, 29, 58));
+    let before = shh_czh_on(&sim, &c, last).await;
+    let g = &before["G8294"];
+    assert_eq!(
+        (g[0].as_str(), g[1].as_str(), g[11].as_str()),
+        ("", "12月20日14点30分起售", "IS_TIME_NOT_BUY")
+    );
+    assert_eq!((g[32].as_str(), g[30].as_str(), g[26].as_str()), ("*", "*", "*"));
+    assert_eq!(g[55], "202612201430");
+    let d = &before["D3010"];
+    assert_eq!(
+        (d[1].as_str(), d[11].as_str()),
+        ("预订", "Y"),
+        "上海虹桥 opened at 13:30"
+    );
+    assert_eq!(d[55], "202612201330");
+    assert!(!d[0].is_empty());
+    let record = sim.stats().queries.last().unwrap().clone();
+    assert_eq!(record.not_on_sale, 2, "G8294 and K1805 board at 上海");
+    assert!((record.at_ms - bj(today, 14, 29, 58).timestamp_millis()).abs() < 2_000);
+    assert_eq!(sim.opening("上海", last), Some(bj(today, 14, 30, 0)));
+    assert_eq!(sim.opening("AOH", last), Some(bj(today, 13, 30, 0)));
+
+    sim.advance(Duration::from_secs(3));
+    let after = shh_czh_on(&sim, &c, last).await;
+    let g = &after["G8294"];
+    assert_eq!((g[1].as_str(), g[11].as_str()), ("预订", "Y"));
+    assert_eq!(g[31], "有", "the scenario's cells once open");
+    assert!(!g[0].is_empty());
+    assert_eq!(sim.stats().queries.last().unwrap().not_on_sale, 0);
+    // The dates before the last one opened on earlier days.
+    let earlier = shh_czh_on(&sim, &c, today + Days::new(3)).await;
+    assert_eq!(earlier["G8294"][55], "202612091430");
+    assert_eq!(earlier["G8294"][1], "预订");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_clock_can_be_set_behind_or_ahead_and_login_conf_tells_it() {
+    let sim = start(Scenario::builtin()).await;
+    let base = sim.base_url();
+    let c = client();
+    let r = c
+        .post(format!("{base}/sim/clock"))
+        .json(&json!({"offset": "-5m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(view["offset_ms"], -300_000);
+    let conf: Value = c
+        .post(format!("{base}/otn/login/conf"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now_ms = conf["data"]["now"].as_i64().unwrap();
+    let machine = chrono::Utc::now().timestamp_millis();
+    assert!(
+        (machine - 300_000 - now_ms).abs() < 5_000,
+        "{now_ms} vs {machine}"
+    );
+    let now_str = conf["data"]["nowStr"].as_str().unwrap();
+    let parsed = crate::sale::clock::parse_now_str(now_str).unwrap();
+    assert_eq!(
+        parsed.timestamp(),
+        now_ms / 1000,
+        "nowStr is now cut to the second"
+    );
+
+    let r = c
+        .post(format!("{base}/sim/clock"))
+        .json(&json!({"at": "2026-12-20 13:29:50"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let view: Value = c
+        .get(format!("{base}/sim/clock"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = DateTime::parse_from_rfc3339(view["now"].as_str().unwrap()).unwrap();
+    let want = bj(NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(), 13, 29, 50);
+    assert!((at - want).num_milliseconds().abs() < 5_000, "{at}");
+    assert_eq!(at.offset().local_minus_utc(), 8 * 3600);
+
+    for bad in [
+        json!({"offset": "soon"}),
+        json!({"at": "tomorrow"}),
+        json!({}),
+        json!({"offset": "1m", "at": "2026-12-20 13:00"}),
+    ] {
+        let r = c
+            .post(format!("{base}/sim/clock"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn qss_js_is_served_with_its_bom_where_12306_serves_it_and_follows_the_sale_times() {
+    let sim = start(Scenario::builtin()).await;
+    let base = sim.base_url();
+    let c = client();
+    let (status, _, index) = get(&c, &format!("{base}/index/index.html")).await;
+    assert_eq!(status, StatusCode::OK);
+    let link = crate::sale::qss::parse_qss_link(&index).unwrap();
+    let url = crate::sale::qss::resolve_link(&format!("{base}/index/index.html"), &link).unwrap();
+    assert!(url.ends_with("/index/script/core/common/qss_v10099.js"), "{url}");
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(
+        &bytes[..3],
+        b"\xEF\xBB\xBF",
+        "a UTF-8 BOM first, as 12306 sends it"
+    );
+    let table = crate::sale::qss::decode_qss(std::str::from_utf8(&bytes).unwrap()).unwrap();
+    assert_eq!(table.time_of("上海虹桥"), NaiveTime::from_hms_opt(13, 30, 0));
+    assert_eq!(table.time_of("常州北"), NaiveTime::from_hms_opt(17, 0, 0));
+    for path in [
+        "/otn/resources/js/query/qss.js",
+        "/index/script/core/common/qss.js",
+    ] {
+        let (status, _, body) = get(&c, &format!("{base}{path}")).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(crate::sale::qss::decode_qss(&body).is_ok(), "{path}");
+    }
+    let (status, _, _) = get(&c, &format!("{base}/index/script/core/common/other.js")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let r = c
+        .post(format!("{base}/sim/sale-time"))
+        .json(&json!({"station": "上海", "time": "09:15"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, _, body) = get(&c, &format!("{base}/otn/resources/js/query/qss.js")).await;
+    let table = crate::sale::qss::decode_qss(&body).unwrap();
+    assert_eq!(table.time_of("上海"), NaiveTime::from_hms_opt(9, 15, 0));
+    let day = NaiveDate::from_ymd_opt(2026, 12, 20).unwrap();
+    sim.set_clock(bj(day, 12, 0, 0));
+    let session = session(&sim).await;
+    let rows = shh_czh_on(&sim, &session, day + Days::new(14)).await;
+    assert_eq!(rows["G8294"][55], "202612200915");
+    assert_eq!(rows["G8294"][1], "预订", "open since 09:15");
+    let r = c
+        .post(format!("{base}/sim/sale-time"))
+        .json(&json!({"station": "北京难", "time": "09:15"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = c
+        .post(format!("{base}/sim/sale-time"))
+        .json(&json!({"station": "上海", "time": "9h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_presale_window_can_be_changed_and_login_conf_follows() {
+    let sim = start(Scenario::builtin()).await;
+    let base = sim.base_url();
+    let c = session(&sim).await;
+    let day20 = in_days(20);
+    let (status, headers, body) = get(&c, &query_url(&sim, "leftTicket/queryG", &day20, "SHH", "CZH")).await;
+    assert_error_redirect(status, &headers, &body);
+    let r = c
+        .post(format!("{base}/sim/presale"))
+        .json(&json!({"days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let conf: Value = c
+        .post(format!("{base}/otn/login/conf"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conf["data"]["other_control"], 30);
+    let (status, _, _) = get(&c, &query_url(&sim, "leftTicket/queryG", &day20, "SHH", "CZH")).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = c
+        .post(format!("{base}/sim/presale"))
+        .json(&json!({"days": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    sim.shutdown().await;
+}
+
+#[test]
+fn a_scenario_names_station_sale_times_and_reports_bad_ones() {
+    let ok = Scenario::from_toml(
+        "[sale_times]\n\"上海\" = \"08:00\"\nAOH = \"09:30\"\n[[train]]\ncode = \"G1\"\nfrom = \"SHH\"\nto = \"CZH\"\ndepart = \"08:00\"\narrive = \"09:00\"\n",
+    )
+    .unwrap();
+    let world = ok.compile().unwrap();
+    assert_eq!(world.sale_times["SHH"], NaiveTime::from_hms_opt(8, 0, 0).unwrap());
+    assert_eq!(
+        world.sale_times["AOH"],
+        NaiveTime::from_hms_opt(9, 30, 0).unwrap()
+    );
+    let err = format!(
+        "{:#}",
+        Scenario::from_toml("[sale_times]\n\"北京难\" = \"08:00\"\n\"上海\" = \"8am\"\n").unwrap_err()
+    );
+    assert!(err.contains("北京难") && err.contains("8am"), "{err}");
 }
