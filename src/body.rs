@@ -59,7 +59,13 @@ pub fn accept_gzip(headers: &mut HeaderMap) {
 /// Reads `resp`'s body within the caps and returns it as text (lossy UTF-8: 12306 and Juhe send
 /// UTF-8, and a decoder downstream reports anything unreadable).
 pub async fn read_text(resp: reqwest::Response) -> Result<String, BodyError> {
-    let bytes = read_bytes(resp, MAX_WIRE_BYTES, MAX_DECODED_BYTES).await?;
+    let mut bytes = read_bytes(resp, MAX_WIRE_BYTES, MAX_DECODED_BYTES).await?;
+    // As reqwest's own `text()` does: a UTF-8 byte-order mark (12306's static `.js` files start
+    // with one) is not part of the text.
+    const BOM: &[u8] = "\u{feff}".as_bytes();
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
     Ok(match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
