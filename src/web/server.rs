@@ -1,0 +1,468 @@
+//! Serving the status page: the axum router, the token rule, and the accept loop.
+//!
+//! Shape, and why:
+//! - The daemon publishes snapshots through a [`Publisher`] (a `tokio::sync::watch` channel of
+//!   [`Snapshot`]s). Requests read the latest one without touching the database; `/events`
+//!   waits on the same channel, so a browser learns of a change the moment the daemon records
+//!   one, and nothing polls in a loop.
+//! - `/healthz` answers from a [`Heartbeat`] the poller beats: 200 while fresh, 503 otherwise,
+//!   for a reverse proxy or an uptime monitor. It says nothing else, so it needs no token.
+//! - A page bound beyond loopback is reachable by others: [`requires_token`] is the rule and
+//!   [`check_listen`] refuses to start without a token there. A configured token is always
+//!   required (`?token=` or `Authorization: Bearer`), compared in constant time.
+//! - Read-only: any method but GET and HEAD is refused (405) before routing.
+//! - [`serve`] is a hand-written hyper loop rather than `axum::serve`, which has no header
+//!   timeout or connection limit: a header read timeout (which in hyper 1.x also closes
+//!   keep-alive connections idle for that long), a cap on open connections (over it, a new
+//!   connection is closed at once), and a bounded graceful shutdown (open event streams end).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::StreamExt as _;
+use futures_util::stream::{self, Stream};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::page;
+use super::view::ViewModel;
+use crate::clock;
+
+/// One published view model and its number (increasing by one per publication).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub revision: u64,
+    pub view: Arc<ViewModel>,
+}
+
+/// The daemon's end of the snapshot channel.
+#[derive(Debug)]
+pub struct Publisher {
+    tx: watch::Sender<Snapshot>,
+}
+
+/// A channel whose first snapshot (revision 1) is `initial`.
+pub fn snapshots(initial: ViewModel) -> (Publisher, watch::Receiver<Snapshot>) {
+    let (tx, rx) = watch::channel(Snapshot {
+        revision: 1,
+        view: Arc::new(initial),
+    });
+    (Publisher { tx }, rx)
+}
+
+impl Publisher {
+    /// Replaces the snapshot and wakes every open event stream; returns the new revision.
+    pub fn publish(&self, view: ViewModel) -> u64 {
+        let mut revision = 0;
+        self.tx.send_modify(|s| {
+            s.revision += 1;
+            s.view = Arc::new(view);
+            revision = s.revision;
+        });
+        revision
+    }
+
+    /// Another receiver (for a second server, or tests).
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.tx.subscribe()
+    }
+}
+
+/// "The poller is alive": beaten by the daemon's loop, read by `/healthz`.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    start: Instant,
+    /// Milliseconds after `start` of the last beat, plus one (0 = never beaten).
+    last: Arc<AtomicU64>,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat::new()
+    }
+}
+
+impl Heartbeat {
+    pub fn new() -> Heartbeat {
+        Heartbeat {
+            start: Instant::now(),
+            last: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The poller made progress.
+    pub fn beat(&self) {
+        let ms = self.start.elapsed().as_millis() as u64 + 1;
+        self.last.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since the last beat; `None` before the first.
+    pub fn age(&self) -> Option<Duration> {
+        match self.last.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.start.elapsed().saturating_sub(Duration::from_millis(ms - 1))),
+        }
+    }
+}
+
+/// Why the page does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error(
+        "[web] listen = \"{addr}\" is reachable from other machines: set [web] token (a secret of at least {MIN_TOKEN_CHARS} characters), or listen on 127.0.0.1"
+    )]
+    TokenRequired { addr: SocketAddr },
+    #[error("[web] token is too short: use at least {MIN_TOKEN_CHARS} random characters")]
+    TokenTooShort,
+    #[error("cannot listen on {addr} for the status page: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A token shorter than this is refused: the page is guarded by nothing else.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Does a page listening on `addr` need a token? Every address but loopback can be reached
+/// from elsewhere (`0.0.0.0` and `::` included).
+pub fn requires_token(addr: &SocketAddr) -> bool {
+    !addr.ip().to_canonical().is_loopback()
+}
+
+/// The start-up rule: beyond loopback a token is required, and any token set must be long.
+pub fn check_listen(addr: &SocketAddr, token: Option<&SecretString>) -> Result<(), WebError> {
+    let token = token.map(|t| t.expose_secret().trim()).filter(|t| !t.is_empty());
+    match token {
+        None if requires_token(addr) => Err(WebError::TokenRequired { addr: *addr }),
+        Some(t) if t.chars().count() < MIN_TOKEN_CHARS => Err(WebError::TokenTooShort),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the rule and binds.
+pub async fn bind(addr: SocketAddr, token: Option<&SecretString>) -> Result<TcpListener, WebError> {
+    check_listen(&addr, token)?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| WebError::Bind { addr, source })
+}
+
+/// How the page is served.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// Required on every page request when set (`[web] token`).
+    pub token: Option<SecretString>,
+    /// `/healthz` answers 503 once the last heartbeat is older than this.
+    pub health_max_age: Duration,
+    /// A comment line on open event streams this often (proxies close silent connections).
+    pub keep_alive: Duration,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        WebOptions {
+            token: None,
+            health_max_age: Duration::from_secs(120),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    snapshots: watch::Receiver<Snapshot>,
+    heartbeat: Heartbeat,
+    options: Arc<WebOptions>,
+    shutdown: CancellationToken,
+}
+
+/// The status page's routes, ready for [`serve`] (or for merging into another router).
+pub struct Web {
+    state: AppState,
+    protected: Router,
+}
+
+impl Web {
+    /// `shutdown` ends open event streams (they would otherwise hold a graceful shutdown).
+    pub fn new(
+        snapshots: watch::Receiver<Snapshot>,
+        heartbeat: Heartbeat,
+        options: WebOptions,
+        shutdown: CancellationToken,
+    ) -> Web {
+        Web {
+            state: AppState {
+                snapshots,
+                heartbeat,
+                options: Arc::new(options),
+                shutdown,
+            },
+            protected: Router::new(),
+        }
+    }
+
+    /// More routes behind the same token (e.g. `/status.json`); they are read-only too.
+    pub fn with_protected(mut self, routes: Router) -> Web {
+        self.protected = self.protected.merge(routes);
+        self
+    }
+
+    /// `/` (the page), `/events` (server-sent events), `/healthz`, `/app.js`.
+    pub fn router(self) -> Router {
+        let state = self.state;
+        let protected = Router::new()
+            .route("/", get(page_handler))
+            .route("/events", get(events_handler))
+            .with_state(state.clone())
+            .merge(self.protected)
+            .layer(middleware::from_fn_with_state(
+                state.options.clone(),
+                require_token,
+            ));
+        Router::new()
+            .route("/healthz", get(healthz_handler))
+            .route("/app.js", get(script_handler))
+            .with_state(state)
+            .merge(protected)
+            .layer(middleware::from_fn(read_only_and_headers))
+    }
+}
+
+/// The token a request presents: `Authorization: Bearer …`, else `?token=…`.
+fn presented_token(req: &Request) -> Option<String> {
+    if let Some(v) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
+    {
+        return Some(t.trim().to_string());
+    }
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Equal tokens, compared in time that does not depend on where they differ.
+pub fn token_matches(expected: &SecretString, presented: &str) -> bool {
+    let a = expected.expose_secret().trim().as_bytes();
+    let b = presented.as_bytes();
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+async fn require_token(State(options): State<Arc<WebOptions>>, req: Request, next: Next) -> Response {
+    let Some(expected) = options
+        .token
+        .as_ref()
+        .filter(|t| !t.expose_secret().trim().is_empty())
+    else {
+        return next.run(req).await;
+    };
+    match presented_token(&req) {
+        Some(t) if token_matches(expected, &t) => next.run(req).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"yupiao\"")],
+            "a token is required: open the page as /?token=… ([web] token)\n",
+        )
+            .into_response(),
+    }
+}
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; \
+                   img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+async fn read_only_and_headers(req: Request, next: Next) -> Response {
+    let mut res = if req.method() == Method::GET || req.method() == Method::HEAD {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+            "the status page is read-only\n",
+        )
+            .into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // The token may be in the URL: never send it on as a referrer.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn page_handler(State(s): State<AppState>) -> Response {
+    let snap = s.snapshots.borrow().clone();
+    let now = clock::now();
+    // A page of a thousand watches takes milliseconds: keep it off the async workers.
+    match tokio::task::spawn_blocking(move || page::render(&snap.view, now, snap.revision)).await {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the status page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn script_handler() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        page::SCRIPT,
+    )
+        .into_response()
+}
+
+async fn healthz_handler(State(s): State<AppState>) -> (StatusCode, String) {
+    match s.heartbeat.age() {
+        Some(age) if age <= s.options.health_max_age => (StatusCode::OK, "ok\n".into()),
+        Some(age) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("stale: the poller last reported {} s ago\n", age.as_secs()),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: the poller has not reported yet\n".into(),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    /// The revision the page was rendered from.
+    since: Option<u64>,
+}
+
+fn changed(revision: u64) -> Event {
+    Event::default()
+        .event("changed")
+        .id(revision.to_string())
+        .data(revision.to_string())
+}
+
+async fn events_handler(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // A reconnecting EventSource sends the last id it saw; a fresh one has the page's revision.
+    let since = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .or(q.since);
+    let mut rx = s.snapshots.clone();
+    let current = rx.borrow_and_update().revision;
+    // The snapshot may have changed between rendering the page and opening this stream.
+    let missed = since.filter(|r| *r != current).map(|_| Ok(changed(current)));
+    let updates = stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let revision = rx.borrow_and_update().revision;
+        Some((Ok(changed(revision)), rx))
+    });
+    let stream = stream::iter(missed)
+        .chain(updates)
+        .take_until(s.shutdown.clone().cancelled_owned());
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(s.options.keep_alive).text(""))
+}
+
+/// Connection limits of [`serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A request's headers must arrive within this; a keep-alive connection idle this long is
+    /// closed too (hyper starts the same timer while waiting for the next request).
+    pub header_timeout: Duration,
+    /// Open connections at most (an open page holds about two: its event stream and a fetch).
+    pub max_connections: usize,
+    /// How long shutdown waits for responses in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 64,
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`, with [`Limits`].
+pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let tasks = TaskTracker::new();
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: do not spin.
+                    tracing::warn!(error = %e, "status page: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(
+                limit = limits.max_connections,
+                "status page: connection limit reached; closing a new connection"
+            );
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
+                }
+            }
+        });
+    }
+    tasks.close();
+    let _ = tokio::time::timeout(limits.shutdown_grace, tasks.wait()).await;
+}
