@@ -466,3 +466,279 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
     tasks.close();
     let _ = tokio::time::timeout(limits.shutdown_grace, tasks.wait()).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::web::sample;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_loopback_addresses_go_without_a_token() {
+        assert!(!requires_token(&addr("127.0.0.1:8307")));
+        assert!(!requires_token(&addr("127.0.0.2:8307")));
+        assert!(!requires_token(&addr("[::1]:8307")));
+        assert!(!requires_token(&addr("[::ffff:127.0.0.1]:8307")));
+        assert!(requires_token(&addr("0.0.0.0:8307")));
+        assert!(requires_token(&addr("[::]:8307")));
+        assert!(requires_token(&addr("192.168.1.20:8307")));
+        assert!(requires_token(&addr("[2001:db8::1]:8307")));
+    }
+
+    #[test]
+    fn a_public_bind_without_a_long_token_is_refused_with_a_clear_error() {
+        let public = addr("0.0.0.0:8307");
+        let err = check_listen(&public, None).unwrap_err();
+        assert!(matches!(err, WebError::TokenRequired { .. }));
+        assert!(err.to_string().contains("set [web] token"), "{err}");
+        let blank = SecretString::from("   ");
+        assert!(matches!(check_listen(&public, Some(&blank)), Err(WebError::TokenRequired { .. })));
+        let short = SecretString::from("abc");
+        let err = check_listen(&public, Some(&short)).unwrap_err();
+        assert!(matches!(err, WebError::TokenTooShort));
+        assert!(!err.to_string().contains("abc"), "the error never shows the token");
+        let good = SecretString::from("a-long-random-token-1234");
+        assert!(check_listen(&public, Some(&good)).is_ok());
+        assert!(check_listen(&addr("127.0.0.1:8307"), None).is_ok());
+        assert!(matches!(check_listen(&addr("127.0.0.1:0"), Some(&short)), Err(WebError::TokenTooShort)));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        let t = SecretString::from("a-long-random-token-1234");
+        assert!(token_matches(&t, "a-long-random-token-1234"));
+        assert!(!token_matches(&t, "a-long-random-token-123"));
+        assert!(!token_matches(&t, "a-long-random-token-12345"));
+        assert!(!token_matches(&t, "b-long-random-token-1234"));
+        assert!(!token_matches(&t, ""));
+    }
+
+    fn now() -> chrono::DateTime<chrono::FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-12-04T14:00:00+08:00").unwrap()
+    }
+
+    fn small_view() -> ViewModel {
+        sample::view(
+            sample::Size {
+                watches: 3,
+                dates: 2,
+                days: 3,
+                changes_per_day: 10,
+            },
+            now(),
+        )
+    }
+
+    struct Running {
+        base: String,
+        publisher: Publisher,
+        heartbeat: Heartbeat,
+        stop: CancellationToken,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    async fn start(options: WebOptions, limits: Limits) -> Running {
+        let (publisher, rx) = snapshots(small_view());
+        let heartbeat = Heartbeat::new();
+        let stop = CancellationToken::new();
+        let app = Web::new(rx, heartbeat.clone(), options, stop.clone()).router();
+        let listener = bind(addr("127.0.0.1:0"), None).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(serve(listener, app, limits, stop.clone()));
+        Running {
+            base,
+            publisher,
+            heartbeat,
+            stop,
+            task,
+        }
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder().build().unwrap()
+    }
+
+    /// Reads an event stream until `needle` has arrived (the test's own timeout guards a hang).
+    async fn read_until(resp: &mut reqwest::Response, needle: &str) -> String {
+        let mut got = String::new();
+        while !got.contains(needle) {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), resp.chunk())
+                .await
+                .expect("the event arrives")
+                .unwrap()
+                .expect("the stream stays open");
+            got.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn the_page_events_and_health_are_served_on_loopback() {
+        let r = start(WebOptions::default(), Limits::default()).await;
+        let http = client();
+
+        let page = http.get(format!("{}/", r.base)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("上海虹桥→常州 回家"));
+        assert!(html.contains("<svg class=\"chart\""));
+        assert!(html.contains("data-revision=\"1\""));
+
+        let js = http.get(format!("{}/app.js", r.base)).send().await.unwrap();
+        assert_eq!(js.status(), 200);
+        assert!(js.text().await.unwrap().contains("EventSource"));
+
+        // Events: nothing missed since revision 1; a publication arrives as `changed`.
+        let mut events = http.get(format!("{}/events?since=1", r.base)).send().await.unwrap();
+        assert_eq!(events.status(), 200);
+        assert_eq!(events.headers()["content-type"], "text/event-stream");
+        let mut next = small_view();
+        next.watches[0].name = "改过的名字".into();
+        assert_eq!(r.publisher.publish(next), 2);
+        let got = read_until(&mut events, "data: 2").await;
+        assert!(got.contains("event: changed\n"), "{got}");
+        assert!(got.contains("id: 2\n"), "{got}");
+        let html = http.get(format!("{}/", r.base)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("改过的名字"));
+        assert!(html.contains("data-revision=\"2\""));
+
+        // A page rendered from revision 1 that connects after revision 2 hears of it at once.
+        let mut late = http.get(format!("{}/events?since=1", r.base)).send().await.unwrap();
+        let got = read_until(&mut late, "data: 2").await;
+        assert!(got.contains("event: changed"), "{got}");
+
+        // Health follows the heartbeat.
+        let h = http.get(format!("{}/healthz", r.base)).send().await.unwrap();
+        assert_eq!(h.status(), 503);
+        assert!(h.text().await.unwrap().contains("not reported yet"));
+        r.heartbeat.beat();
+        let h = http.get(format!("{}/healthz", r.base)).send().await.unwrap();
+        assert_eq!(h.status(), 200);
+
+        // Read-only.
+        let post = http.post(format!("{}/", r.base)).body("x").send().await.unwrap();
+        assert_eq!(post.status(), 405);
+        assert_eq!(post.headers()["allow"], "GET, HEAD");
+        let head = http.head(format!("{}/", r.base)).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+
+        // Shutdown ends open event streams and the server.
+        r.stop.cancel();
+        drop(events);
+        drop(late);
+        tokio::time::timeout(Duration::from_secs(30), r.task)
+            .await
+            .expect("the server stops")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn health_turns_503_when_the_heartbeat_is_stale() {
+        let options = WebOptions {
+            health_max_age: Duration::from_millis(1),
+            ..WebOptions::default()
+        };
+        let r = start(options, Limits::default()).await;
+        r.heartbeat.beat();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let h = client().get(format!("{}/healthz", r.base)).send().await.unwrap();
+        assert_eq!(h.status(), 503);
+        assert!(h.text().await.unwrap().starts_with("stale:"));
+        r.stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_configured_token_is_required_by_query_or_bearer_but_not_for_health() {
+        let token = "a-long-random-token-1234";
+        let options = WebOptions {
+            token: Some(SecretString::from(token)),
+            ..WebOptions::default()
+        };
+        let r = start(options, Limits::default()).await;
+        let http = client();
+        for path in ["/", "/events", "/?token=wrong-token-wrong-token", "/events?token=x"] {
+            let res = http.get(format!("{}{path}", r.base)).send().await.unwrap();
+            assert_eq!(res.status(), 401, "{path}");
+            assert!(!res.text().await.unwrap().contains(token));
+        }
+        let res = http.get(format!("{}/?token={token}", r.base)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap();
+        assert!(!html.contains(token), "the page never echoes the token");
+        let res = http
+            .get(format!("{}/", r.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let res = http.get(format!("{}/events?since=1&token={token}", r.base)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        drop(res);
+        r.heartbeat.beat();
+        assert_eq!(http.get(format!("{}/healthz", r.base)).send().await.unwrap().status(), 200);
+        assert_eq!(http.get(format!("{}/app.js", r.base)).send().await.unwrap().status(), 200);
+        r.stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_limit_are_closed_and_silent_ones_time_out() {
+        let limits = Limits {
+            header_timeout: Duration::from_millis(300),
+            max_connections: 1,
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let r = start(WebOptions::default(), limits).await;
+        let host = r.base.trim_start_matches("http://").to_string();
+
+        // A connection that never sends its headers is closed by the server.
+        let mut silent = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(30), silent.read(&mut buf))
+            .await
+            .expect("the server closes it")
+            .unwrap_or(0);
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+        drop(silent);
+
+        // One open event stream holds the only slot: the next connection is closed unanswered.
+        let mut held = tokio::net::TcpStream::connect(&host).await.unwrap();
+        held.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(30), held.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        let mut extra = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let n = tokio::time::timeout(Duration::from_secs(30), extra.read(&mut buf))
+            .await
+            .expect("closed at once")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "no answer over the limit");
+
+        // Once the stream closes, the slot is free again.
+        drop(held);
+        let mut ok = false;
+        for _ in 0..100 {
+            if let Ok(res) = client().get(format!("{}/healthz", r.base)).send().await {
+                assert_eq!(res.status(), 503);
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(ok, "a freed slot serves again");
+        r.stop.cancel();
+    }
+}
