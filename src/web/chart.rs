@@ -367,14 +367,17 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
             .map(|a| bj(*a).format("%m-%d %H:%M").to_string())
             .collect();
         escape_into(out, &times.join(", "));
-        out.push_str("</title><path d=\"");
-        let mut last_x = -1;
-        for a in &t.alerts {
-            let x = scale.x(*a);
-            if x != last_x {
-                let _ = write!(out, "M{x} 0V{HEIGHT}");
-                last_x = x;
-            }
+        out.push_str("</title>");
+        let mut xs: Vec<i32> = t.alerts.iter().map(|a| scale.x(*a)).collect();
+        xs.dedup();
+        // A faint line through the plot, and a tick above it that stands out.
+        out.push_str("<path d=\"");
+        for x in &xs {
+            let _ = write!(out, "M{x} 0V{HEIGHT}");
+        }
+        out.push_str("\"/><path class=\"tk\" d=\"");
+        for x in &xs {
+            let _ = write!(out, "M{x} -4V2");
         }
         out.push_str("\"/></g>");
     }

@@ -100,12 +100,18 @@ fn change_time(r: &mut Lcg, day_start: Time) -> Time {
 
 /// One watch with `size.dates` dates and their history.
 fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
-    let (from, to, trains) = ROUTES[i % ROUTES.len()];
+    let (from, to, all_trains) = ROUTES[i % ROUTES.len()];
+    // Watches differ: one to four trains, one or two classes.
+    let trains = &all_trains[..[3, 2, 4, 1, 2, 3][i % 6]];
     let first_date = now.date_naive() + TimeDelta::days(1 + (i % 5) as i64);
     let dates: Vec<NaiveDate> = (0..size.dates)
         .map(|d| first_date + TimeDelta::days(d as i64))
         .collect();
-    let seats = [SeatClass::Second, SeatClass::First];
+    let seats: &[SeatClass] = if i % 3 == 1 {
+        &[SeatClass::Second]
+    } else {
+        &[SeatClass::Second, SeatClass::First]
+    };
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
     let start_day = (now - TimeDelta::days(size.days))
@@ -121,7 +127,11 @@ fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
             for _ in 0..size.changes_per_day {
                 let t = change_time(r, day_start);
                 if t < now {
-                    day_changes.push((t, r.below(trains.len() as u64) as usize, r.below(2) as usize));
+                    day_changes.push((
+                        t,
+                        r.below(trains.len() as u64) as usize,
+                        r.below(seats.len() as u64) as usize,
+                    ));
                 }
             }
         }
@@ -214,7 +224,7 @@ fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
             } else {
                 vec![]
             },
-            seats: vec!["二等座".into(), "一等座".into()],
+            seats: seats.iter().map(|s| s.name().to_string()).collect(),
             passengers: 1 + (i % 3) as u32,
             depart: i.is_multiple_of(2).then(|| "07:00-12:00".to_string()),
             arrive: None,

@@ -498,15 +498,24 @@ mod tests {
         assert!(matches!(err, WebError::TokenRequired { .. }));
         assert!(err.to_string().contains("set [web] token"), "{err}");
         let blank = SecretString::from("   ");
-        assert!(matches!(check_listen(&public, Some(&blank)), Err(WebError::TokenRequired { .. })));
+        assert!(matches!(
+            check_listen(&public, Some(&blank)),
+            Err(WebError::TokenRequired { .. })
+        ));
         let short = SecretString::from("abc");
         let err = check_listen(&public, Some(&short)).unwrap_err();
         assert!(matches!(err, WebError::TokenTooShort));
-        assert!(!err.to_string().contains("abc"), "the error never shows the token");
+        assert!(
+            !err.to_string().contains("abc"),
+            "the error never shows the token"
+        );
         let good = SecretString::from("a-long-random-token-1234");
         assert!(check_listen(&public, Some(&good)).is_ok());
         assert!(check_listen(&addr("127.0.0.1:8307"), None).is_ok());
-        assert!(matches!(check_listen(&addr("127.0.0.1:0"), Some(&short)), Err(WebError::TokenTooShort)));
+        assert!(matches!(
+            check_listen(&addr("127.0.0.1:0"), Some(&short)),
+            Err(WebError::TokenTooShort)
+        ));
     }
 
     #[test]
@@ -586,7 +595,12 @@ mod tests {
         let page = http.get(format!("{}/", r.base)).send().await.unwrap();
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
-        assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+        assert!(
+            page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'")
+        );
         assert_eq!(page.headers()["referrer-policy"], "no-referrer");
         let html = page.text().await.unwrap();
         assert!(html.contains("上海虹桥→常州 回家"));
@@ -598,7 +612,11 @@ mod tests {
         assert!(js.text().await.unwrap().contains("EventSource"));
 
         // Events: nothing missed since revision 1; a publication arrives as `changed`.
-        let mut events = http.get(format!("{}/events?since=1", r.base)).send().await.unwrap();
+        let mut events = http
+            .get(format!("{}/events?since=1", r.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(events.status(), 200);
         assert_eq!(events.headers()["content-type"], "text/event-stream");
         let mut next = small_view();
@@ -607,12 +625,23 @@ mod tests {
         let got = read_until(&mut events, "data: 2").await;
         assert!(got.contains("event: changed\n"), "{got}");
         assert!(got.contains("id: 2\n"), "{got}");
-        let html = http.get(format!("{}/", r.base)).send().await.unwrap().text().await.unwrap();
+        let html = http
+            .get(format!("{}/", r.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(html.contains("改过的名字"));
         assert!(html.contains("data-revision=\"2\""));
 
         // A page rendered from revision 1 that connects after revision 2 hears of it at once.
-        let mut late = http.get(format!("{}/events?since=1", r.base)).send().await.unwrap();
+        let mut late = http
+            .get(format!("{}/events?since=1", r.base))
+            .send()
+            .await
+            .unwrap();
         let got = read_until(&mut late, "data: 2").await;
         assert!(got.contains("event: changed"), "{got}");
 
@@ -665,12 +694,21 @@ mod tests {
         };
         let r = start(options, Limits::default()).await;
         let http = client();
-        for path in ["/", "/events", "/?token=wrong-token-wrong-token", "/events?token=x"] {
+        for path in [
+            "/",
+            "/events",
+            "/?token=wrong-token-wrong-token",
+            "/events?token=x",
+        ] {
             let res = http.get(format!("{}{path}", r.base)).send().await.unwrap();
             assert_eq!(res.status(), 401, "{path}");
             assert!(!res.text().await.unwrap().contains(token));
         }
-        let res = http.get(format!("{}/?token={token}", r.base)).send().await.unwrap();
+        let res = http
+            .get(format!("{}/?token={token}", r.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         let html = res.text().await.unwrap();
         assert!(!html.contains(token), "the page never echoes the token");
@@ -681,12 +719,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
-        let res = http.get(format!("{}/events?since=1&token={token}", r.base)).send().await.unwrap();
+        let res = http
+            .get(format!("{}/events?since=1&token={token}", r.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         drop(res);
         r.heartbeat.beat();
-        assert_eq!(http.get(format!("{}/healthz", r.base)).send().await.unwrap().status(), 200);
-        assert_eq!(http.get(format!("{}/app.js", r.base)).send().await.unwrap().status(), 200);
+        assert_eq!(
+            http.get(format!("{}/healthz", r.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert_eq!(
+            http.get(format!("{}/app.js", r.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
         r.stop.cancel();
     }
 
@@ -713,7 +769,9 @@ mod tests {
 
         // One open event stream holds the only slot: the next connection is closed unanswered.
         let mut held = tokio::net::TcpStream::connect(&host).await.unwrap();
-        held.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        held.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         let n = tokio::time::timeout(Duration::from_secs(30), held.read(&mut buf))
             .await
             .unwrap()
