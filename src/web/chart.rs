@@ -150,6 +150,30 @@ pub fn reduce(points: &[Point], from: Time, to: Time) -> Vec<Point> {
     out
 }
 
+/// Appends a small integer without the formatting machinery (paths are most of a page's bytes).
+fn push_int(out: &mut String, n: i32) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut v = n.unsigned_abs();
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+fn cmd(out: &mut String, c: char, n: i32) {
+    out.push(c);
+    push_int(out, n);
+}
+
 /// The SVG path of one series: `M x y` starts a run, `H x` holds the value until x, `V y`
 /// moves to the next value; a gap (`*`, class gone) ends the run. The line ends at `to`.
 pub fn series_path(points: &[Point], scale: &Scale, out: &mut String) {
@@ -160,21 +184,23 @@ pub fn series_path(points: &[Point], scale: &Scale, out: &mut String) {
             (Some(v), Some((px, py))) => {
                 let y = scale.y(v);
                 if x != px {
-                    let _ = write!(out, "H{x}");
+                    cmd(out, 'H', x);
                 }
                 if y != py {
-                    let _ = write!(out, "V{y}");
+                    cmd(out, 'V', y);
                 }
                 pen = Some((x, y));
             }
             (Some(v), None) => {
                 let y = scale.y(v);
-                let _ = write!(out, "M{x} {y}");
+                cmd(out, 'M', x);
+                out.push(' ');
+                push_int(out, y);
                 pen = Some((x, y));
             }
             (None, Some((px, _))) => {
                 if x != px {
-                    let _ = write!(out, "H{x}");
+                    cmd(out, 'H', x);
                 }
                 pen = None;
             }
@@ -184,7 +210,7 @@ pub fn series_path(points: &[Point], scale: &Scale, out: &mut String) {
     if let Some((px, _)) = pen
         && px != COLUMNS
     {
-        let _ = write!(out, "H{COLUMNS}");
+        cmd(out, 'H', COLUMNS);
     }
 }
 
@@ -193,7 +219,10 @@ fn plenty_marks(points: &[Point], scale: &Scale, out: &mut String) {
     let mut prev: Option<Level> = None;
     for p in points {
         if p.level == Level::Plenty && prev != Some(Level::Plenty) {
-            let _ = write!(out, "M{} {}h0", scale.x(p.at), scale.y(PLENTY));
+            cmd(out, 'M', scale.x(p.at));
+            out.push(' ');
+            push_int(out, scale.y(PLENTY));
+            out.push_str("h0");
         }
         prev = Some(p.level);
     }
@@ -201,6 +230,26 @@ fn plenty_marks(points: &[Point], scale: &Scale, out: &mut String) {
 
 fn bj(t: Time) -> DateTime<FixedOffset> {
     t.with_timezone(&beijing())
+}
+
+/// `MM-DD HH:MM` in Beijing time, written directly: chrono's `format` parses its pattern on
+/// every call, and a page of a thousand watches has tens of thousands of these.
+pub fn mdhm(t: Time) -> String {
+    let t = bj(t);
+    let mut s = String::with_capacity(11);
+    push2(&mut s, t.month());
+    s.push('-');
+    push2(&mut s, t.day());
+    s.push(' ');
+    push2(&mut s, t.hour());
+    s.push(':');
+    push2(&mut s, t.minute());
+    s
+}
+
+fn push2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
@@ -231,10 +280,11 @@ pub fn time_ticks(from: Time, to: Time) -> Vec<(Time, String)> {
     };
     let mut out = Vec::new();
     while t < to && out.len() < 8 {
+        let full = mdhm(t);
         let label = if step_h >= 24 || (t.hour() == 0 && t.minute() == 0) {
-            t.format("%m-%d").to_string()
+            full[..5].to_string()
         } else {
-            t.format("%H:%M").to_string()
+            full[6..].to_string()
         };
         out.push((t, label));
         t += step;
@@ -284,9 +334,9 @@ fn last_level(s: &Series) -> Level {
 pub fn timeline_summary(t: &Timeline) -> String {
     let mut s = format!(
         "Seats on {} from {} to {}, {} train and seat series",
-        t.date.format("%Y-%m-%d"),
-        bj(t.from).format("%m-%d %H:%M"),
-        bj(t.to).format("%m-%d %H:%M"),
+        t.date,
+        mdhm(t.from),
+        mdhm(t.to),
         t.series.len()
     );
     let now: Vec<String> = t
@@ -308,6 +358,8 @@ pub fn timeline_summary(t: &Timeline) -> String {
 
 /// Writes one timeline as an HTML `<figure>`: the SVG plot, its axes and its legend.
 pub fn timeline_html(t: &Timeline, out: &mut String) {
+    let points: usize = t.series.iter().map(|s| s.points.len()).sum();
+    out.reserve(2048 + 300 * t.series.len() + 9 * points);
     let scale = Scale::for_timeline(t);
     let summary = timeline_summary(t);
     let changes: u64 = t.series.iter().map(|s| s.changes as u64).sum();
@@ -316,8 +368,8 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
     let _ = write!(
         out,
         "</b> <span class=\"mut\">{} → {} · {} change{}",
-        bj(t.from).format("%m-%d %H:%M"),
-        bj(t.to).format("%m-%d %H:%M"),
+        mdhm(t.from),
+        mdhm(t.to),
         changes,
         if changes == 1 { "" } else { "s" }
     );
@@ -361,11 +413,7 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
     out.push_str("\"/>");
     if !t.alerts.is_empty() {
         out.push_str("<g class=\"al\"><title>Alerts: ");
-        let times: Vec<String> = t
-            .alerts
-            .iter()
-            .map(|a| bj(*a).format("%m-%d %H:%M").to_string())
-            .collect();
+        let times: Vec<String> = t.alerts.iter().map(|a| mdhm(*a)).collect();
         escape_into(out, &times.join(", "));
         out.push_str("</title>");
         let mut xs: Vec<i32> = t.alerts.iter().map(|a| scale.x(*a)).collect();
@@ -386,10 +434,10 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
         let _ = write!(out, "<path class=\"ln {class}\" d=\"");
         series_path(&s.points, &scale, out);
         out.push_str("\"/>");
-        let mut marks = String::new();
-        plenty_marks(&s.points, &scale, &mut marks);
-        if !marks.is_empty() {
-            let _ = write!(out, "<path class=\"pl {class}\" d=\"{marks}\"/>");
+        if s.points.iter().any(|p| p.level == Level::Plenty) {
+            let _ = write!(out, "<path class=\"pl {class}\" d=\"");
+            plenty_marks(&s.points, &scale, out);
+            out.push_str("\"/>");
         }
     }
     out.push_str("</svg><div class=\"xl\" aria-hidden=\"true\">");
@@ -730,7 +778,7 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; 二等座 <b class=\"yes\">4</b>"));
         assert!(
-            html.contains("<g class=\"al\"><title>Alerts: 11-20 01:00</title><path d=\"M60 0V100\"/></g>")
+            html.contains("<g class=\"al\"><title>Alerts: 11-20 01:00</title><path d=\"M60 0V100\"/><path class=\"tk\" d=\"M60 -4V2\"/></g>")
         );
         assert!(
             html.contains("role=\"img\" aria-label=\"Seats on 2026-12-05 from 11-20 00:00 to 11-20 10:00")

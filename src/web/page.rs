@@ -147,8 +147,8 @@ pub struct WatchCard<'a> {
     pub backoff: Option<(String, Stamp)>,
     pub seats: Vec<SeatChip>,
     pub unavailable: usize,
-    pub charts: String,
-    pub hist: String,
+    /// The watch's timelines and histogram, from [`Prepared`].
+    pub pictures: &'a str,
 }
 
 fn wants_words(w: &WatchView) -> Vec<String> {
@@ -186,13 +186,37 @@ fn wants_words(w: &WatchView) -> Vec<String> {
     out
 }
 
-fn watch_card(w: &WatchView, now: Time) -> WatchCard<'_> {
-    let mut charts = String::new();
-    for t in &w.timelines {
-        chart::timeline_html(t, &mut charts);
+/// The pictures of a snapshot, drawn once: they depend on the view model only (not on `now`),
+/// so a server renders them once per snapshot and every request reuses them.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// Per watch, in order: its timelines and its "seats came back" histogram, as HTML.
+    pictures: Vec<String>,
+}
+
+/// Draws every chart of `v`.
+pub fn prepare(v: &ViewModel) -> Prepared {
+    Prepared {
+        pictures: v
+            .watches
+            .iter()
+            .map(|w| {
+                let mut html = String::new();
+                if !w.timelines.is_empty() {
+                    html.push_str("<div class=\"charts\">");
+                    for t in &w.timelines {
+                        chart::timeline_html(t, &mut html);
+                    }
+                    html.push_str("</div>");
+                }
+                chart::came_back_html(&w.came_back, &mut html);
+                html
+            })
+            .collect(),
     }
-    let mut hist = String::new();
-    chart::came_back_html(&w.came_back, &mut hist);
+}
+
+fn watch_card<'a>(w: &'a WatchView, pictures: &'a str, now: Time) -> WatchCard<'a> {
     let mut seats: Vec<SeatChip> = w
         .seats_now
         .iter()
@@ -231,8 +255,7 @@ fn watch_card(w: &WatchView, now: Time) -> WatchCard<'_> {
         }),
         unavailable: w.seats_now.iter().filter(|s| !s.available).count(),
         seats,
-        charts,
-        hist,
+        pictures,
         w,
     }
 }
@@ -428,6 +451,13 @@ fn daemon_badge(v: &ViewModel, now: Time) -> Badge {
 /// The whole page. `revision` identifies the snapshot (the live refresh asks for changes
 /// after it).
 pub fn render(v: &ViewModel, now: Time, revision: u64) -> String {
+    render_prepared(v, &prepare(v), now, revision)
+}
+
+/// The whole page, with the charts already drawn by [`prepare`] for this same `v`.
+pub fn render_prepared(v: &ViewModel, prepared: &Prepared, now: Time, revision: u64) -> String {
+    let pictures = |i: usize| prepared.pictures.get(i).map_or("", String::as_str);
+    let picture_bytes: usize = prepared.pictures.iter().map(String::len).sum();
     let page = StatusPage {
         v,
         revision,
@@ -435,7 +465,12 @@ pub fn render(v: &ViewModel, now: Time, revision: u64) -> String {
         generated: Stamp::new(v.generated_at, now),
         daemon: daemon_badge(v, now),
         tiles: tiles(v),
-        watches: v.watches.iter().map(|w| watch_card(w, now)).collect(),
+        watches: v
+            .watches
+            .iter()
+            .enumerate()
+            .map(|(i, w)| watch_card(w, pictures(i), now))
+            .collect(),
         waitlists: v.waitlists.iter().map(|o| wait_card(o, now)).collect(),
         grabs: v.grabs.iter().map(|g| grab_card(g, now)).collect(),
         outbox: &v.outbox,
@@ -453,7 +488,7 @@ pub fn render(v: &ViewModel, now: Time, revision: u64) -> String {
             }
         }),
     };
-    let mut out = String::with_capacity(64 * 1024 + v.watches.len() * 8 * 1024);
+    let mut out = String::with_capacity(64 * 1024 + picture_bytes + v.watches.len() * 3 * 1024);
     // Rendering into a String cannot fail: the template calls no fallible filter.
     page.render_into(&mut out)
         .expect("rendering into a String cannot fail");

@@ -187,9 +187,13 @@ impl Default for WebOptions {
     }
 }
 
+/// The charts of the latest snapshot, drawn once for all the requests that show it.
+type ChartCache = Arc<std::sync::Mutex<Option<(u64, Arc<page::Prepared>)>>>;
+
 #[derive(Clone)]
 struct AppState {
     snapshots: watch::Receiver<Snapshot>,
+    charts: ChartCache,
     heartbeat: Heartbeat,
     options: Arc<WebOptions>,
     shutdown: CancellationToken,
@@ -212,6 +216,7 @@ impl Web {
         Web {
             state: AppState {
                 snapshots,
+                charts: ChartCache::default(),
                 heartbeat,
                 options: Arc::new(options),
                 shutdown,
@@ -317,11 +322,30 @@ async fn read_only_and_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// The charts of `snap`, drawn now unless the cache has them. The lock is held while drawing,
+/// so concurrent first requests for a new snapshot draw it once.
+fn prepared_for(cache: &ChartCache, snap: &Snapshot) -> Arc<page::Prepared> {
+    let mut slot = cache.lock().unwrap_or_else(|e| e.into_inner());
+    match slot.as_ref() {
+        Some((rev, p)) if *rev == snap.revision => p.clone(),
+        _ => {
+            let p = Arc::new(page::prepare(&snap.view));
+            *slot = Some((snap.revision, p.clone()));
+            p
+        }
+    }
+}
+
 async fn page_handler(State(s): State<AppState>) -> Response {
     let snap = s.snapshots.borrow().clone();
     let now = clock::now();
     // A page of a thousand watches takes milliseconds: keep it off the async workers.
-    match tokio::task::spawn_blocking(move || page::render(&snap.view, now, snap.revision)).await {
+    let cache = s.charts.clone();
+    let render = move || {
+        let prepared = prepared_for(&cache, &snap);
+        page::render_prepared(&snap.view, &prepared, now, snap.revision)
+    };
+    match tokio::task::spawn_blocking(render).await {
         Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "rendering the status page failed");
@@ -387,10 +411,18 @@ async fn events_handler(
     let current = rx.borrow_and_update().revision;
     // The snapshot may have changed between rendering the page and opening this stream.
     let missed = since.filter(|r| *r != current).map(|_| Ok(changed(current)));
-    let updates = stream::unfold(rx, |mut rx| async move {
-        rx.changed().await.ok()?;
-        let revision = rx.borrow_and_update().revision;
-        Some((Ok(changed(revision)), rx))
+    // Someone is looking: draw the new snapshot's charts before saying it changed, so the
+    // page fetch that the event causes finds them ready.
+    let cache = s.charts.clone();
+    let updates = stream::unfold(rx, move |mut rx| {
+        let cache = cache.clone();
+        async move {
+            rx.changed().await.ok()?;
+            let snap = rx.borrow_and_update().clone();
+            let revision = snap.revision;
+            let _ = tokio::task::spawn_blocking(move || prepared_for(&cache, &snap)).await;
+            Some((Ok(changed(revision)), rx))
+        }
     });
     let stream = stream::iter(missed)
         .chain(updates)
