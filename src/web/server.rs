@@ -703,6 +703,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_quiet_event_stream_gets_keep_alive_comments() {
+        let options = WebOptions {
+            keep_alive: Duration::from_millis(50),
+            ..WebOptions::default()
+        };
+        let r = start(options, Limits::default()).await;
+        let mut events = client()
+            .get(format!("{}/events?since=1", r.base))
+            .send()
+            .await
+            .unwrap();
+        let got = read_until(&mut events, ":").await;
+        assert!(got.starts_with(':'), "a comment line, no event: {got:?}");
+        assert!(!got.contains("event:"), "{got:?}");
+        r.stop.cancel();
+    }
+
+    #[tokio::test]
     async fn health_turns_503_when_the_heartbeat_is_stale() {
         let options = WebOptions {
             health_max_age: Duration::from_millis(1),
