@@ -8,8 +8,11 @@
 //! Reported:
 //! - building the view model (once per change, in the daemon; not per request), total and per
 //!   watch;
-//! - rendering the page (per request: `page::render`, what `GET /` runs), `WEB_RUNS` (30) times:
-//!   median and max, and the page size;
+//! - drawing every chart (`page::prepare`: once per snapshot; the server caches it, and draws
+//!   it before telling open pages that the snapshot changed);
+//! - rendering the page around the drawn charts (`page::render_prepared`: what `GET /` runs
+//!   for every request), `WEB_RUNS` (30) times: median and max, and the page size; and the
+//!   uncached first render (`page::render`);
 //! - the page fetched over HTTP from the real router on loopback, for the end-to-end figure.
 //!
 //! ```sh
