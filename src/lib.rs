@@ -18,6 +18,7 @@
 //! - [`poll`]: one check of many watches, with coalesced queries (used by `once`, the daemon, tests).
 //! - [`sim`]: the built-in simulated 12306 used by `demo`, `sim` and the tests.
 //! - [`pg`]: PostgreSQL for several nodes: URL and TLS, pool, migrations, node registry, leases.
+//! - [`web`]: the read-only status page (view model, SVG charts, HTML, the server).
 //! - [`cli`]: the command line.
 
 pub mod body;
@@ -50,3 +51,4 @@ pub mod status;
 pub mod store;
 pub mod waitlist;
 pub mod watchlist;
+pub mod web;
