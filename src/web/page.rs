@@ -528,6 +528,7 @@ mod tests {
             available: vec!["2026-12-05 G8294 二等座 3".into()],
             alerts_sent: 1,
             alerts_pending: 0,
+            email_error: None,
             alerts_failed: 0,
         }
     }
@@ -622,6 +623,9 @@ id_no = "110101199003074514"
             watchlist_error: Some("watchlist.toml:14:9: id_no 362321199001011030 fails its checksum".into()),
             query_endpoint: Some("leftTicket/queryG".into()),
             history_rows: 10,
+            database_write_error: None,
+            database_write_error_since: None,
+            emails_held: 0,
             watches: vec![watch],
             waitlists: vec![WaitlistReport {
                 name: "我的候补".into(),
@@ -638,6 +642,7 @@ id_no = "110101199003074514"
                 realize_limit: Some("2026-12-06 10:00".into()),
                 needs: vec!["G105 2026-12-05 二等座 候补人数较少".into()],
                 emails_sent: 0,
+                email_error: None,
                 emails_pending: 0,
                 emails_failed: 0,
             }],
