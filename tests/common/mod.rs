@@ -610,67 +610,27 @@ pub fn free_port() -> u16 {
 }
 
 /// aiosmtpd on a port chosen by the test (to bring a "down" server up where the daemon already
-/// points), storing every message in a Maildir; killed on drop. `TestSmtpServer` picks its own
-/// port, so it cannot do this.
+/// points), storing every message in a Maildir; killed on drop.
 pub struct MailServer {
     pub port: u16,
     pub maildir: PathBuf,
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
+    server: yupiao::notify::smtp_test_server::TestSmtpServer,
 }
 
 impl MailServer {
     pub fn start_on(port: u16) -> MailServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let maildir = dir.path().join("maildir");
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(maildir.join(sub)).expect("create the maildir");
+        let server = yupiao::notify::smtp_test_server::TestSmtpServer::start_on(port)
+            .unwrap_or_else(|e| panic!("start aiosmtpd on {port}: {e:#}"));
+        MailServer {
+            port: server.port,
+            maildir: server.maildir.clone(),
+            server,
         }
-        let log = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("server log");
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("run python3 -m aiosmtpd (install aiosmtpd)");
-        let mut server = MailServer {
-            port,
-            maildir,
-            child,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            let exited = server.child.try_wait().expect("poll aiosmtpd");
-            let log = std::fs::read_to_string(server._dir.path().join("aiosmtpd.log")).unwrap_or_default();
-            assert!(
-                exited.is_none(),
-                "aiosmtpd exited before listening on {port}:\n{log}"
-            );
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on {port}:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
     }
 
     /// The raw text of every message received, oldest first.
     pub fn messages(&self) -> Vec<String> {
-        maildir_messages(&self.maildir)
-    }
-}
-
-impl Drop for MailServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.messages()
     }
 }
 
