@@ -133,10 +133,15 @@ fn load_watchlist(path: &Path) -> Result<WatchList, ExitCode> {
         Err(diags) => {
             print_diagnostics(&diags);
             let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-            eprintln!("{}: {errors} error(s); nothing was changed", path.display());
+            eprintln!("{}: {}", path.display(), count(errors, "error", "errors"));
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// `1 watch`, `2 watches`, `0 watches`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Initializes logging on stderr: level from `RUST_LOG`, else the settings; colours only on a
@@ -220,8 +225,13 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
         match crate::rail::after_nate::load_cookie(&settings.rail) {
             Ok(Some(_)) => {}
             Ok(None) => eprintln!(
-                "warning: {} [[waitlist]] entr(y/ies) but no [rail] cookie or cookie_file: they will report \"no 12306 session\"",
-                list.waitlists.len()
+                "warning: {} but no [rail] cookie or cookie_file: {} report \"no 12306 session\"",
+                count(list.waitlists.len(), "[[waitlist]] entry", "[[waitlist]] entries"),
+                if list.waitlists.len() == 1 {
+                    "it will"
+                } else {
+                    "they will"
+                }
             ),
             Err(e) => {
                 eprintln!("settings: {e:#}");
@@ -233,7 +243,9 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     if grabs > 0 {
         if !settings.juhe.enabled {
             eprintln!(
-                "note: {grabs} grab watch(es), but [juhe] enabled = false: they only alert, no order is placed"
+                "note: {}, but [juhe] enabled = false: {} only alert, no order is placed",
+                count(grabs, "grab watch", "grab watches"),
+                if grabs == 1 { "it will" } else { "they" }
             );
         } else {
             for (missing, key) in [
@@ -257,13 +269,12 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     let settings =
         settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
     println!(
-        "{}: OK — {} watch(es), {} 候补 waitlist(s), {} date(s), {} distinct quer{} on sale now; settings: {}",
+        "{}: OK — {}, {}, {}, {} on sale now; settings: {}",
         cli.watchlist.display(),
-        list.watches.len(),
-        list.waitlists.len(),
-        dates,
-        plan.queries.len(),
-        if plan.queries.len() == 1 { "y" } else { "ies" },
+        count(list.watches.len(), "watch", "watches"),
+        count(list.waitlists.len(), "候补 waitlist", "候补 waitlists"),
+        count(dates, "date", "dates"),
+        count(plan.queries.len(), "distinct query", "distinct queries"),
         settings
     );
     ExitCode::SUCCESS
@@ -286,20 +297,58 @@ fn stations(query: &str) -> ExitCode {
         return ExitCode::from(1);
     }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "名称       电报码 pinyin                 简拼    城市");
-    for s in found {
-        let city = if s.country.is_empty() {
-            s.city.clone()
-        } else {
-            format!("{} ({})", s.city, s.country)
-        };
-        let _ = writeln!(
-            out,
-            "{:<10} {:<8} {:<22} {:<9} {}",
-            s.name, s.telecode, s.pinyin, s.short, city
-        );
-    }
+    let _ = out.write_all(stations_table(&found).as_bytes());
     ExitCode::SUCCESS
+}
+
+/// `text` padded with spaces to `cols` terminal columns (CJK characters take two).
+fn pad(text: &str, cols: usize) -> String {
+    let width = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(cols.saturating_sub(width)))
+}
+
+/// The `stations` table (pure): columns aligned by display width, not by character count.
+fn stations_table(found: &[&crate::stations::Station]) -> String {
+    let header = ["名称", "电报码", "pinyin", "简拼", "城市"];
+    let rows: Vec<[String; 5]> = found
+        .iter()
+        .map(|s| {
+            let city = if s.country.is_empty() {
+                s.city.clone()
+            } else {
+                format!("{} ({})", s.city, s.country)
+            };
+            [
+                s.name.clone(),
+                s.telecode.clone(),
+                s.pinyin.clone(),
+                s.short.clone(),
+                city,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(unicode_width::UnicodeWidthStr::width);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(unicode_width::UnicodeWidthStr::width(cell.as_str()));
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&pad(cell, widths[i] + 2));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    out
 }
 
 async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {

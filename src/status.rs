@@ -243,10 +243,10 @@ pub fn render_text(r: &StatusReport, now: DateTime<FixedOffset>) -> String {
         }
         if let Some(until) = w.backoff_until.filter(|u| *u > now) {
             out.push_str(&format!(
-                "  backing off (level {}) until {} after {} failed poll(s)\n",
+                "  backing off (level {}) until {} after {}\n",
                 w.backoff_level,
                 until.format("%H:%M:%S"),
-                w.consecutive_failures
+                crate::cli::count(w.consecutive_failures as usize, "failed poll", "failed polls")
             ));
         }
         if let Some(e) = &w.last_error {

@@ -22,7 +22,7 @@ fn the_shipped_watch_list_passes_check() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one summary line\n{out}");
     assert!(lines[0].contains("OK"), "{out}");
-    assert!(lines[0].contains("2 watch(es)"), "{out}");
+    assert!(lines[0].contains("2 watches"), "{out}");
     assert!(lines[0].contains("settings: built-in defaults"), "{out}");
 }
 
@@ -73,7 +73,11 @@ colour = "red"
         out.stderr.contains("did you mean \"2026-12-01\""),
         "suggests the padded date\n{out}"
     );
-    assert!(out.stderr.contains("6 error(s)"), "{out}");
+    assert!(out.stderr.contains("watchlist.toml: 6 errors"), "{out}");
+    assert!(
+        !out.stderr.contains("nothing was changed"),
+        "check changes nothing anyway\n{out}"
+    );
 }
 
 #[test]
@@ -159,4 +163,76 @@ fn help_works_for_every_subcommand_and_unknown_flags_are_usage_errors() {
     assert!(out.stderr.contains("--frobnicate"), "{out}");
     let out = yupiao(dir.path()).arg("--frobnicate").run_blocking();
     out.assert_code(2);
+}
+
+/// Terminal columns of `s`: CJK characters take two (an independent count, not the binary's).
+fn columns(s: &str) -> usize {
+    s.chars().map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 }).sum()
+}
+
+#[test]
+fn stations_columns_line_up_on_screen_with_chinese_names_of_any_length() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = yupiao(dir.path()).args(["stations", "上海"]).run_blocking();
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.len() > 3, "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("上海虹桥")), "{out}");
+    // Where each column starts, on screen: the same on every line, the header included.
+    let starts = |line: &str| -> Vec<usize> {
+        let mut starts = Vec::new();
+        let mut col = 0;
+        let mut in_gap = false;
+        for c in line.chars() {
+            if c == ' ' {
+                in_gap = true;
+            } else if in_gap || col == 0 {
+                starts.push(col);
+                in_gap = false;
+            }
+            col += columns(&c.to_string());
+        }
+        starts
+    };
+    let header = starts(lines[0]);
+    assert_eq!(header.len(), 5, "{out}");
+    for l in &lines[1..] {
+        assert_eq!(starts(l)[..4], header[..4], "misaligned: {l:?}\n{out}");
+    }
+}
+
+#[test]
+fn check_counts_in_words_one_entry_and_two_entries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let one = format!(
+        "{}\n[[waitlist]]\nname = \"a\"\n",
+        watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])])
+    );
+    write_watchlist(dir.path(), &one);
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("warning: 1 [[waitlist]] entry but no [rail] cookie or cookie_file: it will report"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("OK — 1 watch, 1 候补 waitlist, 1 date, 1 distinct query on sale now"),
+        "{out}"
+    );
+    assert!(
+        !out.all_text().contains("(s)") && !out.all_text().contains("(y/ies)"),
+        "{out}"
+    );
+
+    let two = format!("{one}\n[[waitlist]]\nname = \"b\"\n");
+    write_watchlist(dir.path(), &two);
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("warning: 2 [[waitlist]] entries but"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("2 候补 waitlists"), "{out}");
 }

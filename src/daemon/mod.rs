@@ -288,7 +288,10 @@ pub async fn run(
     let _ = sched.shutdown().await;
     let grace = shared.settings.daemon.shutdown_grace;
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!(?grace, "in-flight work did not finish in time; abandoning it");
+        tracing::warn!(
+            grace = %humantime::format_duration(grace),
+            "in-flight work did not finish in time; abandoning it"
+        );
     }
     let _ = shared.db.call(|s| s.clear_fact(Fact::DaemonPid)).await;
     drop(lock);
@@ -516,7 +519,7 @@ async fn poll_watches(
                 if e.is_throttling() {
                     let b = increase_backoff(shared, at);
                     if !night_now {
-                        tracing::warn!(query = %pq.query.query_string(), error = %e, level = b.level, until = ?b.until, "12306 throttled us; backing off");
+                        tracing::warn!(query = %pq.query.query_string(), error = %e, level = b.level, until = %clock_text(b.until), "12306 throttled us; backing off");
                     }
                 } else if !night_now {
                     tracing::warn!(query = %pq.query.query_string(), error = %e, "query failed");
@@ -740,7 +743,7 @@ async fn outbox_sender(shared: Arc<Shared>, shutdown: CancellationToken) {
                         rand::random(),
                     );
                     let next = at + chrono::TimeDelta::from_std(wait).unwrap_or_default();
-                    tracing::warn!(watch = %row.watch, error = %e, retry_in = ?wait, "email not delivered; will retry");
+                    tracing::warn!(watch = %row.watch, error = %e, retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs().max(1))), "email not delivered; will retry");
                     shared.db.call(move |s| s.mark_retry(id, &e, next)).await
                 }
             };
@@ -914,8 +917,26 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     stopped.extend(w_stopped);
     *shared.list.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
     let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
-    tracing::info!(?started, ?stopped, "watch list reloaded");
+    tracing::info!(
+        started = %names_text(&started),
+        stopped = %names_text(&stopped),
+        "watch list reloaded"
+    );
     shared.mark_due(started);
+}
+
+/// `a, b` for logs (`—` when empty), instead of a Rust `Debug` list.
+fn names_text(names: &[String]) -> String {
+    if names.is_empty() {
+        "—".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `14:05:09` for logs, or `—`.
+fn clock_text(t: Option<DateTime<FixedOffset>>) -> String {
+    t.map_or_else(|| "—".to_string(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// Re-reads the endpoint name and presale window from 12306 now and every few hours.

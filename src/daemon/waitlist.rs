@@ -147,7 +147,13 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
         return;
     }
     if decision.changed {
-        tracing::info!(waitlist = %w.name, reasons = ?decision.reasons, "候补 order changed");
+        let reasons = decision
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::info!(waitlist = %w.name, %reasons, "候补 order changed");
     }
     for subject in subjects {
         tracing::info!(waitlist = %w.name, %subject, "候补 email queued");

@@ -292,8 +292,9 @@ fn price_zh(seat: &SeatMatch) -> String {
     }
 }
 
-/// `12月01日`.
-fn month_day(date: NaiveDate) -> String {
+/// `12月01日`, `03月05日`: the one way every email writes a day (zero-padded, so subjects line
+/// up in an inbox).
+pub(crate) fn month_day(date: NaiveDate) -> String {
     format!("{:02}月{:02}日", date.month(), date.day())
 }
 
