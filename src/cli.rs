@@ -22,12 +22,13 @@ use crate::watchlist::{self, Diagnostic, Severity, Watch, WatchList};
 #[derive(Debug, Parser)]
 #[command(name = "yupiao", version, about, long_about = None)]
 pub struct Cli {
-    /// Settings file [default: $YUPIAO_CONFIG, else ./yupiao.toml if present, else built-in defaults]
+    /// Settings file [default: $YUPIAO_CONFIG, else ./yupiao.toml, else /etc/yupiao/yupiao.toml,
+    /// else built-in defaults]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Watch list
-    #[arg(long, global = true, value_name = "PATH", default_value = "watchlist.toml")]
-    pub watchlist: PathBuf,
+    /// Watch list [default: [daemon] watchlist in the settings, else ./watchlist.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub watchlist: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -99,22 +100,35 @@ pub enum OrdersAction {
     },
 }
 
-/// Resolves `--config`: explicit path (or `$YUPIAO_CONFIG`), else `./yupiao.toml` when present.
-fn settings_path(cli: &Cli) -> Option<PathBuf> {
-    let from_env = std::env::var_os("YUPIAO_CONFIG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    cli.config.clone().or(from_env).or_else(|| {
-        let p = PathBuf::from("yupiao.toml");
-        p.exists().then_some(p)
-    })
+/// What every command starts from: the settings, where they came from, and the watch list's path.
+struct Context {
+    settings: Settings,
+    found: crate::config::discover::Found,
+    watchlist: PathBuf,
+    /// Settings warnings (a fast `min_interval`): `check` prints them, `run` logs them.
+    warnings: Vec<Diagnostic>,
 }
 
-fn load_settings(cli: &Cli) -> Result<Settings, ExitCode> {
-    Settings::load(settings_path(cli).as_deref()).map_err(|e| {
-        eprintln!("{e}");
-        ExitCode::from(2)
-    })
+/// Finds and loads the settings; on any problem prints every one and returns exit code 2.
+fn load_context(cli: &Cli) -> Result<Context, ExitCode> {
+    let found = crate::config::discover::settings_file(cli.config.as_deref());
+    match Settings::load_checked(found.path.as_deref(), std::env::vars()) {
+        Ok((settings, warnings)) => {
+            let watchlist = crate::config::discover::watchlist_file(cli.watchlist.as_deref(), &settings);
+            Ok(Context {
+                settings,
+                found,
+                watchlist,
+                warnings,
+            })
+        }
+        Err(e) => {
+            print_diagnostics(&e.0);
+            let errors = e.0.iter().filter(|d| d.severity == Severity::Error).count();
+            eprintln!("{}: {}", found.describe(), count(errors, "error", "errors"));
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -160,11 +174,11 @@ pub fn init_tracing(default_level: &str) {
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match load_settings(&cli) {
-        Ok(s) => s,
+    let cx = match load_context(&cli) {
+        Ok(cx) => cx,
         Err(code) => return code,
     };
-    init_tracing(&settings.log.level);
+    init_tracing(&cx.settings.log.level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -172,28 +186,29 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(dispatch(cli, settings))
+    runtime.block_on(dispatch(cli, cx))
 }
 
-async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
+async fn dispatch(cli: Cli, cx: Context) -> ExitCode {
+    let settings = &cx.settings;
     match &cli.command {
-        Command::Check => check(&cli, &settings),
+        Command::Check => check(&cx),
         Command::Stations { query } => stations(query),
-        Command::Once { json } => once(&cli, &settings, *json).await,
+        Command::Once { json } => once(&cx, *json).await,
         Command::Sim { listen, scenario } => sim(*listen, scenario.as_deref()).await,
-        Command::Run => run(&cli, settings).await,
+        Command::Run => run(cx).await,
         Command::Orders { json, action } => {
             let db = settings.store.path.clone();
             let result = match action {
                 None => crate::orders::list(&db, *json),
                 Some(OrdersAction::Show { out_order_no }) => crate::orders::show(&db, out_order_no),
                 Some(OrdersAction::Cancel { out_order_no }) => {
-                    crate::orders::cancel(&settings, out_order_no).await
+                    crate::orders::cancel(settings, out_order_no).await
                 }
                 Some(OrdersAction::Refund {
                     out_order_no,
                     passenger_id,
-                }) => crate::orders::refund(&settings, out_order_no, passenger_id).await,
+                }) => crate::orders::refund(settings, out_order_no, passenger_id).await,
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,
@@ -203,8 +218,8 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
                 }
             }
         }
-        Command::Status { json } => status(&cli, &settings, *json),
-        Command::TestEmail { to } => test_email(&settings, to.as_deref()).await,
+        Command::Status { json } => status(&cx, *json),
+        Command::TestEmail { to } => test_email(settings, to.as_deref()).await,
         Command::Demo { dir } => match crate::demo::run(dir.clone()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -215,8 +230,10 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
     }
 }
 
-fn check(cli: &Cli, settings: &Settings) -> ExitCode {
-    let list = match load_watchlist(&cli.watchlist) {
+fn check(cx: &Context) -> ExitCode {
+    let settings = &cx.settings;
+    print_diagnostics(&cx.warnings);
+    let list = match load_watchlist(&cx.watchlist) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -266,16 +283,14 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     let today = crate::clock::today();
     let plan = poll::plan(&list.watches, today, settings.upstream.presale_days);
     let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
-    let settings =
-        settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
     println!(
         "{}: OK — {}, {}, {}, {} on sale now; settings: {}",
-        cli.watchlist.display(),
+        cx.watchlist.display(),
         count(list.watches.len(), "watch", "watches"),
         count(list.waitlists.len(), "候补 waitlist", "候补 waitlists"),
         count(dates, "date", "dates"),
         count(plan.queries.len(), "distinct query", "distinct queries"),
-        settings
+        cx.found.describe()
     );
     ExitCode::SUCCESS
 }
@@ -351,8 +366,9 @@ fn stations_table(found: &[&crate::stations::Station]) -> String {
     out
 }
 
-async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
-    let list = match load_watchlist(&cli.watchlist) {
+async fn once(cx: &Context, json: bool) -> ExitCode {
+    let settings = &cx.settings;
+    let list = match load_watchlist(&cx.watchlist) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -639,8 +655,11 @@ async fn sim(listen: SocketAddr, scenario: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(cli: &Cli, settings: Settings) -> ExitCode {
-    if let Err(code) = load_watchlist(&cli.watchlist) {
+async fn run(cx: Context) -> ExitCode {
+    for w in &cx.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Err(code) = load_watchlist(&cx.watchlist) {
         return code;
     }
     let token = tokio_util::sync::CancellationToken::new();
@@ -652,7 +671,7 @@ async fn run(cli: &Cli, settings: Settings) -> ExitCode {
     let ready = || {
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     };
-    match crate::daemon::run(settings, cli.watchlist.clone(), token, ready).await {
+    match crate::daemon::run(cx.settings, cx.watchlist, token, ready).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("yupiao run: {e:#}");
@@ -661,8 +680,9 @@ async fn run(cli: &Cli, settings: Settings) -> ExitCode {
     }
 }
 
-fn status(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
-    let list = watchlist::load(&cli.watchlist, crate::clock::today())
+fn status(cx: &Context, json: bool) -> ExitCode {
+    let settings = &cx.settings;
+    let list = watchlist::load(&cx.watchlist, crate::clock::today())
         .ok()
         .map(|(l, _)| l);
     match crate::status::gather(&settings.store.path, list.as_ref()) {

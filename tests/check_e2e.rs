@@ -236,3 +236,72 @@ fn check_counts_in_words_one_entry_and_two_entries() {
     );
     assert!(out.stdout.contains("2 候补 waitlists"), "{out}");
 }
+
+#[test]
+fn settings_problems_are_all_reported_like_watch_list_problems() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(
+        dir.path(),
+        &watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])]),
+    );
+    write_file(
+        dir.path(),
+        "yupiao.toml",
+        "[upstream]\nmin_interval = \"1s\"\n\n[email]\nhots = \"mail.example.com\"\nsecurity = \"ssl\"\ntimeout = \"soon\"\n",
+    );
+    let out = yupiao(dir.path())
+        .arg("check")
+        .env("YUPIAO__EMAIL__PASWORD", "hunter2-Zq8vX")
+        .run_blocking();
+    out.assert_code(2);
+    for want in [
+        "yupiao.toml:2:16: warning: min_interval = 1s is below 3s: 12306 throttles fast clients",
+        "yupiao.toml:5:1: unknown key \"hots\" in [email] (did you mean \"host\"?)",
+        "yupiao.toml:6:12: security = \"ssl\" is not allowed (allowed: starttls, tls, none)",
+        "yupiao.toml:7:11: timeout = \"soon\" is not a duration",
+        "$YUPIAO__EMAIL__PASWORD: unknown key \"pasword\" in [email] (did you mean YUPIAO__EMAIL__PASSWORD?)",
+        "yupiao.toml: 4 errors",
+    ] {
+        assert!(out.stderr.contains(want), "missing {want:?}\n{out}");
+    }
+    assert!(
+        !out.stderr
+            .lines()
+            .any(|l| l.starts_with("yupiao.toml") && l.contains("PASWORD")),
+        "the variable is not blamed on the file\n{out}"
+    );
+    assert!(!out.all_text().contains("hunter2-Zq8vX"), "{out}");
+    assert!(!out.stderr.contains("enum Security"), "no serde wording\n{out}");
+}
+
+#[test]
+fn a_settings_syntax_error_on_a_secret_shows_where_never_the_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(
+        dir.path(),
+        &watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])]),
+    );
+    for (text, secret) in [
+        (
+            "[email]\nusername = \"me\"\npassword = SMTPPASS-9f8e7d\n",
+            "SMTPPASS-9f8e7d",
+        ),
+        (
+            "[rail]\ncookie = \"JSESSIONID=abc123\" tk=Tk-5e4d3c\n",
+            "Tk-5e4d3c",
+        ),
+    ] {
+        write_file(dir.path(), "yupiao.toml", text);
+        for command in ["check", "run"] {
+            let out = yupiao(dir.path()).arg(command).run_blocking();
+            out.assert_code(2);
+            assert!(out.stderr.contains("yupiao.toml:"), "{out}");
+            assert!(out.stderr.contains("TOML syntax error"), "{out}");
+            assert!(
+                !out.all_text().contains(secret),
+                "{command} printed the secret\n{out}"
+            );
+            assert!(!out.all_text().contains("JSESSIONID"), "{command}\n{out}");
+        }
+    }
+}
