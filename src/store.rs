@@ -220,8 +220,13 @@ const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Something went wrong with the database; every message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: no database here yet; `yupiao run` or `yupiao once` creates it (or check [store] path)")]
+    #[error(
+        "no yupiao database at {path}: `yupiao run` creates it; if the daemon uses another one, \
+         name its settings with --config FILE (or set [store] path there)"
+    )]
     Missing { path: String },
+    #[error("{0}")]
+    Unreadable(String),
     #[error("{path}: cannot open the database: {source}; check [store] path and its permissions")]
     Open { path: String, source: rusqlite::Error },
     #[error(
@@ -558,6 +563,21 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<OutboxRow> {
 const OUTBOX_COLUMNS: &str = "id, created_at, watch, kind, recipients, subject, body_text, \
      body_html, state, attempts, next_attempt_at, last_error, sent_at, server_answer";
 
+/// `file:/var/lib/yupiao/yupiao.db?mode=ro`: SQLite's URI form of `path` (`%`, `?` and `#`
+/// escaped, the rest as is).
+fn sqlite_uri(path: &Path, query: &str) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    format!("{uri}?{query}")
+}
+
 /// Refuses files that are not ours, or are from a newer yupiao.
 fn check_identity(path: &Path, app_id: i32, version: i64, objects: i64) -> Result<(), StoreError> {
     let path = path.display().to_string();
@@ -588,9 +608,25 @@ fn is_not_a_database(e: &rusqlite::Error) -> bool {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`, for the one writer.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Store::open_writable(path, true)
+    }
+
+    /// Opens an existing database for writing (`orders cancel`, `orders refund`): a command
+    /// that acts on what the daemon stored must never start an empty database of its own.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.try_exists().unwrap_or(true) {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        Store::open_writable(path, false)
+    }
+
+    fn open_writable(path: &Path, create: bool) -> Result<Store, StoreError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
         let mut store = Store::connect(path, flags)?;
         let mode: String = store
             .conn
@@ -611,25 +647,53 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database without writing to it (for `status` while the daemon runs).
+    /// Opens an existing database without writing to it (`status`, `orders`), while the daemon
+    /// runs or not, by a user who may read the files but not write the directory.
+    ///
+    /// A WAL database opened read-only needs its `-shm` index: SQLite uses the daemon's when it
+    /// runs (it exists while a writer is connected, and reading it is enough), and otherwise
+    /// would have to create one, which fails in a directory we may not write. With no `-wal`
+    /// file there is no writer and nothing outside the main file, so the file is then opened as
+    /// `immutable`, which needs no index at all.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing {
-                path: path.display().to_string(),
-            });
+        let display = path.display().to_string();
+        match std::fs::File::open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { path: display });
+            }
+            Err(e) => {
+                return Err(StoreError::Unreadable(crate::diagnostic::unreadable(
+                    path,
+                    "the database",
+                    &e,
+                )));
+            }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let store = Store::connect(path, flags)?;
-        let (app_id, version, objects) = store.identity().map_err(|e| store.open_error(e))?;
+        let flags =
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let opened = Store::connect_uri(path, &sqlite_uri(path, "mode=ro"), flags)
+            .and_then(|s| s.identity().map_err(|e| s.open_error(e)).map(|id| (s, id)));
+        let (store, (app_id, version, objects)) = match opened {
+            Ok(ok) => ok,
+            Err(first) => {
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                if PathBuf::from(&wal).try_exists().unwrap_or(true) {
+                    return Err(first);
+                }
+                let s = Store::connect_uri(path, &sqlite_uri(path, "mode=ro&immutable=1"), flags)?;
+                let id = s.identity().map_err(|e| s.open_error(e))?;
+                (s, id)
+            }
+        };
         check_identity(path, app_id, version, objects)?;
         if version == 0 {
-            return Err(StoreError::Missing {
-                path: path.display().to_string(),
-            });
+            return Err(StoreError::Missing { path: display });
         }
         if version < SCHEMA_VERSION {
             return Err(StoreError::OlderSchema {
-                path: path.display().to_string(),
+                path: display,
                 found: version,
                 known: SCHEMA_VERSION,
             });
@@ -701,6 +765,22 @@ impl Store {
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| store.open_error(e))?;
+        Ok(store)
+    }
+
+    fn connect_uri(path: &Path, uri: &str, flags: OpenFlags) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(uri, flags).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
         })?;

@@ -74,7 +74,9 @@ pub fn settings_file_in(
         };
     }
     let local = PathBuf::from("yupiao.toml");
-    if present(&local) {
+    // Only a file we can see: `sudo -u yupiao yupiao …` run from someone's private home
+    // directory must go on to the system file, not stop at a directory it may not look into.
+    if local.try_exists().unwrap_or(false) {
         return Found {
             path: Some(local),
             source: Source::WorkingDirectory,
@@ -96,10 +98,11 @@ pub fn settings_file_in(
     }
 }
 
-/// Exists, or cannot even be looked at (a directory we may not enter): either way it is there
-/// for the user, who must hear why it cannot be read.
+/// Exists, or cannot even be looked at because its directory (which exists) is closed to us:
+/// either way it is there for the user, who must hear why it cannot be read.
 fn present(path: &Path) -> bool {
-    path.try_exists().unwrap_or(true)
+    path.try_exists()
+        .unwrap_or_else(|_| path.parent().is_some_and(|d| d.try_exists().unwrap_or(true)))
 }
 
 /// The watch list: `--watchlist`, else `[daemon] watchlist`, else `./watchlist.toml`.

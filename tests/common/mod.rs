@@ -70,6 +70,8 @@ pub struct Yupiao {
     args: Vec<String>,
     env: Vec<(String, String)>,
     timeout: Duration,
+    /// Run through this command first (`setpriv …` to drop root).
+    wrapper: Vec<String>,
 }
 
 impl Yupiao {
@@ -79,7 +81,20 @@ impl Yupiao {
             args: Vec::new(),
             env: Vec::new(),
             timeout: RUN_TIMEOUT,
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Runs as a user without special rights: as root (where file modes do not apply) through
+    /// `setpriv` as nobody; otherwise as the test's own user. The files the run needs must be
+    /// readable by others.
+    pub fn unprivileged(mut self) -> Yupiao {
+        if running_as_root() {
+            self.wrapper = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                .map(String::from)
+                .to_vec();
+        }
+        self
     }
 
     /// Points the binary at `sim`, with test pacing (20 ms, no jitter).
@@ -110,7 +125,15 @@ impl Yupiao {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_yupiao"));
+        let bin = env!("CARGO_BIN_EXE_yupiao");
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.args(&self.args)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
@@ -124,6 +147,19 @@ impl Yupiao {
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
+    }
+
+    /// Spawns the command (a daemon) with stdout and stderr going to `log_path`.
+    pub fn spawn_logged(&self, log_path: &Path) -> Daemon {
+        let log = std::fs::File::create(log_path).expect("create the daemon log");
+        let mut cmd = self.command();
+        cmd.stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn yupiao");
+        Daemon {
+            child,
+            log_path: log_path.to_path_buf(),
+        }
     }
 
     /// Runs to completion from async code (the simulator keeps serving meanwhile); panics when the
@@ -183,6 +219,25 @@ impl Yupiao {
             stderr: stderr.join().expect("stderr reader"),
         }
     }
+}
+
+/// Whether the tests run as root (file permissions do not stop root).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Sets the mode bits of `path` (`0o755`).
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
 
 // ---- JSON -------------------------------------------------------------------------------------
@@ -456,13 +511,9 @@ impl DaemonSetup {
     pub fn start(&self) -> Daemon {
         static STARTS: AtomicUsize = AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, Ordering::Relaxed);
-        let log_path = self.cwd.join(format!("daemon-{n}.log"));
-        let log = std::fs::File::create(&log_path).expect("create the daemon log");
-        let mut cmd = self.yupiao().arg("run").command();
-        cmd.stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log);
-        let child = cmd.spawn().expect("spawn yupiao run");
-        Daemon { child, log_path }
+        self.yupiao()
+            .arg("run")
+            .spawn_logged(&self.cwd.join(format!("daemon-{n}.log")))
     }
 }
 
