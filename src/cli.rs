@@ -399,7 +399,7 @@ async fn once(cx: &Context, json: bool) -> ExitCode {
     if json {
         for r in &results {
             let w = &list.watches[r.watch];
-            for line in json_lines(w, r.date, &r.outcome) {
+            for line in json_lines(w, r.date, &r.outcome, r.no_match.as_ref()) {
                 let _ = writeln!(out, "{line}");
             }
         }
@@ -525,16 +525,24 @@ async fn presale_days(client: &RailClient, settings: &Settings) -> u32 {
     }
 }
 
-/// The `--json` lines for one (watch, date): one per (train, seat), or one error line.
+/// The `--json` lines for one (watch, date): one per (train, seat), one error line, or one line
+/// saying why nothing matched.
 pub fn json_lines(
     w: &Watch,
     date: chrono::NaiveDate,
     outcome: &Result<Vec<TrainMatch>, crate::rail::client::RailError>,
+    no_match: Option<&crate::filter::NoMatch>,
 ) -> Vec<String> {
     let date_s = date.format("%Y-%m-%d").to_string();
     match outcome {
         Err(e) => {
             vec![serde_json::json!({"watch": w.name, "date": date_s, "error": e.to_string()}).to_string()]
+        }
+        Ok(trains) if trains.is_empty() => {
+            let Some(why) = no_match else {
+                return Vec::new();
+            };
+            vec![no_match_json(&w.name, &date_s, why).to_string()]
         }
         Ok(trains) => trains
             .iter()
@@ -559,6 +567,28 @@ pub fn json_lines(
             })
             .collect(),
     }
+}
+
+/// `{"watch","date","matched":0,"returned":12,"dropped":[{"reason":…,"count":9,"text":…}],"summary":…}`.
+pub fn no_match_json(watch: &str, date: &str, why: &crate::filter::NoMatch) -> serde_json::Value {
+    let dropped: Vec<serde_json::Value> = why
+        .dropped
+        .iter()
+        .map(|(d, n)| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            v["count"] = (*n).into();
+            v["text"] = d.describe(*n).into();
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "watch": watch,
+        "date": date,
+        "matched": 0,
+        "returned": why.returned,
+        "dropped": dropped,
+        "summary": why.to_string(),
+    })
 }
 
 fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchResult]) {
@@ -586,7 +616,8 @@ fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchRe
                     let _ = writeln!(out, "  {}  查询失败: {e}", r.date);
                 }
                 Ok(trains) if trains.is_empty() => {
-                    let _ = writeln!(out, "  {}  没有符合条件的车次", r.date);
+                    let why = r.no_match.as_ref().map(|w| format!("：{w}")).unwrap_or_default();
+                    let _ = writeln!(out, "  {}  没有符合条件的车次{why}", r.date);
                 }
                 Ok(trains) => {
                     for t in trains {
@@ -599,18 +630,26 @@ fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchRe
                                     .map(|p| format!(" ¥{:.1}", price_yuan(p)))
                                     .unwrap_or_default();
                                 let mark = if s.available { " ✓" } else { "" };
-                                format!("{} {}{}{}", s.seat.name(), s.raw, price, mark)
+                                let on_sale = t
+                                    .sale_time
+                                    .as_deref()
+                                    .filter(|_| s.raw.trim() == "*")
+                                    .and_then(crate::notify::render::on_sale_text)
+                                    .map(|t| format!(" ({t})"))
+                                    .unwrap_or_default();
+                                format!("{} {}{on_sale}{}{}", s.seat.name(), s.raw, price, mark)
                             })
                             .collect();
                         let _ = writeln!(
                             out,
-                            "  {}  {:<6} {} {} → {} {}  历时{}  {}{}",
+                            "  {}  {:<6} {} {} → {} {}{}  历时{}  {}{}",
                             r.date,
                             t.station_train_code,
                             t.from_name,
                             t.start_time,
                             t.to_name,
                             t.arrive_time,
+                            crate::notify::render::arrival_day(t),
                             t.lishi,
                             cells.join("  "),
                             if t.bookable { "" } else { "  (不可预订)" }

@@ -239,17 +239,29 @@ fn how_to_stop(watch_name: &str) -> String {
     format!("不想再收到这条提醒：编辑 watchlist.toml，删除或修改 name = \"{watch_name}\" 的 [[watch]]。")
 }
 
-/// `14:44 开 → 15:53 到，历时 1小时9分`, with `（次日）` when the arrival is on a later day.
-fn times(train: &TrainMatch) -> String {
+/// `（次日）` when the train arrives the day after it leaves (`（第3天）` two days later), else
+/// nothing: from the departure time and the duration, as 12306 gives no arrival date.
+pub fn arrival_day(train: &TrainMatch) -> String {
     let days_later = match (minutes(&train.start_time), minutes(&train.lishi)) {
         (Some(start), Some(len)) => (start + len) / (24 * 60),
         _ => 0,
     };
-    let later = match days_later {
+    match days_later {
         0 => String::new(),
         1 => "（次日）".to_string(),
         n => format!("（第{}天）", n + 1),
-    };
+    }
+}
+
+/// `12-06 13:30 起售` from `sale_time` (`202612061330`, row field 55); `None` when unreadable.
+pub fn on_sale_text(sale_time: &str) -> Option<String> {
+    let t = chrono::NaiveDateTime::parse_from_str(sale_time.trim(), "%Y%m%d%H%M").ok()?;
+    Some(format!("{} 起售", t.format("%m-%d %H:%M")))
+}
+
+/// `14:44 开 → 15:53 到，历时 1小时9分`, with `（次日）` when the arrival is on a later day.
+fn times(train: &TrainMatch) -> String {
+    let later = arrival_day(train);
     format!(
         "{} 开 → {} 到{later}，历时 {}",
         train.start_time,
@@ -405,6 +417,7 @@ pub(crate) mod tests {
             lishi: "01:09".to_string(),
             bookable: true,
             seats,
+            sale_time: None,
         }
     }
 
@@ -528,6 +541,12 @@ pub(crate) mod tests {
         t.arrive_time = "07:05".into();
         t.lishi = "08:55".into();
         assert_eq!(times(&t), "22:10 开 → 07:05 到（次日），历时 8小时55分");
+    }
+
+    #[test]
+    fn sale_times_read_as_month_day_and_time() {
+        assert_eq!(on_sale_text("202612061330").as_deref(), Some("12-06 13:30 起售"));
+        assert_eq!(on_sale_text("soon"), None);
     }
 
     #[test]

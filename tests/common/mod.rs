@@ -278,7 +278,15 @@ pub fn error_lines(lines: &[Value]) -> Vec<&Value> {
 
 /// `once --json` lines that describe a (train, seat).
 pub fn seat_lines(lines: &[Value]) -> Vec<&Value> {
-    lines.iter().filter(|l| l.get("error").is_none()).collect()
+    lines
+        .iter()
+        .filter(|l| l.get("error").is_none() && l.get("matched").is_none())
+        .collect()
+}
+
+/// `once --json` lines that say why nothing matched a (watch, date).
+pub fn no_match_lines(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l.get("matched").is_some()).collect()
 }
 
 // ---- dates ------------------------------------------------------------------------------------
