@@ -719,17 +719,15 @@ async fn run(cx: Context) -> ExitCode {
     }
 }
 
+/// `status` shows the list the daemon runs, as recorded in the database, never the file.
 fn status(cx: &Context, json: bool) -> ExitCode {
-    let settings = &cx.settings;
-    let list = watchlist::load(&cx.watchlist, crate::clock::today())
-        .ok()
-        .map(|(l, _)| l);
-    match crate::status::gather(&settings.store.path, list.as_ref()) {
+    let now = crate::clock::now();
+    match crate::status::gather(&cx.settings.store.path, now) {
         Ok(report) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
-                print!("{}", crate::status::render_text(&report, crate::clock::now()));
+                print!("{}", crate::status::render_text(&report, now));
             }
             ExitCode::SUCCESS
         }

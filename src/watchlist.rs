@@ -507,30 +507,38 @@ impl Watch {
 /// An unreadable file is a single diagnostic at 1:1; `file` in every diagnostic is `path` as
 /// given. See [`parse`] for the rest.
 pub fn load(path: &Path, today: NaiveDate) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &file, today, StationTable::embedded()),
-        Err(e) => {
-            let message = match e.kind() {
-                std::io::ErrorKind::NotFound => format!(
-                    "cannot read the watch list: {e}; create it with one [[watch]] table per route \
-                     (see the watch list format in the README), or name another with --watchlist \
-                     or [daemon] watchlist in yupiao.toml"
-                ),
-                std::io::ErrorKind::InvalidData => {
-                    format!("cannot read the watch list: {e}; save it as UTF-8")
-                }
-                _ => crate::diagnostic::unreadable(path, "the watch list", &e),
-            };
-            Err(vec![Diagnostic {
-                file,
-                line: 1,
-                col: 1,
-                severity: Severity::Error,
-                message,
-            }])
+    let text = read(path).map_err(|d| vec![d])?;
+    parse(
+        &text,
+        &path.display().to_string(),
+        today,
+        StationTable::embedded(),
+    )
+}
+
+/// The text of the watch list at `path`, or why it cannot be read (a diagnostic at 1:1). The
+/// daemon reads the text itself to remember which content it runs.
+pub fn read(path: &Path) -> Result<String, Diagnostic> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let message = match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "cannot read the watch list: {e}; create it with one [[watch]] table per route \
+                 (see the watch list format in the README), or name another with --watchlist \
+                 or [daemon] watchlist in yupiao.toml"
+            ),
+            std::io::ErrorKind::InvalidData => {
+                format!("cannot read the watch list: {e}; save it as UTF-8")
+            }
+            _ => crate::diagnostic::unreadable(path, "the watch list", &e),
+        };
+        Diagnostic {
+            file: path.display().to_string(),
+            line: 1,
+            col: 1,
+            severity: Severity::Error,
+            message,
         }
-    }
+    })
 }
 
 /// Parses and validates a watch list (the format is in the [module docs](self)).

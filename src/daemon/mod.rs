@@ -37,7 +37,7 @@ use crate::notify::{self, Mailer, SendError};
 use crate::poll::{self, Skip};
 use crate::rail::client::RailClient;
 use crate::stations::StationTable;
-use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
+use crate::store::{CycleEmail, CyclePoll, Fact, NewEmail, PollOutcome, Store, WatchStatus};
 use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 
 mod callback;
@@ -151,9 +151,31 @@ impl Shared {
     }
 }
 
-/// Loads the watch list, printing nothing: the caller decides how to report diagnostics.
-fn load_list(path: &Path) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
-    watchlist::load(path, clock::today())
+/// Loads the watch list, printing nothing: the caller decides how to report diagnostics. Also
+/// returns the text it was read from, for the record of what runs.
+fn load_list(path: &Path) -> Result<(WatchList, Vec<Diagnostic>, String), Vec<Diagnostic>> {
+    let text = watchlist::read(path).map_err(|d| vec![d])?;
+    let (list, warnings) = watchlist::parse(
+        &text,
+        &path.display().to_string(),
+        clock::today(),
+        StationTable::embedded(),
+    )?;
+    Ok((list, warnings, text))
+}
+
+/// Records in the database which list runs from now on (for `status`).
+async fn record_running_list(shared: &Arc<Shared>, text: &str, list: &WatchList, now: DateTime<FixedOffset>) {
+    let path = std::path::absolute(&shared.watchlist_path).unwrap_or_else(|_| shared.watchlist_path.clone());
+    let record = crate::status::RunningList::of(&path, text, now, list);
+    let json = serde_json::to_string(&record).expect("the running list serializes");
+    let res = shared
+        .db
+        .call(move |s| s.set_fact(Fact::RunningList, &json, now))
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "cannot record the running watch list");
+    }
 }
 
 fn diagnostics_text(diags: &[Diagnostic]) -> String {
@@ -178,7 +200,7 @@ pub async fn run(
     }
     let lock = Store::lock_for_daemon(&db_path)?;
     let store = Store::open(&db_path)?;
-    let (list, warnings) = load_list(&watchlist_path).map_err(|d| {
+    let (list, warnings, list_text) = load_list(&watchlist_path).map_err(|d| {
         anyhow::anyhow!(
             "{}\nthe watch list has errors; fix them and start again",
             diagnostics_text(&d)
@@ -243,6 +265,7 @@ pub async fn run(
             s.clear_fact(Fact::WatchlistError)
         })
         .await?;
+    record_running_list(&shared, &list_text, &shared.list(), now).await;
 
     let initial = shared.list();
     // tokio-cron-scheduler passes every tick through bounded broadcast channels (200 by
@@ -293,7 +316,14 @@ pub async fn run(
             "in-flight work did not finish in time; abandoning it"
         );
     }
-    let _ = shared.db.call(|s| s.clear_fact(Fact::DaemonPid)).await;
+    let stopped = clock::now();
+    let _ = shared
+        .db
+        .call(move |s| {
+            s.clear_fact(Fact::DaemonPid)?;
+            s.set_fact(Fact::DaemonStoppedAt, &stopped.to_rfc3339(), stopped)
+        })
+        .await;
     drop(lock);
     tracing::info!("stopped");
     Ok(())
@@ -475,6 +505,9 @@ async fn poll_watches(
         }
     }
     let mut deferred: BTreeSet<String> = BTreeSet::new();
+    // What each answered (watch, date) saw; decided and recorded together after the loop, so
+    // that one cycle sends each person one email per train and date (see `record_cycle`).
+    let mut seen: Vec<Seen> = Vec::new();
     for pq in &plan.queries {
         shared.beat();
         if in_backoff(shared) {
@@ -490,20 +523,16 @@ async fn poll_watches(
                 for &(i, date) in &pq.users {
                     let w = &selected[i];
                     let matches = filter::select(&page, w, date, StationTable::embedded());
-                    match record(shared, w, date, matches, at).await {
-                        Err(e) => {
-                            tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
-                            outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
-                        }
-                        Ok(alerted) => {
-                            if outcomes[i].is_none() {
-                                outcomes[i] = Some(PollOutcome::Ok);
-                            }
-                            if w.grab.is_some() {
-                                spawn_grab(shared, w, date, alerted);
-                            }
-                        }
-                    }
+                    let no_match = matches
+                        .is_empty()
+                        .then(|| filter::explain(&page, w, StationTable::embedded()));
+                    seen.push(Seen {
+                        watch: i,
+                        date,
+                        at,
+                        matches,
+                        no_match,
+                    });
                 }
             }
             Err(e) => {
@@ -526,6 +555,26 @@ async fn poll_watches(
                 }
                 for &(i, _) in &pq.users {
                     outcomes[i] = Some(outcome.clone());
+                }
+            }
+        }
+    }
+    let answered: Vec<(usize, NaiveDate)> = seen.iter().map(|s| (s.watch, s.date)).collect();
+    match record_cycle(shared, &selected, seen).await {
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the poll cycle");
+            for (i, _) in &answered {
+                outcomes[*i] = Some(PollOutcome::Error(format!("database: {e}")));
+            }
+        }
+        Ok(alerted) => {
+            for ((i, date), alerted) in answered.iter().zip(alerted) {
+                if outcomes[*i].is_none() {
+                    outcomes[*i] = Some(PollOutcome::Ok);
+                }
+                let w = &selected[*i];
+                if w.grab.is_some() {
+                    spawn_grab(shared, w, *date, alerted);
                 }
             }
         }
@@ -646,53 +695,103 @@ fn spawn_grab(shared: &Arc<Shared>, w: &Watch, date: NaiveDate, seats_appeared: 
     });
 }
 
-/// Decides and records one successful poll of (watch, date); queues the alert email in the
-/// same transaction. True when an alert was queued (seats appeared).
-async fn record(
-    shared: &Arc<Shared>,
-    w: &Watch,
+/// One answered (watch, date) of a cycle.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// Index into the cycle's selected watches.
+    watch: usize,
     date: NaiveDate,
+    /// When the answer arrived.
+    at: DateTime<FixedOffset>,
     matches: Vec<TrainMatch>,
-    now: DateTime<FixedOffset>,
-) -> Result<bool, crate::store::StoreError> {
+    no_match: Option<filter::NoMatch>,
+}
+
+/// Decides every answered (watch, date) of a cycle against its own stored state, groups the
+/// alerts into one email per person per train and date ([`notify::grouping`]), and writes the
+/// state, history, notes and emails in one transaction. Per `seen`: whether seats appeared (an
+/// alert was queued for it).
+async fn record_cycle(
+    shared: &Arc<Shared>,
+    selected: &[Watch],
+    seen: Vec<Seen>,
+) -> Result<Vec<bool>, crate::store::StoreError> {
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
     let gap = shared.settings.daemon.alert_min_gap;
-    let watch = w.clone();
     let rail_url = shared.client.base_url().to_string();
-    let recipients = shared.recipients_for(&w.notify);
     let grab_enabled = shared.juhe.is_some() && !shared.settings.juhe.dry_run;
-    let alerted = shared
+    let watches: Vec<Watch> = selected.to_vec();
+    let recipients: Vec<Vec<String>> = watches.iter().map(|w| shared.recipients_for(&w.notify)).collect();
+    let (alerted, subjects) = shared
         .db
         .call(move |s| {
-            let prev = s.previous(&watch.name, date)?;
-            let decision = decide::decide(&prev, date, &matches, now, gap);
-            for (key, st) in &decision.changes {
-                tracing::info!(watch = %watch.name, %date, train = %key.train, seat = %key.seat, left = %st.raw, available = st.available, "seat changed");
-            }
-            let email = (!decision.alert.is_empty()).then(|| {
-                let mut c = notify::render_seat_alert(&watch, date, &decision.alert, &rail_url);
-                if watch.grab.is_some() {
-                    let note = if grab_enabled {
-                        "这是抢票监视：yupiao 正在通过聚合下抢票单，下单结果会另行通知。"
-                    } else {
-                        "这是抢票监视，但 [juhe] enabled = false：yupiao 只发提醒，没有下单。"
-                    };
-                    c.text.push_str(&format!("\n{note}\n"));
-                    c.html = c.html.replacen("</body>", &format!("<p><b>{note}</b></p></body>"), 1);
+            let mut decisions = Vec::with_capacity(seen.len());
+            for p in &seen {
+                let (w, date) = (&watches[p.watch], p.date);
+                let prev = s.previous(&w.name, date)?;
+                let decision = decide::decide(&prev, date, &p.matches, p.at, gap);
+                for (key, st) in &decision.changes {
+                    tracing::info!(watch = %w.name, %date, train = %key.train, seat = %key.seat, left = %st.raw, available = st.available, "seat changed");
                 }
-                NewEmail { kind: "alert".into(), recipients, subject: c.subject, text: c.text, html: c.html }
-            });
-            let subject = email.as_ref().map(|e| e.subject.clone());
-            s.record_poll(&watch.name, date, now, &decision, email)?;
-            tracing::debug!(watch = %watch.name, %date, trains = matches.len(), "polled");
-            Ok::<_, crate::store::StoreError>(subject)
+                tracing::debug!(watch = %w.name, %date, trains = p.matches.len(), "polled");
+                decisions.push(decision);
+            }
+            let appeared: Vec<notify::grouping::Appeared<'_>> = seen
+                .iter()
+                .zip(&decisions)
+                .filter(|(_, d)| !d.alert.is_empty())
+                .map(|(p, d)| notify::grouping::Appeared {
+                    watch: &watches[p.watch],
+                    date: p.date,
+                    trains: &d.alert,
+                    recipients: &recipients[p.watch],
+                })
+                .collect();
+            let emails: Vec<CycleEmail> = notify::grouping::group(&appeared)
+                .iter()
+                .map(|g| {
+                    let c = notify::render_grouped_alert(g, &rail_url, grab_enabled);
+                    CycleEmail {
+                        email: NewEmail {
+                            kind: "alert".into(),
+                            recipients: g.recipients.clone(),
+                            subject: c.subject,
+                            text: c.text,
+                            html: c.html,
+                        },
+                        serves: g.watch_names(),
+                    }
+                })
+                .collect();
+            let polls: Vec<CyclePoll<'_>> = seen
+                .iter()
+                .zip(&decisions)
+                .map(|(p, decision)| CyclePoll {
+                    watch: &watches[p.watch].name,
+                    date: p.date,
+                    at: p.at,
+                    decision,
+                    no_match: p.no_match.as_ref().and_then(|n| serde_json::to_string(n).ok()),
+                })
+                .collect();
+            s.record_cycle(&polls, &emails)?;
+            let alerted: Vec<bool> = decisions.iter().map(|d| !d.alert.is_empty()).collect();
+            let subjects: Vec<(String, String)> = emails
+                .iter()
+                .map(|e| (e.serves.join(", "), e.email.subject.clone()))
+                .collect();
+            Ok::<_, crate::store::StoreError>((alerted, subjects))
         })
         .await?;
-    let queued = alerted.is_some();
-    if let Some(subject) = alerted {
-        tracing::info!(watch = %w.name, %date, %subject, "alert queued");
+    for (watches, subject) in &subjects {
+        tracing::info!(watch = %watches, %subject, "alert queued");
+    }
+    if !subjects.is_empty() {
         shared.wake_outbox.notify_one();
     }
-    Ok(queued)
+    Ok(alerted)
 }
 
 /// Delivers queued emails; transient failures are retried with backoff, permanent ones marked.
@@ -862,12 +961,12 @@ fn same_search(a: &Watch, b: &Watch) -> bool {
 /// Applies an edited watch list, or keeps the running one and records why the edit was refused.
 async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     let now = clock::now();
-    let new = match load_list(&shared.watchlist_path) {
-        Ok((list, warnings)) => {
+    let (new, text) = match load_list(&shared.watchlist_path) {
+        Ok((list, warnings, text)) => {
             for w in &warnings {
                 tracing::warn!("{w}");
             }
-            list
+            (list, text)
         }
         Err(diags) => {
             let text = diagnostics_text(&diags);
@@ -917,6 +1016,7 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     stopped.extend(w_stopped);
     *shared.list.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
     let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
+    record_running_list(shared, &text, &shared.list(), now).await;
     tracing::info!(
         started = %names_text(&started),
         stopped = %names_text(&stopped),

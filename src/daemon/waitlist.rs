@@ -83,7 +83,10 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
             .unwrap_or_else(|p| p.into_inner())
             .get(&k)
             .copied();
-        if last.is_some_and(|l| now - l < every) {
+        if let Some(l) = last.filter(|l| now - *l < every) {
+            // Say when it will really look again, not the skipped tick.
+            let next = Some(l + every);
+            let _ = shared.db.call(move |s| s.set_next_run(&k, next)).await;
             return;
         }
     }
