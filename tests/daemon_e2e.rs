@@ -492,14 +492,17 @@ async fn throttling_backs_off_then_recovers() {
         .wait_until("status to show the backoff", WAIT, async || {
             let s = setup.status_json().await;
             let w = watch_of(&s, "限流").clone();
+            // While backing off, status says so instead of a next-run time.
             (w["outcome"]
                 .as_str()
                 .is_some_and(|o| o.starts_with("throttled: "))
-                && u64_of(&w, "backoff_level") >= 1)
+                && u64_of(&w, "backoff_level") >= 1
+                && w["next"]["state"] == "backoff")
                 .then_some(w)
         })
         .await;
     assert!(s["backoff_until"].is_string(), "{s:#}");
+    assert!(s["next"]["until"].is_string(), "{s:#}");
     // Seats appear while 12306 refuses us: the alert is due but cannot be seen yet.
     sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
 
@@ -784,5 +787,38 @@ async fn a_first_start_groups_each_watchs_dates_and_shared_trains_into_one_email
     ] {
         assert!(g.text.contains(&want), "missing {want:?}\n{}", g.text);
     }
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misconfigured_mail_server_is_explained_in_the_log_and_in_status() {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
+    // A plain server, but the default security (starttls).
+    let smtp = TestSmtpServer::start().expect("start aiosmtpd");
+    let dir = dir_with(&[g8294("邮件", d)]);
+    let setup = DaemonSetup::new(dir.path(), &sim)
+        .smtp(smtp.port)
+        .env("YUPIAO__EMAIL__SECURITY", "starttls");
+    let mut daemon = setup.start();
+    daemon.wait_for_log("email not delivered; will retry", WAIT).await;
+    let hint = "email.security = \"none\" for a loopback or plain server";
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("email not delivered; will retry"))
+        .expect("the retry line");
+    assert!(line.contains(hint), "{line}");
+    let s = setup.status_json().await;
+    assert_eq!(s["email_problem"]["state"], "pending", "{s:#}");
+    assert!(
+        s["email_problem"]["error"].as_str().unwrap_or("").contains(hint),
+        "{s:#}"
+    );
+    let text = setup.status_text().await;
+    assert!(text.contains("email problem: \"【余票】G8294"), "{text}");
+    assert!(text.contains(hint), "{text}");
+    assert!(smtp.messages().is_empty());
     assert_eq!(daemon.sigterm().await, Some(0));
 }

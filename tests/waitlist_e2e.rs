@@ -672,6 +672,21 @@ async fn an_expired_session_sends_one_email_then_recovers_when_the_cookie_change
     assert_eq!(w["status_code"], "04", "the last order seen is kept: {status:#}");
     let text = setup.status_text().await;
     assert!(text.contains("12306 session EXPIRED"), "{text}");
+    // No stale next-run time while quiet: why, and when it really looks again (within the hour).
+    assert_eq!(w["next"]["state"], "quiet_session", "{status:#}");
+    let next_check = w["next"]["next_check"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("no next check: {status:#}"));
+    let now = yupiao::clock::now();
+    assert!(
+        next_check > now && next_check <= now + chrono::TimeDelta::hours(1),
+        "{next_check} {status:#}"
+    );
+    assert!(
+        text.contains("next run  quiet: 12306 session expired, next check "),
+        "{text}"
+    );
 
     // The user logs in again and pastes the new cookie: the daemon notices within a few polls.
     sim.set_session_cookie(NEW_TK);
