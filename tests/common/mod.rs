@@ -63,7 +63,8 @@ impl std::fmt::Display for Output {
 /// One invocation of the `yupiao` binary, built up and then run.
 ///
 /// The child never inherits `YUPIAO_CONFIG`, any `YUPIAO__…` override or `RUST_LOG` from the test
-/// environment, and runs in `cwd` (a temp dir), so no stray `./yupiao.toml` is picked up.
+/// environment, runs in `cwd` (a temp dir), so no stray `./yupiao.toml` is picked up, and looks
+/// for the system settings in a directory that does not exist (unless a test names one).
 #[derive(Debug, Clone)]
 pub struct Yupiao {
     cwd: PathBuf,
@@ -145,6 +146,8 @@ impl Yupiao {
                 cmd.env_remove(&key);
             }
         }
+        // A machine with yupiao installed has /etc/yupiao/yupiao.toml: tests never read it.
+        cmd.env("YUPIAO_ETC_DIR", "/nonexistent/yupiao-tests-etc");
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
