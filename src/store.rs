@@ -1192,13 +1192,15 @@ impl Store {
     }
 
     /// Why the oldest still-pending email of a watch has not gone out yet (its last attempt's
-    /// error), if it has been tried.
+    /// error), if it has been tried. An email filed under another watch that also serves this
+    /// one counts (as in [`Store::outbox_counts`]).
     pub fn pending_email_error(&self, watch: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT last_error FROM outbox WHERE watch = ?1 AND state = 'pending'
-                 AND last_error IS NOT NULL ORDER BY id LIMIT 1",
+                "SELECT last_error FROM outbox
+                 WHERE (watch = ?1 OR id IN (SELECT outbox_id FROM outbox_serves WHERE watch = ?1))
+                 AND state = 'pending' AND last_error IS NOT NULL ORDER BY id LIMIT 1",
             )?
             .query_row([watch], |r| r.get(0))
             .optional()?)
@@ -2478,6 +2480,16 @@ mod tests {
             );
         }
         assert_eq!(store.email(1).unwrap().unwrap().watch, "提醒");
+        // Why it has not gone out yet shows for every watch it serves.
+        store.mark_retry(1, "smtp down", at(1)).unwrap();
+        for w in ["提醒", "抢票"] {
+            assert_eq!(
+                store.pending_email_error(w).unwrap().as_deref(),
+                Some("smtp down"),
+                "{w}"
+            );
+        }
+        assert_eq!(store.pending_email_error("别的").unwrap(), None);
     }
 
     #[test]
