@@ -3,14 +3,16 @@
 //! Shape (fetch → select → decide → store → notify, as in miniflux):
 //! - the **scheduler** (tokio-cron-scheduler, Beijing time) only marks watches *due*;
 //! - one **poller** task takes everything due, plans coalesced queries ([`crate::poll::plan`]),
-//!   sends them through the paced client, and for each (watch, date) runs the pure
-//!   [`crate::decide::decide`] and writes state, history and the alert email in one transaction.
-//!   Because there is one poller and "due" is a set, a watch never runs twice at once and a slow
-//!   poll never piles up queued runs;
-//! - one **outbox sender** delivers queued emails, retrying transient failures with backoff;
+//!   sends them through the paced client, runs the pure [`crate::decide::decide`] for each
+//!   answered (watch, date) against its own state, groups the cycle's alerts into one email per
+//!   person ([`crate::notify::grouping`]) and writes state, history, no-match notes and emails
+//!   in one transaction (`record_cycle`). Because there is one poller and "due" is a set, a
+//!   watch never runs twice at once and a slow poll never piles up queued runs;
+//! - one **outbox sender** ([`outbox`]) delivers queued emails, retrying transient failures with
+//!   backoff;
 //! - the **watch-list watcher** (the file itself, polled twice a second, and SIGHUP) reloads the list:
-//!   a valid edit applies at once, an invalid one is logged and shown in `status` while the last
-//!   good list keeps running.
+//!   a valid edit applies at once and is recorded as the running list (for `status`), an invalid
+//!   one is logged and shown in `status` while the last good list keeps running.
 //!
 //! Refusals (302, HTML, risk phrases, timeouts) back off the refused query alone, and the whole
 //! client only when refusals are client-wide — 12306 limits per address, but it also refuses a
@@ -1136,7 +1138,7 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     started.extend(w_started);
     stopped.extend(w_stopped);
     *shared.list.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
-    let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
+    let _ = shared.db.write(|s| s.clear_fact(Fact::WatchlistError)).await;
     record_running_list(shared, &text, &shared.list(), now).await;
     tracing::info!(
         started = %names_text(&started),

@@ -87,7 +87,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
         if let Some(l) = last.filter(|l| now - *l < every) {
             // Say when it will really look again, not the skipped tick.
             let next = Some(l + every);
-            let _ = shared.db.call(move |s| s.set_next_run(&k, next)).await;
+            let _ = shared.db.write(move |s| s.set_next_run(&k, next)).await;
             return;
         }
     }
