@@ -22,12 +22,13 @@ use crate::watchlist::{self, Diagnostic, Severity, Watch, WatchList};
 #[derive(Debug, Parser)]
 #[command(name = "yupiao", version, about, long_about = None)]
 pub struct Cli {
-    /// Settings file [default: $YUPIAO_CONFIG, else ./yupiao.toml if present, else built-in defaults]
+    /// Settings file [default: $YUPIAO_CONFIG, else ./yupiao.toml, else /etc/yupiao/yupiao.toml,
+    /// else built-in defaults]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Watch list
-    #[arg(long, global = true, value_name = "PATH", default_value = "watchlist.toml")]
-    pub watchlist: PathBuf,
+    /// Watch list [default: [daemon] watchlist in the settings, else ./watchlist.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub watchlist: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -99,22 +100,35 @@ pub enum OrdersAction {
     },
 }
 
-/// Resolves `--config`: explicit path (or `$YUPIAO_CONFIG`), else `./yupiao.toml` when present.
-fn settings_path(cli: &Cli) -> Option<PathBuf> {
-    let from_env = std::env::var_os("YUPIAO_CONFIG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    cli.config.clone().or(from_env).or_else(|| {
-        let p = PathBuf::from("yupiao.toml");
-        p.exists().then_some(p)
-    })
+/// What every command starts from: the settings, where they came from, and the watch list's path.
+struct Context {
+    settings: Settings,
+    found: crate::config::discover::Found,
+    watchlist: PathBuf,
+    /// Settings warnings (a fast `min_interval`): `check` prints them, `run` logs them.
+    warnings: Vec<Diagnostic>,
 }
 
-fn load_settings(cli: &Cli) -> Result<Settings, ExitCode> {
-    Settings::load(settings_path(cli).as_deref()).map_err(|e| {
-        eprintln!("{e}");
-        ExitCode::from(2)
-    })
+/// Finds and loads the settings; on any problem prints every one and returns exit code 2.
+fn load_context(cli: &Cli) -> Result<Context, ExitCode> {
+    let found = crate::config::discover::settings_file(cli.config.as_deref());
+    match Settings::load_checked(found.path.as_deref(), std::env::vars()) {
+        Ok((settings, warnings)) => {
+            let watchlist = crate::config::discover::watchlist_file(cli.watchlist.as_deref(), &settings);
+            Ok(Context {
+                settings,
+                found,
+                watchlist,
+                warnings,
+            })
+        }
+        Err(e) => {
+            print_diagnostics(&e.0);
+            let errors = e.0.iter().filter(|d| d.severity == Severity::Error).count();
+            eprintln!("{}: {}", found.describe(), count(errors, "error", "errors"));
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -133,10 +147,15 @@ fn load_watchlist(path: &Path) -> Result<WatchList, ExitCode> {
         Err(diags) => {
             print_diagnostics(&diags);
             let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-            eprintln!("{}: {errors} error(s); nothing was changed", path.display());
+            eprintln!("{}: {}", path.display(), count(errors, "error", "errors"));
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// `1 watch`, `2 watches`, `0 watches`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Initializes logging on stderr: level from `RUST_LOG`, else the settings; colours only on a
@@ -155,11 +174,11 @@ pub fn init_tracing(default_level: &str) {
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match load_settings(&cli) {
-        Ok(s) => s,
+    let cx = match load_context(&cli) {
+        Ok(cx) => cx,
         Err(code) => return code,
     };
-    init_tracing(&settings.log.level);
+    init_tracing(&cx.settings.log.level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -167,28 +186,29 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(dispatch(cli, settings))
+    runtime.block_on(dispatch(cli, cx))
 }
 
-async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
+async fn dispatch(cli: Cli, cx: Context) -> ExitCode {
+    let settings = &cx.settings;
     match &cli.command {
-        Command::Check => check(&cli, &settings),
+        Command::Check => check(&cx),
         Command::Stations { query } => stations(query),
-        Command::Once { json } => once(&cli, &settings, *json).await,
+        Command::Once { json } => once(&cx, *json).await,
         Command::Sim { listen, scenario } => sim(*listen, scenario.as_deref()).await,
-        Command::Run => run(&cli, settings).await,
+        Command::Run => run(cx).await,
         Command::Orders { json, action } => {
             let db = settings.store.path.clone();
             let result = match action {
                 None => crate::orders::list(&db, *json),
                 Some(OrdersAction::Show { out_order_no }) => crate::orders::show(&db, out_order_no),
                 Some(OrdersAction::Cancel { out_order_no }) => {
-                    crate::orders::cancel(&settings, out_order_no).await
+                    crate::orders::cancel(settings, out_order_no).await
                 }
                 Some(OrdersAction::Refund {
                     out_order_no,
                     passenger_id,
-                }) => crate::orders::refund(&settings, out_order_no, passenger_id).await,
+                }) => crate::orders::refund(settings, out_order_no, passenger_id).await,
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,
@@ -198,8 +218,8 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
                 }
             }
         }
-        Command::Status { json } => status(&cli, &settings, *json),
-        Command::TestEmail { to } => test_email(&settings, to.as_deref()).await,
+        Command::Status { json } => status(&cx, *json),
+        Command::TestEmail { to } => test_email(settings, to.as_deref()).await,
         Command::Demo { dir } => match crate::demo::run(dir.clone()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -210,8 +230,10 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
     }
 }
 
-fn check(cli: &Cli, settings: &Settings) -> ExitCode {
-    let list = match load_watchlist(&cli.watchlist) {
+fn check(cx: &Context) -> ExitCode {
+    let settings = &cx.settings;
+    print_diagnostics(&cx.warnings);
+    let list = match load_watchlist(&cx.watchlist) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -220,8 +242,13 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
         match crate::rail::after_nate::load_cookie(&settings.rail) {
             Ok(Some(_)) => {}
             Ok(None) => eprintln!(
-                "warning: {} [[waitlist]] entr(y/ies) but no [rail] cookie or cookie_file: they will report \"no 12306 session\"",
-                list.waitlists.len()
+                "warning: {} but no [rail] cookie or cookie_file: {} report \"no 12306 session\"",
+                count(list.waitlists.len(), "[[waitlist]] entry", "[[waitlist]] entries"),
+                if list.waitlists.len() == 1 {
+                    "it will"
+                } else {
+                    "they will"
+                }
             ),
             Err(e) => {
                 eprintln!("settings: {e:#}");
@@ -233,7 +260,9 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     if grabs > 0 {
         if !settings.juhe.enabled {
             eprintln!(
-                "note: {grabs} grab watch(es), but [juhe] enabled = false: they only alert, no order is placed"
+                "note: {}, but [juhe] enabled = false: {} only alert, no order is placed",
+                count(grabs, "grab watch", "grab watches"),
+                if grabs == 1 { "it will" } else { "they" }
             );
         } else {
             for (missing, key) in [
@@ -255,17 +284,14 @@ fn check(cli: &Cli, settings: &Settings) -> ExitCode {
     let plan = poll::plan(&list.watches, today, settings.upstream.presale_days);
     print_skipped(&list.watches, &plan, settings.upstream.presale_days, today);
     let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
-    let settings =
-        settings_path(cli).map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
     println!(
-        "{}: OK — {} watch(es), {} 候补 waitlist(s), {} date(s), {} distinct quer{} on sale now; settings: {}",
-        cli.watchlist.display(),
-        list.watches.len(),
-        list.waitlists.len(),
-        dates,
-        plan.queries.len(),
-        if plan.queries.len() == 1 { "y" } else { "ies" },
-        settings
+        "{}: OK — {}, {}, {}, {} on sale now; settings: {}",
+        cx.watchlist.display(),
+        count(list.watches.len(), "watch", "watches"),
+        count(list.waitlists.len(), "候补 waitlist", "候补 waitlists"),
+        count(dates, "date", "dates"),
+        count(plan.queries.len(), "distinct query", "distinct queries"),
+        cx.found.describe()
     );
     ExitCode::SUCCESS
 }
@@ -287,24 +313,63 @@ fn stations(query: &str) -> ExitCode {
         return ExitCode::from(1);
     }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "名称       电报码 pinyin                 简拼    城市");
-    for s in found {
-        let city = if s.country.is_empty() {
-            s.city.clone()
-        } else {
-            format!("{} ({})", s.city, s.country)
-        };
-        let _ = writeln!(
-            out,
-            "{:<10} {:<8} {:<22} {:<9} {}",
-            s.name, s.telecode, s.pinyin, s.short, city
-        );
-    }
+    let _ = out.write_all(stations_table(&found).as_bytes());
     ExitCode::SUCCESS
 }
 
-async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
-    let list = match load_watchlist(&cli.watchlist) {
+/// `text` padded with spaces to `cols` terminal columns (CJK characters take two).
+fn pad(text: &str, cols: usize) -> String {
+    let width = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(cols.saturating_sub(width)))
+}
+
+/// The `stations` table (pure): columns aligned by display width, not by character count.
+fn stations_table(found: &[&crate::stations::Station]) -> String {
+    let header = ["名称", "电报码", "pinyin", "简拼", "城市"];
+    let rows: Vec<[String; 5]> = found
+        .iter()
+        .map(|s| {
+            let city = if s.country.is_empty() {
+                s.city.clone()
+            } else {
+                format!("{} ({})", s.city, s.country)
+            };
+            [
+                s.name.clone(),
+                s.telecode.clone(),
+                s.pinyin.clone(),
+                s.short.clone(),
+                city,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(unicode_width::UnicodeWidthStr::width);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(unicode_width::UnicodeWidthStr::width(cell.as_str()));
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&pad(cell, widths[i] + 2));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    out
+}
+
+async fn once(cx: &Context, json: bool) -> ExitCode {
+    let settings = &cx.settings;
+    let list = match load_watchlist(&cx.watchlist) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -327,7 +392,7 @@ async fn once(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
     if json {
         for r in &results {
             let w = &list.watches[r.watch];
-            for line in json_lines(w, r.date, &r.outcome) {
+            for line in json_lines(w, r.date, &r.outcome, r.no_match.as_ref()) {
                 let _ = writeln!(out, "{line}");
             }
         }
@@ -477,16 +542,24 @@ fn print_skipped(watches: &[Watch], plan: &poll::Plan, presale_days: u32, ours: 
     }
 }
 
-/// The `--json` lines for one (watch, date): one per (train, seat), or one error line.
+/// The `--json` lines for one (watch, date): one per (train, seat), one error line, or one line
+/// saying why nothing matched.
 pub fn json_lines(
     w: &Watch,
     date: chrono::NaiveDate,
     outcome: &Result<Vec<TrainMatch>, crate::rail::client::RailError>,
+    no_match: Option<&crate::filter::NoMatch>,
 ) -> Vec<String> {
     let date_s = date.format("%Y-%m-%d").to_string();
     match outcome {
         Err(e) => {
             vec![serde_json::json!({"watch": w.name, "date": date_s, "error": e.to_string()}).to_string()]
+        }
+        Ok(trains) if trains.is_empty() => {
+            let Some(why) = no_match else {
+                return Vec::new();
+            };
+            vec![no_match_json(&w.name, &date_s, why).to_string()]
         }
         Ok(trains) => trains
             .iter()
@@ -511,6 +584,28 @@ pub fn json_lines(
             })
             .collect(),
     }
+}
+
+/// `{"watch","date","matched":0,"returned":12,"dropped":[{"reason":…,"count":9,"text":…}],"summary":…}`.
+pub fn no_match_json(watch: &str, date: &str, why: &crate::filter::NoMatch) -> serde_json::Value {
+    let dropped: Vec<serde_json::Value> = why
+        .dropped
+        .iter()
+        .map(|(d, n)| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            v["count"] = (*n).into();
+            v["text"] = d.describe(*n).into();
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "watch": watch,
+        "date": date,
+        "matched": 0,
+        "returned": why.returned,
+        "dropped": dropped,
+        "summary": why.to_string(),
+    })
 }
 
 fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchResult]) {
@@ -538,7 +633,8 @@ fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchRe
                     let _ = writeln!(out, "  {}  查询失败: {e}", r.date);
                 }
                 Ok(trains) if trains.is_empty() => {
-                    let _ = writeln!(out, "  {}  没有符合条件的车次", r.date);
+                    let why = r.no_match.as_ref().map(|w| format!("：{w}")).unwrap_or_default();
+                    let _ = writeln!(out, "  {}  没有符合条件的车次{why}", r.date);
                 }
                 Ok(trains) => {
                     for t in trains {
@@ -551,18 +647,26 @@ fn print_table(out: &mut impl Write, watches: &[Watch], results: &[poll::WatchRe
                                     .map(|p| format!(" ¥{:.1}", price_yuan(p)))
                                     .unwrap_or_default();
                                 let mark = if s.available { " ✓" } else { "" };
-                                format!("{} {}{}{}", s.seat.name(), s.raw, price, mark)
+                                let on_sale = t
+                                    .sale_time
+                                    .as_deref()
+                                    .filter(|_| s.raw.trim() == "*")
+                                    .and_then(crate::notify::render::on_sale_text)
+                                    .map(|t| format!(" ({t})"))
+                                    .unwrap_or_default();
+                                format!("{} {}{on_sale}{}{}", s.seat.name(), s.raw, price, mark)
                             })
                             .collect();
                         let _ = writeln!(
                             out,
-                            "  {}  {:<6} {} {} → {} {}  历时{}  {}{}",
+                            "  {}  {:<6} {} {} → {} {}{}  历时{}  {}{}",
                             r.date,
                             t.station_train_code,
                             t.from_name,
                             t.start_time,
                             t.to_name,
                             t.arrive_time,
+                            crate::notify::render::arrival_day(t),
                             t.lishi,
                             cells.join("  "),
                             if t.bookable { "" } else { "  (不可预订)" }
@@ -607,8 +711,11 @@ async fn sim(listen: SocketAddr, scenario: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(cli: &Cli, settings: Settings) -> ExitCode {
-    if let Err(code) = load_watchlist(&cli.watchlist) {
+async fn run(cx: Context) -> ExitCode {
+    for w in &cx.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Err(code) = load_watchlist(&cx.watchlist) {
         return code;
     }
     let token = tokio_util::sync::CancellationToken::new();
@@ -620,7 +727,7 @@ async fn run(cli: &Cli, settings: Settings) -> ExitCode {
     let ready = || {
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     };
-    match crate::daemon::run(settings, cli.watchlist.clone(), token, ready).await {
+    match crate::daemon::run(cx.settings, cx.watchlist, token, ready).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("yupiao run: {e:#}");
@@ -629,16 +736,15 @@ async fn run(cli: &Cli, settings: Settings) -> ExitCode {
     }
 }
 
-fn status(cli: &Cli, settings: &Settings, json: bool) -> ExitCode {
-    let list = watchlist::load(&cli.watchlist, crate::clock::today())
-        .ok()
-        .map(|(l, _)| l);
-    match crate::status::gather(&settings.store.path, list.as_ref()) {
+/// `status` shows the list the daemon runs, as recorded in the database, never the file.
+fn status(cx: &Context, json: bool) -> ExitCode {
+    let now = crate::clock::now();
+    match crate::status::gather(&cx.settings.store.path, now) {
         Ok(report) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
-                print!("{}", crate::status::render_text(&report, crate::clock::now()));
+                print!("{}", crate::status::render_text(&report, now));
             }
             ExitCode::SUCCESS
         }

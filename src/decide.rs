@@ -263,6 +263,7 @@ mod tests {
             lishi: "05:09".into(),
             bookable: true,
             seats,
+            sale_time: None,
         }
     }
 

@@ -103,6 +103,7 @@ fn clean(dir: &Path) -> anyhow::Result<()> {
         "yupiao.db-shm",
         "yupiao.db.lock",
         "watchlist.toml",
+        "yupiao.toml",
     ] {
         let p = dir.join(name);
         if p.exists() {
@@ -133,6 +134,12 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     });
     let watchlist = dir.join("watchlist.toml");
     std::fs::write(&watchlist, demo_watchlist(date))?;
+    // So that `yupiao --config demo/yupiao.toml status` (or `orders`) finds the demo's files.
+    std::fs::write(
+        dir.join("yupiao.toml"),
+        "# Written by `yupiao demo`: its database, maildir and watch list (paths relative to here).\n\
+         [store]\npath = \"yupiao.db\"\n\n[email]\nmaildir = \"mail\"\n\n[daemon]\nwatchlist = \"watchlist.toml\"\n",
+    )?;
 
     let mut settings = Settings::default();
     settings.upstream.rail_url = sim.base_url();
@@ -174,7 +181,7 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     let stats = sim.stats();
     sim.shutdown().await;
 
-    report(&settings, &stats)
+    report(&settings, &dir, &stats)
 }
 
 fn demo_waitlist_order(date: chrono::NaiveDate) -> crate::sim::WaitlistSpec {
@@ -201,28 +208,42 @@ fn demo_waitlist_order(date: chrono::NaiveDate) -> crate::sim::WaitlistSpec {
     }
 }
 
-fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<()> {
+/// The demo's watches, in the order of its watch list.
+const WATCHES: [&str; 3] = [
+    "演示 上海→常州 G8294 二等座",
+    "演示 上海→常州 K1805 硬卧",
+    "演示 抢票 G8294",
+];
+
+fn report(settings: &Settings, dir: &Path, stats: &crate::sim::SimStats) -> anyhow::Result<()> {
     let store = Store::open_read_only(&settings.store.path)?;
     let queries = stats.queries.len();
     println!("\nwhat happened:");
     println!(
         "  12306 requests: {queries} leftTicket queries for 3 watches (one per cycle: they share the route and date)"
     );
-    let changes = store.recent_changes("演示 上海→常州 G8294 二等座", 50)?;
+    // Every history row is counted under its watch; the first watch's rows are listed.
     println!(
-        "  history rows: {} in total (only changes are stored, never one row per poll):",
+        "  history rows: {} in total, only changes (never one row per poll):",
         store.history_rows()?
     );
-    for c in changes.iter().rev() {
-        println!(
-            "    {}  {} {} {}  left {:<2} {}",
-            c.at.format("%H:%M:%S"),
-            c.key.date,
-            c.key.train,
-            c.key.seat.name(),
-            if c.raw.is_empty() { "—" } else { &c.raw },
-            if c.available { "available" } else { "" }
-        );
+    for (i, watch) in WATCHES.iter().enumerate() {
+        let changes = store.recent_changes(watch, 1000)?;
+        println!("    {watch}: {}", changes.len());
+        if i > 0 {
+            continue;
+        }
+        for c in changes.iter().rev() {
+            println!(
+                "      {}  {} {} {}  left {:<2} {}",
+                c.at.format("%H:%M:%S"),
+                c.key.date,
+                c.key.train,
+                c.key.seat.name(),
+                if c.raw.is_empty() { "—" } else { &c.raw },
+                if c.available { "available" } else { "" }
+            );
+        }
     }
     let mut sent = Vec::new();
     for id in 1.. {
@@ -241,13 +262,15 @@ fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<(
             o.out_order_no, o.date, o.state, o.out_order_no
         );
     }
+    let seat_alerts = sent.iter().filter(|e| e.kind == "alert").count();
     println!(
-        "  emails: {} (余票: one per watch when seats appeared, none for 3 → 5, none for the return inside the 10-minute gap; 候补: one per order change; 抢票: one per order state)",
+        "  emails: {} ({seat_alerts} 余票: one per person when seats appeared, naming both G8294 watches; none for 3 → 5, none for the return inside the 10-minute gap; 候补: one per order change; 抢票: one per order state)",
         sent.len()
     );
     for e in &sent {
         println!("    [{}] {}", e.state.as_str(), e.subject);
     }
+    let config = dir.join("yupiao.toml");
     println!("\nwhere to look:");
     println!(
         "  database  {}   (sqlite3 {} 'select * from seat_history_readable')",
@@ -255,9 +278,7 @@ fn report(settings: &Settings, stats: &crate::sim::SimStats) -> anyhow::Result<(
         settings.store.path.display()
     );
     println!("  emails    {}/new/", settings.email.maildir.display());
-    println!(
-        "  orders    YUPIAO__STORE__PATH={} yupiao orders",
-        settings.store.path.display()
-    );
+    println!("  status    yupiao --config {} status", config.display());
+    println!("  orders    yupiao --config {} orders", config.display());
     Ok(())
 }

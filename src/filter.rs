@@ -12,6 +12,8 @@
 //!   window the train is kept.
 //! - `有` is available for parties up to [`PLENTY`]; the exact `yp_info_new` count is not used to
 //!   raise that bound, since it is as stale as the cell.
+//! - When nothing matches, [`explain`] says what the page held and what removed each train, by
+//!   the same [`judge`] that [`select`] uses, so the explanation can never disagree with it.
 
 use chrono::{NaiveDate, NaiveTime};
 
@@ -57,6 +59,114 @@ pub struct TrainMatch {
     /// The watch's seat classes present on this train, in the watch's priority order
     /// (or display order when the watch accepts any class).
     pub seats: Vec<SeatMatch>,
+    /// Field 55, `sale_time`: when sales open (`202612061330`), for `*` cells.
+    pub sale_time: Option<String>,
+}
+
+/// Why [`select`] dropped a train, in the order it looks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Dropped {
+    /// Boards (field 6) at `station`, not at the watch's `wanted`; `same_city` would keep it
+    /// when the two are in one city.
+    BoardsElsewhere {
+        station: String,
+        wanted: String,
+        same_city_would_keep: bool,
+    },
+    /// Alights (field 7) at `station`, not at `wanted`.
+    AlightsElsewhere {
+        station: String,
+        wanted: String,
+        same_city_would_keep: bool,
+    },
+    /// Not in `trains = [...]` (shown as written).
+    NotInTrains { trains: String },
+    /// In `exclude_trains = [...]`.
+    Excluded { trains: String },
+    /// Departs outside the `depart` window (or has no departure time).
+    DepartsOutside { window: String },
+    /// Arrives outside the `arrive` window.
+    ArrivesOutside { window: String },
+    /// Has none of the watch's seat classes.
+    NoWantedSeat { seats: String },
+}
+
+/// What a page held for a (watch, date) that nothing matched, and what removed it: counts per
+/// reason, in the order the filter looks (pure data, for `once`, `once --json` and `status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NoMatch {
+    /// Trains 12306 returned for the query.
+    pub returned: usize,
+    /// (why, how many trains), in filter order; the counts add up to `returned`.
+    pub dropped: Vec<(Dropped, usize)>,
+}
+
+impl Dropped {
+    /// Filter order: stations, train codes, times, seats.
+    fn rank(&self) -> u8 {
+        match self {
+            Dropped::BoardsElsewhere { .. } => 0,
+            Dropped::AlightsElsewhere { .. } => 1,
+            Dropped::NotInTrains { .. } => 2,
+            Dropped::Excluded { .. } => 3,
+            Dropped::DepartsOutside { .. } => 4,
+            Dropped::ArrivesOutside { .. } => 5,
+            Dropped::NoWantedSeat { .. } => 6,
+        }
+    }
+
+    /// `3 board at 上海 not 上海虹桥 (same_city = false)`, for `n` trains.
+    pub fn describe(&self, n: usize) -> String {
+        let verb = |singular: &'static str, plural: &'static str| if n == 1 { singular } else { plural };
+        let city = |keep: bool| if keep { " (same_city = false)" } else { "" };
+        match self {
+            Dropped::BoardsElsewhere {
+                station,
+                wanted,
+                same_city_would_keep,
+            } => format!(
+                "{n} {} at {station} not {wanted}{}",
+                verb("boards", "board"),
+                city(*same_city_would_keep)
+            ),
+            Dropped::AlightsElsewhere {
+                station,
+                wanted,
+                same_city_would_keep,
+            } => format!(
+                "{n} {} at {station} not {wanted}{}",
+                verb("alights", "alight"),
+                city(*same_city_would_keep)
+            ),
+            Dropped::NotInTrains { trains } => format!("{n} not in trains = [{trains}]"),
+            Dropped::Excluded { trains } => format!("{n} in exclude_trains = [{trains}]"),
+            Dropped::DepartsOutside { window } => {
+                format!("{n} {} outside {window}", verb("departs", "depart"))
+            }
+            Dropped::ArrivesOutside { window } => {
+                format!("{n} {} outside {window}", verb("arrives", "arrive"))
+            }
+            Dropped::NoWantedSeat { seats } => {
+                format!("{n} {} no {seats}", verb("has", "have"))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for NoMatch {
+    /// `12 trains returned; 9 depart outside 07:00–12:00; 3 board at 上海 not 上海虹桥 (same_city = false)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.returned == 0 {
+            return f.write_str("12306 returned no trains");
+        }
+        let trains = if self.returned == 1 { "train" } else { "trains" };
+        write!(f, "{} {trains} returned", self.returned)?;
+        for (why, n) in &self.dropped {
+            write!(f, "; {}", why.describe(*n))?;
+        }
+        Ok(())
+    }
 }
 
 /// The trains of `page` that `watch` cares about, in 12306's order, each with the watch's seat
@@ -69,14 +179,8 @@ pub fn select(
 ) -> Vec<TrainMatch> {
     page.trains
         .iter()
-        .filter(|row| matches_stations(watch, row, stations))
-        .filter(|row| matches_train(watch, row))
-        .filter(|row| matches_times(watch, row))
         .filter_map(|row| {
-            let seats = seat_matches(watch, row);
-            if seats.is_empty() {
-                return None;
-            }
+            let seats = judge(page, watch, row, stations).ok()?;
             Some(TrainMatch {
                 date,
                 station_train_code: row.station_train_code.clone(),
@@ -89,35 +193,106 @@ pub fn select(
                 lishi: row.lishi.clone(),
                 bookable: row.bookable(),
                 seats,
+                sale_time: row.sale_time.clone(),
             })
         })
         .collect()
 }
 
-/// The row boards and alights where the watch says (fields 6/7, never 4/5): exactly at the watch's
-/// stations, or, with `same_city`, at any station of their cities.
-pub fn matches_stations(watch: &Watch, row: &TrainRow, stations: &StationTable) -> bool {
+/// One row through the watch's filters, in order: its seats when it is kept, else the first
+/// reason it is not.
+pub fn judge(
+    page: &LeftTicketPage,
+    watch: &Watch,
+    row: &TrainRow,
+    stations: &StationTable,
+) -> Result<Vec<SeatMatch>, Dropped> {
+    let in_city =
+        |wanted: &Station, actual: &str| stations.same_city(wanted).iter().any(|s| s.telecode == actual);
     let at = |wanted: &Station, actual: &str| {
-        actual == wanted.telecode
-            || (watch.same_city && stations.same_city(wanted).iter().any(|s| s.telecode == actual))
+        actual == wanted.telecode || (watch.same_city && in_city(wanted, actual))
     };
-    at(&watch.from, &row.from_station) && at(&watch.to, &row.to_station)
-}
-
-/// The train code passes the include list (empty = all) and is on no exclude list.
-pub fn matches_train(watch: &Watch, row: &TrainRow) -> bool {
+    if !at(&watch.from, &row.from_station) {
+        return Err(Dropped::BoardsElsewhere {
+            station: station_name(page, stations, &row.from_station),
+            wanted: watch.from.name.clone(),
+            same_city_would_keep: in_city(&watch.from, &row.from_station),
+        });
+    }
+    if !at(&watch.to, &row.to_station) {
+        return Err(Dropped::AlightsElsewhere {
+            station: station_name(page, stations, &row.to_station),
+            wanted: watch.to.name.clone(),
+            same_city_would_keep: in_city(&watch.to, &row.to_station),
+        });
+    }
     let code = row.station_train_code.trim().to_ascii_uppercase();
     let hit = |patterns: &[TrainPattern]| patterns.iter().any(|p| pattern_matches(p, &code));
-    (watch.trains.is_empty() || hit(&watch.trains)) && !hit(&watch.exclude_trains)
-}
-
-/// Departure and arrival fall inside the watch's windows (when it has them).
-pub fn matches_times(watch: &Watch, row: &TrainRow) -> bool {
-    let ok = |window: &Option<TimeWindow>, time: &str| match window {
+    let list = |patterns: &[TrainPattern]| {
+        patterns
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !watch.trains.is_empty() && !hit(&watch.trains) {
+        return Err(Dropped::NotInTrains {
+            trains: list(&watch.trains),
+        });
+    }
+    if hit(&watch.exclude_trains) {
+        return Err(Dropped::Excluded {
+            trains: list(&watch.exclude_trains),
+        });
+    }
+    let inside = |window: &Option<TimeWindow>, time: &str| match window {
         None => true,
         Some(w) => parse_hhmm(time).is_some_and(|t| window_contains(w, t)),
     };
-    ok(&watch.depart, &row.start_time) && ok(&watch.arrive, &row.arrive_time)
+    if !inside(&watch.depart, &row.start_time) {
+        return Err(Dropped::DepartsOutside {
+            window: window_text(watch.depart.as_ref()),
+        });
+    }
+    if !inside(&watch.arrive, &row.arrive_time) {
+        return Err(Dropped::ArrivesOutside {
+            window: window_text(watch.arrive.as_ref()),
+        });
+    }
+    let seats = seat_matches(watch, row);
+    if seats.is_empty() {
+        return Err(Dropped::NoWantedSeat {
+            seats: watch.seats.iter().map(|s| s.name()).collect::<Vec<_>>().join("/"),
+        });
+    }
+    Ok(seats)
+}
+
+/// `07:00–12:00`, as people write a range.
+fn window_text(w: Option<&TimeWindow>) -> String {
+    w.map_or_else(String::new, |w| {
+        format!("{}–{}", w.start.format("%H:%M"), w.end.format("%H:%M"))
+    })
+}
+
+/// Why nothing of `page` matched `watch` (pure): the trains returned and, per reason, how many
+/// the filter removed, in filter order. Meant for pages where [`select`] found nothing.
+pub fn explain(page: &LeftTicketPage, watch: &Watch, stations: &StationTable) -> NoMatch {
+    let mut dropped: Vec<(Dropped, usize)> = Vec::new();
+    for row in &page.trains {
+        if let Err(why) = judge(page, watch, row, stations) {
+            match dropped.iter_mut().find(|(d, _)| *d == why) {
+                Some((_, n)) => *n += 1,
+                None => dropped.push((why, 1)),
+            }
+        }
+    }
+    // Stable: first seen first within one kind of reason.
+    dropped.sort_by_key(|(d, _)| d.rank());
+    NoMatch {
+        returned: page.trains.len(),
+        dropped,
+    }
 }
 
 /// The watch's classes present on `row`, in the watch's priority order (display order when the
@@ -551,5 +726,71 @@ mod tests {
         }
         assert!(pattern_matches(&pattern("*"), "G1"));
         assert!(!pattern_matches(&pattern(""), "G1"));
+    }
+
+    #[test]
+    fn why_nothing_matched_counts_each_train_once_at_the_first_filter_that_drops_it() {
+        // 上海虹桥 → 常州, mornings only: G8294 boards at 上海, D3010 departs 14:42.
+        let mut w = watch("AOH", "CZH");
+        w.depart = window("07:00", "12:00");
+        assert!(select(&page(), &w, date(), table()).is_empty());
+        let why = explain(&page(), &w, table());
+        assert_eq!(why.returned, 2);
+        assert_eq!(
+            why.to_string(),
+            "2 trains returned; 1 boards at 上海 not 上海虹桥 (same_city = false); 1 departs outside 07:00–12:00"
+        );
+        let total: usize = why.dropped.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, why.returned, "every train is accounted for once");
+    }
+
+    #[test]
+    fn every_kind_of_reason_is_named_with_what_the_watch_said() {
+        let mut w = watch("SHH", "CZH");
+        w.trains = vec![pattern("D*")];
+        assert_eq!(
+            explain(&page(), &w, table()).to_string(),
+            "2 trains returned; 1 boards at 上海虹桥 not 上海 (same_city = false); 1 not in trains = [D*]"
+        );
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.exclude_trains = vec![pattern("G8294"), pattern("D*")];
+        assert_eq!(
+            explain(&page(), &w, table()).to_string(),
+            "2 trains returned; 2 in exclude_trains = [G8294, D*]"
+        );
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.arrive = window("18:00", "23:30");
+        assert_eq!(
+            explain(&page(), &w, table()).to_string(),
+            "2 trains returned; 2 arrive outside 18:00–23:30"
+        );
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        w.seats = vec![SeatClass::SoftSleeper];
+        assert_eq!(
+            explain(&page(), &w, table()).to_string(),
+            "2 trains returned; 2 have no 软卧"
+        );
+        let w = watch("SHH", "ESH");
+        assert_eq!(
+            explain(&page(), &w, table()).to_string(),
+            "2 trains returned; 1 boards at 上海虹桥 not 上海 (same_city = false); 1 alights at 常州 not 常州北 (same_city = false)"
+        );
+        let empty = LeftTicketPage::default();
+        assert_eq!(
+            explain(&empty, &w, table()).to_string(),
+            "12306 returned no trains"
+        );
+    }
+
+    #[test]
+    fn a_kept_train_carries_its_sale_time_for_star_cells() {
+        let mut w = watch("SHH", "CZH");
+        w.same_city = true;
+        let m = select(&page(), &w, date(), table());
+        let g = m.iter().find(|t| t.station_train_code == "G8294").unwrap();
+        assert_eq!(g.sale_time.as_deref(), Some("202404081430"));
     }
 }

@@ -4,6 +4,7 @@
 //! Module map (pure core in the middle, I/O at the edges):
 //! - [`seat`]: seat classes and their wire codes.
 //! - [`stations`]: the embedded station table, lookup and same-city groups.
+//! - [`diagnostic`]: `file:line:col` problems of the hand-edited files (shared wording).
 //! - [`watchlist`]: `watchlist.toml` → validated watches, with `file:line:col` diagnostics.
 //! - [`config`]: `yupiao.toml` + environment → typed settings, secrets wrapped.
 //! - [`rail`]: 12306: the pure leftTicket decoder and the HTTP client.
@@ -29,6 +30,7 @@ pub mod daemon;
 pub mod db_lock;
 pub mod decide;
 pub mod demo;
+pub mod diagnostic;
 pub mod filter;
 pub mod health;
 pub mod identity;

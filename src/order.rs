@@ -349,7 +349,7 @@ fn subject_for(event: &OrderEvent, s: &OrderSummary) -> String {
         s.trains.first().map(String::as_str).unwrap_or(""),
         s.from_station,
         s.to_station,
-        s.date.format("%m月%d日")
+        crate::notify::render::month_day(s.date)
     )
 }
 
@@ -367,7 +367,7 @@ pub fn render_refusal(
         trains.first().copied().unwrap_or(""),
         watch.from.name,
         watch.to.name,
-        date.format("%m月%d日")
+        crate::notify::render::month_day(date)
     );
     let passengers: Vec<String> = watch
         .grab

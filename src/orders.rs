@@ -175,7 +175,7 @@ fn explain(e: &JuheError, what: &str) -> String {
 
 /// `yupiao orders cancel OUT_ORDER_NO`: only while grabbing (N, B, D).
 pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
-    let mut store = Store::open(&settings.store.path)?;
+    let mut store = Store::open_existing(&settings.store.path)?;
     let o = find(&store, out)?;
     let status = OrderStatus::parse(&o.state);
     if o.state != "intent" && !status.is_cancellable() {
@@ -224,7 +224,7 @@ pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
 
 /// `yupiao orders refund OUT_ORDER_NO PASSENGER_ID`: one passenger of an issued order.
 pub async fn refund(settings: &Settings, out: &str, passenger_id: &str) -> anyhow::Result<()> {
-    let mut store = Store::open(&settings.store.path)?;
+    let mut store = Store::open_existing(&settings.store.path)?;
     let o = find(&store, out)?;
     if o.state != "F" {
         anyhow::bail!(

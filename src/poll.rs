@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 
-use crate::filter::{self, TrainMatch};
+use crate::filter::{self, NoMatch, TrainMatch};
 use crate::rail::client::{LeftTicketQuery, RailClient, RailError};
 use crate::stations::StationTable;
 use crate::watchlist::Watch;
@@ -84,6 +84,8 @@ pub struct WatchResult {
     pub watch: usize,
     pub date: NaiveDate,
     pub outcome: Result<Vec<TrainMatch>, RailError>,
+    /// When the answer held no matching train: what it held and what removed each.
+    pub no_match: Option<NoMatch>,
 }
 
 /// Sends every planned query (one request each, paced by the client) and selects each watch's
@@ -101,14 +103,21 @@ pub async fn execute(
             tracing::warn!(query = %pq.query.query_string(), error = %e, "leftTicket query failed");
         }
         for &(i, date) in &pq.users {
-            let outcome = match &answer {
-                Ok(page) => Ok(filter::select(page, &watches[i], date, stations)),
-                Err(e) => Err(e.clone()),
+            let (outcome, no_match) = match &answer {
+                Ok(page) => {
+                    let trains = filter::select(page, &watches[i], date, stations);
+                    let why = trains
+                        .is_empty()
+                        .then(|| filter::explain(page, &watches[i], stations));
+                    (Ok(trains), why)
+                }
+                Err(e) => (Err(e.clone()), None),
             };
             out.push(WatchResult {
                 watch: i,
                 date,
                 outcome,
+                no_match,
             });
         }
     }

@@ -172,6 +172,24 @@ CREATE TABLE juhe_push (
     msg_code      TEXT    NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 4: why nothing matched a (watch, date) at its last poll (for `status`), and every watch an
+    // email serves: one alert per recipient names all the watches a train and date satisfy.
+    r#"
+CREATE TABLE match_note (
+    watch       TEXT    NOT NULL,
+    date        TEXT    NOT NULL,
+    at          INTEGER NOT NULL,          -- unix ms of the poll that saw it
+    note        TEXT    NOT NULL,          -- JSON of crate::filter::NoMatch
+    PRIMARY KEY (watch, date)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE outbox_serves (
+    outbox_id   INTEGER NOT NULL,
+    watch       TEXT    NOT NULL,
+    PRIMARY KEY (outbox_id, watch)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX outbox_serves_by_watch ON outbox_serves (watch, outbox_id);
+"#,
 ];
 
 /// Grab-order states after which nothing more happens by itself (F can still be refunded, but
@@ -218,8 +236,13 @@ const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Something went wrong with the database; every message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: no database here yet; `yupiao run` or `yupiao once` creates it (or check [store] path)")]
+    #[error(
+        "no yupiao database at {path}: `yupiao run` creates it; if the daemon uses another one, \
+         name its settings with --config FILE (or set [store] path there)"
+    )]
     Missing { path: String },
+    #[error("{0}")]
+    Unreadable(String),
     #[error("{path}: cannot open the database: {source}; check [store] path and its permissions")]
     Open { path: String, source: rusqlite::Error },
     #[error(
@@ -344,6 +367,25 @@ pub struct Store {
 
 /// Held by the running daemon; dropping it (or the process dying) releases the lock.
 pub type DaemonLock = crate::db_lock::FileLock;
+
+/// One (watch, date) of a poll cycle, for [`Store::record_cycle`].
+#[derive(Debug, Clone)]
+pub struct CyclePoll<'a> {
+    pub watch: &'a str,
+    pub date: NaiveDate,
+    /// When its answer arrived.
+    pub at: DateTime<FixedOffset>,
+    pub decision: &'a Decision,
+    /// Why nothing matched (JSON of [`crate::filter::NoMatch`]); `None` when something did.
+    pub no_match: Option<String>,
+}
+
+/// An email of a poll cycle and every watch it serves (the first is the one it is filed under).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleEmail {
+    pub email: NewEmail,
+    pub serves: Vec<String>,
+}
 
 /// An alert email to queue with the poll that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,6 +539,11 @@ pub enum Fact {
     DaemonStartedAt,
     /// The secret path component of the Juhe push URLs (stable across restarts).
     CallbackToken,
+    /// The watch list the daemon runs (JSON of `crate::status::RunningList`): written at start
+    /// and after every applied reload, so `status` shows what runs, not what the file says.
+    RunningList,
+    /// RFC 3339: when the daemon last stopped cleanly.
+    DaemonStoppedAt,
 }
 
 impl Fact {
@@ -507,6 +554,8 @@ impl Fact {
             Fact::DaemonPid => "daemon_pid",
             Fact::DaemonStartedAt => "daemon_started_at",
             Fact::CallbackToken => "callback_token",
+            Fact::RunningList => "running_list",
+            Fact::DaemonStoppedAt => "daemon_stopped_at",
         }
     }
 }
@@ -621,6 +670,21 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<OutboxRow> {
 const OUTBOX_COLUMNS: &str = "id, created_at, watch, kind, recipients, subject, body_text, \
      body_html, state, attempts, next_attempt_at, last_error, sent_at, server_answer";
 
+/// `file:/var/lib/yupiao/yupiao.db?mode=ro`: SQLite's URI form of `path` (`%`, `?` and `#`
+/// escaped, the rest as is).
+fn sqlite_uri(path: &Path, query: &str) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    format!("{uri}?{query}")
+}
+
 /// Refuses files that are not ours, or are from a newer yupiao.
 fn check_identity(path: &Path, app_id: i32, version: i64, objects: i64) -> Result<(), StoreError> {
     let path = path.display().to_string();
@@ -651,9 +715,25 @@ fn is_not_a_database(e: &rusqlite::Error) -> bool {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`, for the one writer.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Store::open_writable(path, true)
+    }
+
+    /// Opens an existing database for writing (`orders cancel`, `orders refund`): a command
+    /// that acts on what the daemon stored must never start an empty database of its own.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.try_exists().unwrap_or(true) {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        Store::open_writable(path, false)
+    }
+
+    fn open_writable(path: &Path, create: bool) -> Result<Store, StoreError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
         let mut store = Store::connect(path, flags)?;
         let mode: String = store
             .conn
@@ -674,25 +754,53 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database without writing to it (for `status` while the daemon runs).
+    /// Opens an existing database without writing to it (`status`, `orders`), while the daemon
+    /// runs or not, by a user who may read the files but not write the directory.
+    ///
+    /// A WAL database opened read-only needs its `-shm` index: SQLite uses the daemon's when it
+    /// runs (it exists while a writer is connected, and reading it is enough), and otherwise
+    /// would have to create one, which fails in a directory we may not write. With no `-wal`
+    /// file there is no writer and nothing outside the main file, so the file is then opened as
+    /// `immutable`, which needs no index at all.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing {
-                path: path.display().to_string(),
-            });
+        let display = path.display().to_string();
+        match std::fs::File::open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { path: display });
+            }
+            Err(e) => {
+                return Err(StoreError::Unreadable(crate::diagnostic::unreadable(
+                    path,
+                    "the database",
+                    &e,
+                )));
+            }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let store = Store::connect(path, flags)?;
-        let (app_id, version, objects) = store.identity().map_err(|e| store.open_error(e))?;
+        let flags =
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let opened = Store::connect_uri(path, &sqlite_uri(path, "mode=ro"), flags)
+            .and_then(|s| s.identity().map_err(|e| s.open_error(e)).map(|id| (s, id)));
+        let (store, (app_id, version, objects)) = match opened {
+            Ok(ok) => ok,
+            Err(first) => {
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                if PathBuf::from(&wal).try_exists().unwrap_or(true) {
+                    return Err(first);
+                }
+                let s = Store::connect_uri(path, &sqlite_uri(path, "mode=ro&immutable=1"), flags)?;
+                let id = s.identity().map_err(|e| s.open_error(e))?;
+                (s, id)
+            }
+        };
         check_identity(path, app_id, version, objects)?;
         if version == 0 {
-            return Err(StoreError::Missing {
-                path: path.display().to_string(),
-            });
+            return Err(StoreError::Missing { path: display });
         }
         if version < SCHEMA_VERSION {
             return Err(StoreError::OlderSchema {
-                path: path.display().to_string(),
+                path: display,
                 found: version,
                 known: SCHEMA_VERSION,
             });
@@ -729,6 +837,22 @@ impl Store {
                 path: path.display().to_string(),
                 source,
             })
+        })?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| store.open_error(e))?;
+        Ok(store)
+    }
+
+    fn connect_uri(path: &Path, uri: &str, flags: OpenFlags) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(uri, flags).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
         })?;
         let store = Store {
             conn,
@@ -878,79 +1002,84 @@ impl Store {
         if !decision.alert.is_empty() && email.is_none() {
             return Err(StoreError::AlertWithoutEmail);
         }
-        const POLLED: &str = "INSERT INTO watch_status (watch, last_poll_at) VALUES (?1, ?2)
-             ON CONFLICT (watch) DO UPDATE SET last_poll_at = excluded.last_poll_at";
         if decision.is_empty() && email.is_none() {
-            self.conn.prepare_cached(POLLED)?.execute((watch, ms(now)))?;
-            return Ok(());
+            return write_poll(&self.conn, watch, date, now, decision);
         }
-        let d = date_text(date);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO seat_state
-                     (watch, date, train, seat, raw, count, price_jiao, available, alerted, since)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (watch, date, train, seat) DO UPDATE SET
-                     raw = excluded.raw, count = excluded.count,
-                     price_jiao = excluded.price_jiao, available = excluded.available,
-                     alerted = excluded.alerted, since = excluded.since",
-            )?;
-            let mut history = tx.prepare_cached(
-                "INSERT INTO seat_history
-                     (at, watch, date, train, seat, raw, count, price_jiao, available)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for (changed, (key, st)) in decision
-                .changes
-                .iter()
-                .map(|c| (true, c))
-                .chain(decision.touched.iter().map(|t| (false, t)))
-            {
-                debug_assert_eq!(key.date, date, "a decision covers one date");
-                upsert.execute(rusqlite::params![
-                    watch,
-                    d,
-                    key.train,
-                    key.seat.name(),
-                    st.raw,
-                    st.count,
-                    st.price_jiao,
-                    st.available,
-                    st.alerted,
-                    ms(st.since),
-                ])?;
-                if changed {
-                    history.execute(rusqlite::params![
-                        ms(now),
-                        watch,
-                        d,
-                        key.train,
-                        key.seat.name(),
-                        st.raw,
-                        st.count,
-                        st.price_jiao,
-                        st.available,
-                    ])?;
-                }
-            }
-            let mut alert = tx.prepare_cached(
-                "INSERT INTO train_alert (watch, date, train, last_alert_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (watch, date, train) DO UPDATE SET
-                     last_alert_at = excluded.last_alert_at",
-            )?;
-            for (train_date, train) in &decision.alerted_trains {
-                alert.execute((watch, date_text(*train_date), train, ms(now)))?;
-            }
-            if let Some(email) = &email {
-                insert_email(&tx, watch, now, email)?;
-            }
-            tx.prepare_cached(POLLED)?.execute((watch, ms(now)))?;
+        write_poll(&tx, watch, date, now, decision)?;
+        if let Some(email) = &email {
+            insert_email(&tx, watch, now, email)?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Writes a whole poll cycle in ONE transaction: every (watch, date)'s state changes, history,
+    /// alert times, poll time and no-match note, and the cycle's emails (each linked to every
+    /// watch it serves). After a crash the cycle is either fully recorded and its emails queued,
+    /// or not at all. Unchanged polls still cost only their poll time (and no note rewrite).
+    pub fn record_cycle(&mut self, polls: &[CyclePoll<'_>], emails: &[CycleEmail]) -> Result<(), StoreError> {
+        for p in polls {
+            let served = emails.iter().any(|e| e.serves.iter().any(|w| w == p.watch));
+            if !p.decision.alert.is_empty() && !served {
+                return Err(StoreError::AlertWithoutEmail);
+            }
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for p in polls {
+            write_poll(&tx, p.watch, p.date, p.at, p.decision)?;
+            write_note(&tx, p.watch, p.date, p.at, p.no_match.as_deref())?;
+        }
+        for e in emails {
+            let Some(first) = e.serves.first() else {
+                continue;
+            };
+            let at = polls.iter().map(|p| p.at).max().unwrap_or_else(crate::clock::now);
+            insert_email(&tx, first, at, &e.email)?;
+            let id = tx.last_insert_rowid();
+            let mut link =
+                tx.prepare_cached("INSERT OR IGNORE INTO outbox_serves (outbox_id, watch) VALUES (?1, ?2)")?;
+            for w in &e.serves {
+                link.execute((id, w))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Why nothing matched each date of `watch` at its last poll, by date.
+    pub fn match_notes(
+        &self,
+        watch: &str,
+    ) -> Result<Vec<(NaiveDate, DateTime<FixedOffset>, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT date, at, note FROM match_note WHERE watch = ?1 ORDER BY date")?;
+        let rows = stmt
+            .query_map([watch], |r| Ok((date_at(r, 0)?, time_at(r, 1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The newest email that is not delivered and has an error (pending retry or failed): what
+    /// went wrong and when, for `status`.
+    pub fn last_email_problem(&self) -> Result<Option<OutboxRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox
+                     WHERE state IN ('pending', 'failed') AND last_error IS NOT NULL
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                [],
+                outbox_row,
+            )
+            .optional()?)
     }
 
     /// Queues an email that no poll caused (e.g. `test-email`); returns its outbox id.
@@ -1044,9 +1173,11 @@ impl Store {
     /// Sent / pending / failed emails of one watch.
     pub fn outbox_counts(&self, watch: &str) -> Result<OutboxCounts, StoreError> {
         let mut counts = OutboxCounts::default();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT state, count(*) FROM outbox WHERE watch = ?1 GROUP BY state")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, count(*) FROM outbox
+             WHERE watch = ?1 OR id IN (SELECT outbox_id FROM outbox_serves WHERE watch = ?1)
+             GROUP BY state",
+        )?;
         for r in stmt.query_map([watch], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (state, n) = r?;
             let n = n as u64;
@@ -1061,13 +1192,15 @@ impl Store {
     }
 
     /// Why the oldest still-pending email of a watch has not gone out yet (its last attempt's
-    /// error), if it has been tried.
+    /// error), if it has been tried. An email filed under another watch that also serves this
+    /// one counts (as in [`Store::outbox_counts`]).
     pub fn pending_email_error(&self, watch: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT last_error FROM outbox WHERE watch = ?1 AND state = 'pending'
-                 AND last_error IS NOT NULL ORDER BY id LIMIT 1",
+                "SELECT last_error FROM outbox
+                 WHERE (watch = ?1 OR id IN (SELECT outbox_id FROM outbox_serves WHERE watch = ?1))
+                 AND state = 'pending' AND last_error IS NOT NULL ORDER BY id LIMIT 1",
             )?
             .query_row([watch], |r| r.get(0))
             .optional()?)
@@ -1150,8 +1283,13 @@ impl Store {
             "UPDATE outbox SET body_text = '', body_html = '' WHERE state = 'sent' AND sent_at < ?1 AND body_text != ''",
             [ms(now - TimeDelta::days(7))],
         )?;
+        tx.execute(
+            "DELETE FROM outbox_serves WHERE outbox_id NOT IN (SELECT id FROM outbox)",
+            [],
+        )?;
         let state = tx.execute("DELETE FROM seat_state WHERE date < ?1", [&cutoff_date])?
-            + tx.execute("DELETE FROM train_alert WHERE date < ?1", [&cutoff_date])?;
+            + tx.execute("DELETE FROM train_alert WHERE date < ?1", [&cutoff_date])?
+            + tx.execute("DELETE FROM match_note WHERE date < ?1", [&cutoff_date])?;
         tx.commit()?;
         Ok(Pruned {
             history: history as u64,
@@ -1169,6 +1307,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM seat_state WHERE watch = ?1", [watch])?;
         tx.execute("DELETE FROM train_alert WHERE watch = ?1", [watch])?;
+        tx.execute("DELETE FROM match_note WHERE watch = ?1", [watch])?;
         tx.execute("DELETE FROM watch_status WHERE watch = ?1", [watch])?;
         tx.commit()?;
         Ok(())
@@ -1421,6 +1560,18 @@ impl Store {
         Ok(())
     }
 
+    /// Sets only when `key` runs next (a quiet 候补 entry that skips its ticks says when it will
+    /// really look again).
+    pub fn set_next_run(&mut self, key: &str, next: Option<DateTime<FixedOffset>>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO watch_status (watch, next_run_at) VALUES (?1, ?2)
+                 ON CONFLICT (watch) DO UPDATE SET next_run_at = excluded.next_run_at",
+            )?
+            .execute((key, next.map(ms)))?;
+        Ok(())
+    }
+
     /// The poll status of one watch (None before its first poll).
     pub fn watch_status(&self, watch: &str) -> Result<Option<WatchStatus>, StoreError> {
         Ok(self
@@ -1520,6 +1671,110 @@ fn grab_row(r: &Row<'_>) -> rusqlite::Result<GrabOrderRow> {
     })
 }
 
+/// One (watch, date)'s decision: state changes and their history rows, alert flags and times,
+/// and the poll time (alone, when nothing changed). The caller holds the transaction.
+fn write_poll(
+    conn: &Connection,
+    watch: &str,
+    date: NaiveDate,
+    now: DateTime<FixedOffset>,
+    decision: &Decision,
+) -> Result<(), StoreError> {
+    const POLLED: &str = "INSERT INTO watch_status (watch, last_poll_at) VALUES (?1, ?2)
+         ON CONFLICT (watch) DO UPDATE SET last_poll_at = excluded.last_poll_at";
+    let d = date_text(date);
+    if !decision.is_empty() {
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO seat_state
+                 (watch, date, train, seat, raw, count, price_jiao, available, alerted, since)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (watch, date, train, seat) DO UPDATE SET
+                 raw = excluded.raw, count = excluded.count,
+                 price_jiao = excluded.price_jiao, available = excluded.available,
+                 alerted = excluded.alerted, since = excluded.since",
+        )?;
+        let mut history = conn.prepare_cached(
+            "INSERT INTO seat_history
+                 (at, watch, date, train, seat, raw, count, price_jiao, available)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for (changed, (key, st)) in decision
+            .changes
+            .iter()
+            .map(|c| (true, c))
+            .chain(decision.touched.iter().map(|t| (false, t)))
+        {
+            debug_assert_eq!(key.date, date, "a decision covers one date");
+            upsert.execute(rusqlite::params![
+                watch,
+                d,
+                key.train,
+                key.seat.name(),
+                st.raw,
+                st.count,
+                st.price_jiao,
+                st.available,
+                st.alerted,
+                ms(st.since),
+            ])?;
+            if changed {
+                history.execute(rusqlite::params![
+                    ms(now),
+                    watch,
+                    d,
+                    key.train,
+                    key.seat.name(),
+                    st.raw,
+                    st.count,
+                    st.price_jiao,
+                    st.available,
+                ])?;
+            }
+        }
+        let mut alert = conn.prepare_cached(
+            "INSERT INTO train_alert (watch, date, train, last_alert_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (watch, date, train) DO UPDATE SET
+                 last_alert_at = excluded.last_alert_at",
+        )?;
+        for (train_date, train) in &decision.alerted_trains {
+            alert.execute((watch, date_text(*train_date), train, ms(now)))?;
+        }
+    }
+    conn.prepare_cached(POLLED)?.execute((watch, ms(now)))?;
+    Ok(())
+}
+
+/// Keeps the no-match note of (watch, date) current, writing only when it changed.
+fn write_note(
+    conn: &Connection,
+    watch: &str,
+    date: NaiveDate,
+    now: DateTime<FixedOffset>,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    let d = date_text(date);
+    let old: Option<String> = conn
+        .prepare_cached("SELECT note FROM match_note WHERE watch = ?1 AND date = ?2")?
+        .query_row((watch, &d), |r| r.get(0))
+        .optional()?;
+    match (old.as_deref(), note) {
+        (None, None) => {}
+        (Some(_), None) => {
+            conn.prepare_cached("DELETE FROM match_note WHERE watch = ?1 AND date = ?2")?
+                .execute((watch, &d))?;
+        }
+        (Some(o), Some(n)) if o == n => {}
+        (_, Some(n)) => {
+            conn.prepare_cached(
+                "INSERT INTO match_note (watch, date, at, note) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (watch, date) DO UPDATE SET at = excluded.at, note = excluded.note",
+            )?
+            .execute((watch, &d, ms(now), n))?;
+        }
+    }
+    Ok(())
+}
+
 fn insert_email(
     conn: &Connection,
     watch: &str,
@@ -1591,6 +1846,7 @@ mod tests {
             lishi: "05:09".into(),
             bookable: true,
             seats,
+            sale_time: None,
         }
     }
 
@@ -2169,5 +2425,101 @@ mod tests {
         let waiting = store.email(pending).unwrap().unwrap();
         assert_eq!(waiting.text, "body", "an email not yet delivered keeps its body");
         assert_eq!(store.outbox_counts("w").unwrap().sent, 1);
+    }
+
+    #[test]
+    fn a_cycle_records_every_watch_and_files_one_email_under_all_it_serves() {
+        let (_dir, path) = db();
+        let mut store = Store::open(&path).unwrap();
+        let has = vec![train("G1", vec![seat(SeatClass::Second, "有")])];
+        let none = Previous::default();
+        let (a, b) = (
+            decide(&none, date(), &has, at(0), GAP),
+            decide(&none, date(), &has, at(0), GAP),
+        );
+        let polls = [
+            CyclePoll {
+                watch: "提醒",
+                date: date(),
+                at: at(0),
+                decision: &a,
+                no_match: None,
+            },
+            CyclePoll {
+                watch: "抢票",
+                date: date(),
+                at: at(0),
+                decision: &b,
+                no_match: None,
+            },
+        ];
+        // An alert no email serves is refused, and nothing is written.
+        let only_first = [CycleEmail {
+            email: email(),
+            serves: vec!["提醒".into()],
+        }];
+        assert!(matches!(
+            store.record_cycle(&polls, &only_first),
+            Err(StoreError::AlertWithoutEmail)
+        ));
+        assert_eq!(count(&store, "seat_history"), 0);
+        let both = [CycleEmail {
+            email: email(),
+            serves: vec!["提醒".into(), "抢票".into()],
+        }];
+        store.record_cycle(&polls, &both).unwrap();
+        assert_eq!(count(&store, "outbox"), 1);
+        for w in ["提醒", "抢票"] {
+            assert_eq!(store.outbox_counts(w).unwrap().pending, 1, "{w}");
+            assert!(
+                store
+                    .previous(w, date())
+                    .unwrap()
+                    .last_alert
+                    .contains_key(&(date(), "G1".into()))
+            );
+        }
+        assert_eq!(store.email(1).unwrap().unwrap().watch, "提醒");
+        // Why it has not gone out yet shows for every watch it serves.
+        store.mark_retry(1, "smtp down", at(1)).unwrap();
+        for w in ["提醒", "抢票"] {
+            assert_eq!(
+                store.pending_email_error(w).unwrap().as_deref(),
+                Some("smtp down"),
+                "{w}"
+            );
+        }
+        assert_eq!(store.pending_email_error("别的").unwrap(), None);
+    }
+
+    #[test]
+    fn a_no_match_note_is_written_when_it_changes_and_dropped_when_trains_match() {
+        let (_dir, path) = db();
+        let mut store = Store::open(&path).unwrap();
+        let quiet = Decision::default();
+        let note = |n: &str, min| {
+            [CyclePoll {
+                watch: "w",
+                date: date(),
+                at: at(min),
+                decision: &quiet,
+                no_match: (!n.is_empty()).then(|| n.to_string()),
+            }]
+        };
+        store.record_cycle(&note("a", 0), &[]).unwrap();
+        store.record_cycle(&note("a", 1), &[]).unwrap();
+        assert_eq!(
+            store.match_notes("w").unwrap(),
+            vec![(date(), at(0), "a".to_string())],
+            "unchanged: not rewritten"
+        );
+        store.record_cycle(&note("b", 2), &[]).unwrap();
+        assert_eq!(store.match_notes("w").unwrap()[0].1, at(2));
+        store.record_cycle(&note("", 3), &[]).unwrap();
+        assert!(store.match_notes("w").unwrap().is_empty());
+        assert_eq!(
+            store.watch_status("w").unwrap().unwrap().last_poll_at,
+            Some(at(3))
+        );
     }
 }

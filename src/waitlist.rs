@@ -76,6 +76,37 @@ pub enum WaitlistReason {
     SessionRestored,
 }
 
+impl std::fmt::Display for StatusLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.name)
+    }
+}
+
+/// One line for logs: `status 00 排队中 → 01 待支付`, never the Rust structure.
+impl std::fmt::Display for WaitlistReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitlistReason::NewOrder => f.write_str("new order"),
+            WaitlistReason::StatusChanged { from, to } => write!(f, "status {from} → {to}"),
+            WaitlistReason::QueueChanged {
+                train,
+                date,
+                seat,
+                from,
+                to,
+            } => {
+                let date = date.map(|d| format!(" {d}")).unwrap_or_default();
+                write!(f, "queue {train}{date} {seat}: {from} → {to}")
+            }
+            WaitlistReason::PaymentDue => f.write_str("deposit due"),
+            WaitlistReason::PaymentReminder => f.write_str("deposit reminder"),
+            WaitlistReason::OrderGone => f.write_str("order no longer listed"),
+            WaitlistReason::SessionExpired { why } => write!(f, "12306 session expired ({why})"),
+            WaitlistReason::SessionRestored => f.write_str("12306 session works again"),
+        }
+    }
+}
+
 /// The outcome of one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitlistDecision {
@@ -489,7 +520,7 @@ fn subject(order: &WaitlistOrder, reasons: &[WaitlistReason], now: DateTime<Fixe
     )
 }
 
-/// `G105 北京南→上海虹桥 3月25日`, `G105 等2项 …` when the order waits for several trains.
+/// `G105 北京南→上海虹桥 03月25日`, `G105 等2项 …` when the order waits for several trains.
 fn trip(order: &WaitlistOrder) -> String {
     let Some(n) = order.needs.first() else {
         return order.reserve_no.clone();
@@ -684,7 +715,7 @@ fn money(amount: &str) -> String {
     }
 }
 
-/// `15:00` today, `3月24日15:00` another day (seconds dropped: the user pays before, not at).
+/// `15:00` today, `03月24日15:00` another day (seconds dropped: the user pays before, not at).
 fn short_time(t: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> String {
     let t = t.with_timezone(now.offset());
     if t.date_naive() == now.date_naive() {
@@ -714,12 +745,7 @@ fn remaining(d: chrono::Duration) -> String {
     }
 }
 
-/// `3月25日`.
-fn month_day(d: NaiveDate) -> String {
-    format!("{}月{}日", d.month(), d.day())
-}
-
-/// `3月25日（周三）`.
+/// `03月25日（周三）`.
 fn long_date(d: NaiveDate) -> String {
     format!(
         "{}（{}）",
@@ -728,11 +754,40 @@ fn long_date(d: NaiveDate) -> String {
     )
 }
 
-use crate::notify::render::escape;
+use crate::notify::render::{escape, month_day};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_read_as_words_in_logs_not_as_rust_structures() {
+        let label = |code: &str, name: &str| StatusLabel {
+            code: code.into(),
+            name: name.into(),
+        };
+        let reasons = [
+            WaitlistReason::StatusChanged {
+                from: label("00", "排队中"),
+                to: label("01", "待支付"),
+            },
+            WaitlistReason::QueueChanged {
+                train: "G105".into(),
+                date: NaiveDate::from_ymd_opt(2026, 12, 5),
+                seat: "商务座".into(),
+                from: "候补人数中等".into(),
+                to: "候补人数较少".into(),
+            },
+        ];
+        let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "status 00 排队中 → 01 待支付",
+                "queue G105 2026-12-05 商务座: 候补人数中等 → 候补人数较少"
+            ]
+        );
+    }
     use crate::rail::after_nate::{decode_queue, tests::seed_body};
     use chrono::TimeZone;
 
@@ -879,7 +934,7 @@ mod tests {
         let mail = render(&now, &d.reasons, early(), BASE);
         assert_eq!(
             mail.subject,
-            "【候补】排队人数变化 G105 北京南→上海虹桥 3月25日 候补人数中等→候补人数较少"
+            "【候补】排队人数变化 G105 北京南→上海虹桥 03月25日 候补人数中等→候补人数较少"
         );
     }
 
@@ -964,7 +1019,7 @@ mod tests {
         let mail = render(&seed(), &d.reasons, now, BASE);
         assert_eq!(
             mail.subject,
-            "【候补】待支付 G105 北京南→上海虹桥 3月25日 支付期限已过"
+            "【候补】待支付 G105 北京南→上海虹桥 03月25日 支付期限已过"
         );
         assert!(mail.text.contains("支付期限已过"), "{}", mail.text);
         assert!(!mail.text.contains("请在 "), "{}", mail.text);
@@ -1049,12 +1104,12 @@ mod tests {
         let mail = render_decision(None, &d, early(), BASE).unwrap();
         assert_eq!(
             mail.subject,
-            "【候补】待支付 G105 北京南→上海虹桥 3月25日 请在15:00前支付订金¥1748.0"
+            "【候补】待支付 G105 北京南→上海虹桥 03月25日 请在15:00前支付订金¥1748.0"
         );
         let reminder = render(&seed(), &[WaitlistReason::PaymentReminder], at(14, 52, 0), BASE);
         assert_eq!(
             reminder.subject,
-            "【候补】支付提醒 G105 北京南→上海虹桥 3月25日 还剩9分钟，请在15:00前支付订金¥1748.0"
+            "【候补】支付提醒 G105 北京南→上海虹桥 03月25日 还剩9分钟，请在15:00前支付订金¥1748.0"
         );
     }
 
@@ -1076,9 +1131,9 @@ mod tests {
             early(),
             BASE,
         );
-        assert_eq!(ok.subject, "【候补】兑现成功 G105 北京南→上海虹桥 3月25日");
+        assert_eq!(ok.subject, "【候补】兑现成功 G105 北京南→上海虹桥 03月25日");
         let gone = render(&with_status("05", "已退单"), &[to("05", "已退单")], early(), BASE);
-        assert_eq!(gone.subject, "【候补】已退单 G105 北京南→上海虹桥 3月25日");
+        assert_eq!(gone.subject, "【候补】已退单 G105 北京南→上海虹桥 03月25日");
         assert!(gone.text.contains("待兑现 → 已退单"));
     }
 
@@ -1094,7 +1149,7 @@ mod tests {
             "E87000007466000022",
             "待支付（01）",
             "¥1748.0",
-            "G105  3月25日（周三）  北京南 07:20 → 上海虹桥 13:08  商务座  候补人数中等",
+            "G105  03月25日（周三）  北京南 07:20 → 上海虹桥 13:08  商务座  候补人数中等",
             "杨赟  中国居民身份证 3623***********030  成人票",
             "支付截止（订金）：2020-03-23 15:00:37。待支付的订单须在此之前支付订金，否则候补订单失效。还剩30分钟。",
             "兑现截止（候补）：2020-03-24 23:30。到此时仍未买到票，候补自动结束，订金退回。还剩1天8小时。",

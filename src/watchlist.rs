@@ -100,10 +100,12 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use toml_edit::{Item, TableLike, Value};
 
+pub use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Report, nearest_key, span_start, syntax_message, with_article};
 pub use crate::identity::IdNumber;
 use crate::identity::{mask_id, resident_id_ok};
 use crate::seat::SeatClass;
-use crate::stations::{Lookup, Station, StationTable, levenshtein};
+use crate::stations::{Lookup, Station, StationTable};
 
 /// A validated watch list.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -367,39 +369,6 @@ pub enum WatchAction {
     Grab,
 }
 
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One problem found in a file, printed as `file:line:col: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: String,
-    /// 1-based.
-    pub line: usize,
-    /// 1-based, in characters.
-    pub col: usize,
-    pub severity: Severity,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "",
-            Severity::Warning => "warning: ",
-        };
-        write!(
-            f,
-            "{}:{}:{}: {}{}",
-            self.file, self.line, self.col, sev, self.message
-        )
-    }
-}
-
 /// Schedule of a watch that sets neither `every` nor `cron`, when `[defaults]` sets neither.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
 /// Shortest `every`: 12306 throttles clients that poll faster.
@@ -538,26 +507,38 @@ impl Watch {
 /// An unreadable file is a single diagnostic at 1:1; `file` in every diagnostic is `path` as
 /// given. See [`parse`] for the rest.
 pub fn load(path: &Path, today: NaiveDate) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &file, today, StationTable::embedded()),
-        Err(e) => {
-            let advice = match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    "create it with one [[watch]] table per route (see the watch list format in the README)"
-                }
-                std::io::ErrorKind::InvalidData => "save it as UTF-8",
-                _ => "check that the path is right and the file is readable",
-            };
-            Err(vec![Diagnostic {
-                file,
-                line: 1,
-                col: 1,
-                severity: Severity::Error,
-                message: format!("cannot read the watch list: {e}; {advice}"),
-            }])
+    let text = read(path).map_err(|d| vec![d])?;
+    parse(
+        &text,
+        &path.display().to_string(),
+        today,
+        StationTable::embedded(),
+    )
+}
+
+/// The text of the watch list at `path`, or why it cannot be read (a diagnostic at 1:1). The
+/// daemon reads the text itself to remember which content it runs.
+pub fn read(path: &Path) -> Result<String, Diagnostic> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let message = match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "cannot read the watch list: {e}; create it with one [[watch]] table per route \
+                 (see the watch list format in the README), or name another with --watchlist \
+                 or [daemon] watchlist in yupiao.toml"
+            ),
+            std::io::ErrorKind::InvalidData => {
+                format!("cannot read the watch list: {e}; save it as UTF-8")
+            }
+            _ => crate::diagnostic::unreadable(path, "the watch list", &e),
+        };
+        Diagnostic {
+            file: path.display().to_string(),
+            line: 1,
+            col: 1,
+            severity: Severity::Error,
+            message,
         }
-    }
+    })
 }
 
 /// Parses and validates a watch list (the format is in the [module docs](self)).
@@ -576,7 +557,7 @@ pub fn parse(
         Ok(doc) => doc,
         Err(e) => {
             let at = e.span().map_or(0, |s| s.start);
-            report.error(at, syntax_message(&e, text));
+            report.error(at, syntax_message(&e, text, true));
             return Err(report.finish());
         }
     };
@@ -586,85 +567,6 @@ pub fn parse(
         Err(report.finish())
     } else {
         Ok((list, report.finish()))
-    }
-}
-
-fn syntax_message(e: &toml_edit::TomlError, text: &str) -> String {
-    let what = e
-        .span()
-        .filter(|s| !s.is_empty() && s.len() <= 60)
-        .and_then(|s| text.get(s))
-        // An excerpt with a long run of digits may be an ID or phone number: leave it out.
-        .filter(|s| !s.as_bytes().windows(6).any(|w| w.iter().all(u8::is_ascii_digit)))
-        .map(|s| format!(" (at `{s}`)"))
-        .unwrap_or_default();
-    format!("TOML syntax error: {}{what}", e.message())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Positions and the diagnostics collector
-
-/// Turns byte offsets into 1-based line and character column and collects diagnostics.
-struct Report {
-    file: String,
-    text: String,
-    line_starts: Vec<usize>,
-    diags: Vec<(usize, Diagnostic)>,
-}
-
-impl Report {
-    fn new(file: &str, text: &str) -> Report {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Report {
-            file: file.to_string(),
-            text: text.to_string(),
-            line_starts,
-            diags: Vec::new(),
-        }
-    }
-
-    /// 1-based line and column (in characters) of a byte offset.
-    fn position(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
-        let mut start = self.line_starts[line - 1];
-        if start == 0 && self.text.starts_with('\u{feff}') && offset >= 3 {
-            start = 3;
-        }
-        let col = self.text.get(start..offset).map_or(1, |s| s.chars().count() + 1);
-        (line, col)
-    }
-
-    fn push(&mut self, severity: Severity, at: usize, message: String) {
-        let (line, col) = self.position(at);
-        let diag = Diagnostic {
-            file: self.file.clone(),
-            line,
-            col,
-            severity,
-            message,
-        };
-        self.diags.push((at, diag));
-    }
-
-    fn error(&mut self, at: usize, message: impl Into<String>) {
-        self.push(Severity::Error, at, message.into());
-    }
-
-    fn warning(&mut self, at: usize, message: impl Into<String>) {
-        self.push(Severity::Warning, at, message.into());
-    }
-
-    fn has_errors(&self) -> bool {
-        self.diags.iter().any(|(_, d)| d.severity == Severity::Error)
-    }
-
-    /// Every diagnostic in file order (stable: same-position ones keep their order).
-    fn finish(mut self) -> Vec<Diagnostic> {
-        self.diags.sort_by_key(|(at, _)| *at);
-        self.diags.into_iter().map(|(_, d)| d).collect()
     }
 }
 
@@ -759,30 +661,6 @@ struct RawDocument {
     /// `watch` is neither `[[watch]]` nor an array of inline tables (already reported, so the
     /// empty-list warning would only repeat it).
     watch_malformed: bool,
-}
-
-fn span_start(span: Option<std::ops::Range<usize>>) -> usize {
-    span.map_or(0, |s| s.start)
-}
-
-/// "a string", "an integer": type names as `toml_edit` spells them, with an article.
-fn with_article(type_name: &str) -> String {
-    let article = match type_name.chars().next() {
-        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
-        _ => "a",
-    };
-    format!("{article} {type_name}")
-}
-
-/// The known key closest to `key`, when it is close enough to be a likely typo.
-fn nearest_key<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    let limit = (key.chars().count() / 4).max(1);
-    known
-        .iter()
-        .map(|k| (levenshtein(key, k), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
 }
 
 fn read_document(root: &toml_edit::Table, r: &mut Report) -> RawDocument {

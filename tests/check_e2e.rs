@@ -22,7 +22,7 @@ fn the_shipped_watch_list_passes_check() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one summary line\n{out}");
     assert!(lines[0].contains("OK"), "{out}");
-    assert!(lines[0].contains("2 watch(es)"), "{out}");
+    assert!(lines[0].contains("2 watches"), "{out}");
     assert!(lines[0].contains("settings: built-in defaults"), "{out}");
 }
 
@@ -73,7 +73,11 @@ colour = "red"
         out.stderr.contains("did you mean \"2026-12-01\""),
         "suggests the padded date\n{out}"
     );
-    assert!(out.stderr.contains("6 error(s)"), "{out}");
+    assert!(out.stderr.contains("watchlist.toml: 6 errors"), "{out}");
+    assert!(
+        !out.stderr.contains("nothing was changed"),
+        "check changes nothing anyway\n{out}"
+    );
 }
 
 #[test]
@@ -159,4 +163,145 @@ fn help_works_for_every_subcommand_and_unknown_flags_are_usage_errors() {
     assert!(out.stderr.contains("--frobnicate"), "{out}");
     let out = yupiao(dir.path()).arg("--frobnicate").run_blocking();
     out.assert_code(2);
+}
+
+/// Terminal columns of `s`: CJK characters take two (an independent count, not the binary's).
+fn columns(s: &str) -> usize {
+    s.chars().map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 }).sum()
+}
+
+#[test]
+fn stations_columns_line_up_on_screen_with_chinese_names_of_any_length() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = yupiao(dir.path()).args(["stations", "上海"]).run_blocking();
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.len() > 3, "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("上海虹桥")), "{out}");
+    // Where each column starts, on screen: the same on every line, the header included.
+    let starts = |line: &str| -> Vec<usize> {
+        let mut starts = Vec::new();
+        let mut col = 0;
+        let mut in_gap = false;
+        for c in line.chars() {
+            if c == ' ' {
+                in_gap = true;
+            } else if in_gap || col == 0 {
+                starts.push(col);
+                in_gap = false;
+            }
+            col += columns(&c.to_string());
+        }
+        starts
+    };
+    let header = starts(lines[0]);
+    assert_eq!(header.len(), 5, "{out}");
+    for l in &lines[1..] {
+        assert_eq!(starts(l)[..4], header[..4], "misaligned: {l:?}\n{out}");
+    }
+}
+
+#[test]
+fn check_counts_in_words_one_entry_and_two_entries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let one = format!(
+        "{}\n[[waitlist]]\nname = \"a\"\n",
+        watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])])
+    );
+    write_watchlist(dir.path(), &one);
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("warning: 1 [[waitlist]] entry but no [rail] cookie or cookie_file: it will report"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("OK — 1 watch, 1 候补 waitlist, 1 date, 1 distinct query on sale now"),
+        "{out}"
+    );
+    assert!(
+        !out.all_text().contains("(s)") && !out.all_text().contains("(y/ies)"),
+        "{out}"
+    );
+
+    let two = format!("{one}\n[[waitlist]]\nname = \"b\"\n");
+    write_watchlist(dir.path(), &two);
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("warning: 2 [[waitlist]] entries but"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("2 候补 waitlists"), "{out}");
+}
+
+#[test]
+fn settings_problems_are_all_reported_like_watch_list_problems() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(
+        dir.path(),
+        &watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])]),
+    );
+    write_file(
+        dir.path(),
+        "yupiao.toml",
+        "[upstream]\nmin_interval = \"1s\"\n\n[email]\nhots = \"mail.example.com\"\nsecurity = \"ssl\"\ntimeout = \"soon\"\n",
+    );
+    let out = yupiao(dir.path())
+        .arg("check")
+        .env("YUPIAO__EMAIL__PASWORD", "hunter2-Zq8vX")
+        .run_blocking();
+    out.assert_code(2);
+    for want in [
+        "yupiao.toml:2:16: warning: min_interval = 1s is below 3s: 12306 throttles fast clients",
+        "yupiao.toml:5:1: unknown key \"hots\" in [email] (did you mean \"host\"?)",
+        "yupiao.toml:6:12: security = \"ssl\" is not allowed (allowed: starttls, tls, none)",
+        "yupiao.toml:7:11: timeout = \"soon\" is not a duration",
+        "$YUPIAO__EMAIL__PASWORD: unknown key \"pasword\" in [email] (did you mean YUPIAO__EMAIL__PASSWORD?)",
+        "yupiao.toml: 4 errors",
+    ] {
+        assert!(out.stderr.contains(want), "missing {want:?}\n{out}");
+    }
+    assert!(
+        !out.stderr
+            .lines()
+            .any(|l| l.starts_with("yupiao.toml") && l.contains("PASWORD")),
+        "the variable is not blamed on the file\n{out}"
+    );
+    assert!(!out.all_text().contains("hunter2-Zq8vX"), "{out}");
+    assert!(!out.stderr.contains("enum Security"), "no serde wording\n{out}");
+}
+
+#[test]
+fn a_settings_syntax_error_on_a_secret_shows_where_never_the_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(
+        dir.path(),
+        &watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])]),
+    );
+    for (text, secret) in [
+        (
+            "[email]\nusername = \"me\"\npassword = SMTPPASS-9f8e7d\n",
+            "SMTPPASS-9f8e7d",
+        ),
+        (
+            "[rail]\ncookie = \"JSESSIONID=abc123\" tk=Tk-5e4d3c\n",
+            "Tk-5e4d3c",
+        ),
+    ] {
+        write_file(dir.path(), "yupiao.toml", text);
+        for command in ["check", "run"] {
+            let out = yupiao(dir.path()).arg(command).run_blocking();
+            out.assert_code(2);
+            assert!(out.stderr.contains("yupiao.toml:"), "{out}");
+            assert!(out.stderr.contains("TOML syntax error"), "{out}");
+            assert!(
+                !out.all_text().contains(secret),
+                "{command} printed the secret\n{out}"
+            );
+            assert!(!out.all_text().contains("JSESSIONID"), "{command}\n{out}");
+        }
+    }
 }

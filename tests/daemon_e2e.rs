@@ -492,14 +492,17 @@ async fn throttling_backs_off_then_recovers() {
         .wait_until("status to show the backoff", WAIT, async || {
             let s = setup.status_json().await;
             let w = watch_of(&s, "限流").clone();
+            // While backing off, status says so instead of a next-run time.
             (w["outcome"]
                 .as_str()
                 .is_some_and(|o| o.starts_with("throttled: "))
-                && u64_of(&w, "backoff_level") >= 1)
+                && u64_of(&w, "backoff_level") >= 1
+                && w["next"]["state"] == "backoff")
                 .then_some(w)
         })
         .await;
     assert!(s["backoff_until"].is_string(), "{s:#}");
+    assert!(s["next"]["until"].is_string(), "{s:#}");
     // Seats appear while 12306 refuses us: the alert is due but cannot be seen yet.
     sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
 
@@ -590,4 +593,232 @@ async fn sigterm_stops_cleanly_with_exit_code_zero() {
     let s = setup.status_json().await;
     assert_eq!(s["daemon_running"], false, "pid {pid} is gone: {s:#}");
     assert!(s["daemon_pid"].is_null(), "{s:#}");
+}
+
+/// Every email in the daemon's maildir, decoded, oldest first.
+fn maildir_mails(setup: &DaemonSetup) -> Vec<Mail> {
+    maildir_messages(&setup.cwd().join("mail"))
+        .iter()
+        .map(|raw| Mail::parse(raw))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_the_running_list_beside_a_rejected_edit_and_says_when_the_daemon_stopped() {
+    let sim = start_static_sim().await;
+    let (da, db) = (day(2), day(5));
+    let a = g8294("早", da);
+    let b = g8294("晚", db);
+    let dir = dir_with(&[a.clone(), b.clone()]);
+    let setup = DaemonSetup::new(dir.path(), &sim);
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, da, 2).await;
+
+    // A bad edit of the running watch: 北京南站 is no station.
+    let bad = WatchSpec::new("早", "北京南站", "常州", &[da]).set("cron", EVERY_SECOND);
+    replace_watchlist(dir.path(), &watchlist(&[bad, b.clone()]));
+    let s = daemon
+        .wait_until("the rejected edit in status", WAIT, async || {
+            let s = setup.status_json().await;
+            s["watchlist_error"].is_string().then_some(s)
+        })
+        .await;
+    for name in ["早", "晚"] {
+        let w = watch_of(&s, name);
+        assert_eq!(w["in_watchlist"], true, "{name} still runs: {s:#}");
+        assert_eq!(
+            w["route"], "上海→常州",
+            "the running route, not the edit's: {s:#}"
+        );
+        assert_eq!(w["next"]["state"], "at", "{s:#}");
+    }
+    assert_eq!(
+        s["running_list"]["path"],
+        dir.path().join("watchlist.toml").display().to_string(),
+        "{s:#}"
+    );
+    let text = setup.status_text().await;
+    assert!(!text.contains("removed from the watch list"), "{text}");
+    assert!(text.contains("watch list edit REJECTED at "), "{text}");
+    assert!(text.contains("the list above keeps running"), "{text}");
+    assert!(text.contains("unknown station \"北京南站\""), "{text}");
+    assert!(text.contains("  next run  "), "{text}");
+    assert!(text.contains("上海→常州"), "{text}");
+    // And it keeps polling the running one.
+    wait_more_polls(&mut daemon, &sim, da, 2).await;
+
+    // Stopped: no stale next-run time, but why there is none.
+    assert_eq!(daemon.sigterm().await, Some(0));
+    let s = setup.status_json().await;
+    assert_eq!(s["daemon_running"], false, "{s:#}");
+    assert!(s["daemon_last_seen"].is_string(), "{s:#}");
+    assert_eq!(watch_of(&s, "早")["next"]["state"], "daemon_stopped", "{s:#}");
+    let text = setup.status_text().await;
+    assert!(text.contains("yupiao daemon: not running (last seen "), "{text}");
+    assert!(
+        text.contains("next run  — daemon not running (last seen "),
+        "{text}"
+    );
+    let next_lines: Vec<&str> = text.lines().filter(|l| l.contains("next run")).collect();
+    assert_eq!(next_lines.len(), 2, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_says_why_nothing_matched_each_date() {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    let dir = dir_with(&[WatchSpec::new("早班", "上海虹桥", "常州", &[d])
+        .set("depart", r#""07:00-12:00""#)
+        .set("cron", EVERY_SECOND)]);
+    let setup = DaemonSetup::new(dir.path(), &sim);
+    let mut daemon = setup.start();
+    wait_queries(&mut daemon, &sim, d, 2).await;
+    let s = setup.status_json().await;
+    let notes = &watch_of(&s, "早班")["no_match"];
+    assert_eq!(notes[0]["date"], ymd(d), "{s:#}");
+    let why = "4 trains returned; 2 board at 上海 not 上海虹桥 (same_city = false); \
+               1 alights at 常州北 not 常州 (same_city = false); 1 departs outside 07:00–12:00";
+    assert_eq!(notes[0]["summary"], why, "{s:#}");
+    let text = setup.status_text().await;
+    assert!(
+        text.contains(&format!("  {}  no matching train: {why}", ymd(d))),
+        "{text}"
+    );
+    // A note is written when it changes, not at every poll.
+    let store = setup.store();
+    let first = store.match_notes("早班").expect("read the notes");
+    wait_more_polls(&mut daemon, &sim, d, 2).await;
+    assert_eq!(store.match_notes("早班").expect("read the notes"), first);
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_watch_and_a_grab_watch_on_one_train_send_one_email_naming_both() {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    // Seats are there when the daemon starts: both watches' first poll (one cycle, one query)
+    // sees them appear.
+    sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
+    let grab = g8294("抢票", d).set("action", r#""grab""#).to_toml()
+        + "[[watch.passenger]]\nname = \"张三\"\nid_no = \"110101199003074514\"\n";
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(dir.path(), &format!("{}\n{grab}", g8294("提醒", d).to_toml()));
+    let setup = DaemonSetup::new(dir.path(), &sim).env("YUPIAO__DAEMON__ALERT_MIN_GAP", GAP);
+    let mut daemon = setup.start();
+    daemon
+        .wait_until("the alert", WAIT, async || {
+            (!maildir_mails(&setup).is_empty()).then_some(())
+        })
+        .await;
+    wait_more_polls(&mut daemon, &sim, d, 3).await;
+    let mails: Vec<Mail> = maildir_mails(&setup);
+    assert_eq!(
+        mails.len(),
+        1,
+        "one person, one train, one date: one email\n{mails:#?}"
+    );
+    let m = &mails[0];
+    assert_eq!(m.subject, subject_for(d));
+    assert!(
+        m.text.contains("「提醒」") && m.text.contains("「抢票」"),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains("符合监控：「提醒」、「抢票」"), "{}", m.text);
+    assert!(
+        m.text.contains("「抢票」是抢票监视，但 [juhe] enabled = false"),
+        "the grab note, for the grab watch\n{}",
+        m.text
+    );
+    assert!(m.html.contains("「抢票」"), "{}", m.html);
+    // Alert state stays per watch: both recorded the alert, both count the one email.
+    let s = setup.status_json().await;
+    for name in ["提醒", "抢票"] {
+        assert_eq!(u64_of(watch_of(&s, name), "alerts_sent"), 1, "{name}: {s:#}");
+    }
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_start_groups_each_watchs_dates_and_shared_trains_into_one_email_per_person() {
+    let sim = start_static_sim().await;
+    let (d1, d2, d3) = (day(2), day(3), day(4));
+    for d in [d1, d2] {
+        sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
+    }
+    let dir = dir_with(&[
+        // Two dates with seats: one email for both.
+        WatchSpec::new("甲", "上海", "常州", &[d1, d2])
+            .trains(&["G8294"])
+            .seats(&["二等座"])
+            .set("cron", EVERY_SECOND),
+        // The same train and day as 甲's first: joins that email.
+        g8294("乙", d1),
+        // Another train, route and day: its own email.
+        WatchSpec::new("丙", "上海虹桥", "常州", &[d3])
+            .trains(&["D3010"])
+            .seats(&["一等座"])
+            .set("cron", EVERY_SECOND),
+    ]);
+    let setup = DaemonSetup::new(dir.path(), &sim);
+    let mut daemon = setup.start();
+    for d in [d1, d2, d3] {
+        wait_queries(&mut daemon, &sim, d, 3).await;
+    }
+    let mut mails = maildir_mails(&setup);
+    mails.sort_by(|a, b| a.subject.cmp(&b.subject));
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            format!("【余票】D3010 上海虹桥→常州 {} 一等座 有票", mm_dd(d3)),
+            format!("【余票】G8294 上海→常州 {} 等2天 二等座 有票", mm_dd(d1)),
+        ],
+        "three watches, four (watch, date) alerts, two emails"
+    );
+    let g = &mails[1];
+    for want in [
+        "监控「甲」（乘车人数 1人）、「乙」（乘车人数 1人）发现余票：".to_string(),
+        format!("G8294  {}", mm_dd(d1)),
+        format!("G8294  {}", mm_dd(d2)),
+        "符合监控：「甲」、「乙」".to_string(),
+        format!("date={}", ymd(d1)),
+        format!("date={}", ymd(d2)),
+    ] {
+        assert!(g.text.contains(&want), "missing {want:?}\n{}", g.text);
+    }
+    assert_eq!(daemon.sigterm().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misconfigured_mail_server_is_explained_in_the_log_and_in_status() {
+    let sim = start_static_sim().await;
+    let d = day(3);
+    sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
+    // A plain server, but the default security (starttls).
+    let smtp = TestSmtpServer::start().expect("start aiosmtpd");
+    let dir = dir_with(&[g8294("邮件", d)]);
+    let setup = DaemonSetup::new(dir.path(), &sim)
+        .smtp(smtp.port)
+        .env("YUPIAO__EMAIL__SECURITY", "starttls");
+    let mut daemon = setup.start();
+    daemon.wait_for_log("email not delivered; will retry", WAIT).await;
+    let hint = "email.security = \"none\" for a loopback or plain server";
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("email not delivered; will retry"))
+        .expect("the retry line");
+    assert!(line.contains(hint), "{line}");
+    let s = setup.status_json().await;
+    assert_eq!(s["email_problem"]["state"], "pending", "{s:#}");
+    assert!(
+        s["email_problem"]["error"].as_str().unwrap_or("").contains(hint),
+        "{s:#}"
+    );
+    let text = setup.status_text().await;
+    assert!(text.contains("email problem: \"【余票】G8294"), "{text}");
+    assert!(text.contains(hint), "{text}");
+    assert!(smtp.messages().is_empty());
+    assert_eq!(daemon.sigterm().await, Some(0));
 }

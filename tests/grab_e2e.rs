@@ -138,12 +138,16 @@ impl World {
         self.sim.juhe_create_calls()
     }
 
-    /// Every grab order in the database, newest first.
+    /// Every grab order in the database, newest first (none while the daemon is still creating
+    /// the file: it exists a moment before its schema does).
     fn orders(&self) -> Vec<GrabOrderRow> {
         if !self.setup.db_path().exists() {
             return Vec::new();
         }
-        self.setup.store().grab_orders().unwrap_or_default()
+        match yupiao::store::Store::open_read_only(&self.setup.db_path()) {
+            Err(yupiao::store::StoreError::Missing { .. }) => Vec::new(),
+            _ => self.setup.store().grab_orders().unwrap_or_default(),
+        }
     }
 
     fn order_on(&self, d: NaiveDate) -> Option<GrabOrderRow> {

@@ -414,3 +414,90 @@ async fn a_stale_advertised_endpoint_is_followed_by_the_binary() {
         "the moved endpoint is followed once and remembered for the next query: {stats:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_nothing_matches_once_says_what_was_returned_and_what_removed_it() {
+    let sim = start_static_sim().await;
+    let d = day(2);
+    let dir = dir_with(&[WatchSpec::new("早班", "上海虹桥", "常州", &[d]).set("depart", r#""07:00-12:00""#)]);
+    // 上海虹桥→常州 is widened by 12306 to both cities: G8294 and K1805 board at 上海, G7158
+    // alights at 常州北, D3010 leaves at 14:42.
+    let why = "4 trains returned; 2 board at 上海 not 上海虹桥 (same_city = false); \
+               1 alights at 常州北 not 常州 (same_city = false); 1 departs outside 07:00–12:00";
+
+    let out = Yupiao::new(dir.path())
+        .against(&sim)
+        .args(["--watchlist", "watchlist.toml", "once"])
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("  {}  没有符合条件的车次：{why}", ymd(d))),
+        "{out}"
+    );
+
+    let out = once_json(&dir, &sim).await;
+    out.assert_code(0);
+    let lines = out.json();
+    assert_eq!(lines.len(), 1, "one object for the (watch, date)\n{out}");
+    let l = &lines[0];
+    assert_eq!(
+        keys(l),
+        ["date", "dropped", "matched", "returned", "summary", "watch"],
+        "{l}"
+    );
+    assert_eq!((str_of(l, "watch"), str_of(l, "date")), ("早班", ymd(d).as_str()));
+    assert_eq!(l["matched"], 0);
+    assert_eq!(l["returned"], 4);
+    assert_eq!(str_of(l, "summary"), why);
+    let counts: Vec<(&str, u64)> = l["dropped"]
+        .as_array()
+        .expect("dropped is an array")
+        .iter()
+        .map(|d| (str_of(d, "reason"), d["count"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("boards_elsewhere", 2),
+            ("alights_elsewhere", 1),
+            ("departs_outside", 1)
+        ],
+        "{l}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_table_marks_next_day_arrivals_and_when_a_star_seat_goes_on_sale() {
+    let sim = start_static_sim().await;
+    let d = day(2);
+    let dir = dir_with(&[WatchSpec::new("夜车", "北京", "上海", &[d])]);
+    let out = Yupiao::new(dir.path())
+        .against(&sim)
+        .args(["--watchlist", "watchlist.toml", "once"])
+        .run()
+        .await;
+    out.assert_code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("D705"))
+        .unwrap_or_else(|| panic!("no D705 line\n{out}"));
+    // 19:20 → 07:05 the next morning, as the email says it.
+    assert!(line.contains("上海 07:05（次日）"), "{line}");
+    // Its 二等座 cell is `*`: not on sale yet, and the line says from when (row field 55).
+    let star = line
+        .split("  ")
+        .find(|cell| cell.starts_with("二等座 *"))
+        .unwrap_or_else(|| panic!("no 二等座 * cell in {line}"));
+    let sale = star
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(" 起售)"))
+        .map(|(when, _)| when)
+        .unwrap_or_else(|| panic!("no sale time in {star:?}"));
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(&format!("2026-{sale}"), "%Y-%m-%d %H:%M").is_ok(),
+        "`MM-DD HH:MM 起售`: {star:?}"
+    );
+}

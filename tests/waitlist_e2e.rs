@@ -55,12 +55,12 @@ fn order(status: &str) -> WaitlistSpec {
     }
 }
 
-/// `3月25日`.
+/// `03月25日`: zero-padded, as every subject writes a day.
 fn month_day(d: NaiveDate) -> String {
-    format!("{}月{}日", d.month(), d.day())
+    format!("{:02}月{:02}日", d.month(), d.day())
 }
 
-/// `3月25日（周三）`.
+/// `03月25日（周三）`.
 fn long_date(d: NaiveDate) -> String {
     let w = match d.weekday() {
         Weekday::Mon => "周一",
@@ -74,7 +74,7 @@ fn long_date(d: NaiveDate) -> String {
     format!("{}（{w}）", month_day(d))
 }
 
-/// What every subject about the order names: `G105 北京南→上海虹桥 3月25日`.
+/// What every subject about the order names: `G105 北京南→上海虹桥 03月25日`.
 fn trip() -> String {
     format!("G105 北京南→上海虹桥 {}", month_day(train_day()))
 }
@@ -102,7 +102,7 @@ fn at_ms(ms: i64) -> DateTime<FixedOffset> {
         .with_timezone(&yupiao::clock::beijing())
 }
 
-/// `15:00` on the day of `now`, `3月24日15:00` another day, as subjects write a deadline.
+/// `15:00` on the day of `now`, `03月24日15:00` another day, as subjects write a deadline.
 fn short_time(t: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> String {
     let t = t.with_timezone(now.offset());
     if t.date_naive() == now.date_naive() {
@@ -363,6 +363,21 @@ async fn each_waitlist_transition_sends_exactly_one_email() {
     let w = waitlist_of(&status, "我的候补");
     assert_eq!(w["status_code"], "07", "{status:#}");
     assert_eq!(w["pay_before"], Value::Null, "{status:#}");
+
+    // The log says what changed in words, never as Rust structures.
+    let log = daemon.log();
+    for want in [
+        "reasons=status 00 排队中 → 01 待支付",
+        "reasons=status 01 待支付 → 04 待兑现",
+    ] {
+        assert!(log.contains(want), "missing {want:?} in\n{log}");
+    }
+    for debug in ["StatusChanged {", "StatusLabel {", "Some(", "[\""] {
+        assert!(
+            !log.lines().any(|l| l.contains(" INFO ") && l.contains(debug)),
+            "an INFO line prints a Rust structure ({debug}):\n{log}"
+        );
+    }
 
     assert_eq!(daemon.sigterm().await, Some(0));
 }
@@ -657,6 +672,21 @@ async fn an_expired_session_sends_one_email_then_recovers_when_the_cookie_change
     assert_eq!(w["status_code"], "04", "the last order seen is kept: {status:#}");
     let text = setup.status_text().await;
     assert!(text.contains("12306 session EXPIRED"), "{text}");
+    // No stale next-run time while quiet: why, and when it really looks again (within the hour).
+    assert_eq!(w["next"]["state"], "quiet_session", "{status:#}");
+    let next_check = w["next"]["next_check"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("no next check: {status:#}"));
+    let now = yupiao::clock::now();
+    assert!(
+        next_check > now && next_check <= now + chrono::TimeDelta::hours(1),
+        "{next_check} {status:#}"
+    );
+    assert!(
+        text.contains("next run  quiet: 12306 session expired, next check "),
+        "{text}"
+    );
 
     // The user logs in again and pastes the new cookie: the daemon notices within a few polls.
     sim.set_session_cookie(NEW_TK);

@@ -3,14 +3,16 @@
 //! Shape (fetch → select → decide → store → notify, as in miniflux):
 //! - the **scheduler** (tokio-cron-scheduler, Beijing time) only marks watches *due*;
 //! - one **poller** task takes everything due, plans coalesced queries ([`crate::poll::plan`]),
-//!   sends them through the paced client, and for each (watch, date) runs the pure
-//!   [`crate::decide::decide`] and writes state, history and the alert email in one transaction.
-//!   Because there is one poller and "due" is a set, a watch never runs twice at once and a slow
-//!   poll never piles up queued runs;
-//! - one **outbox sender** delivers queued emails, retrying transient failures with backoff;
+//!   sends them through the paced client, runs the pure [`crate::decide::decide`] for each
+//!   answered (watch, date) against its own state, groups the cycle's alerts into one email per
+//!   person ([`crate::notify::grouping`]) and writes state, history, no-match notes and emails
+//!   in one transaction (`record_cycle`). Because there is one poller and "due" is a set, a
+//!   watch never runs twice at once and a slow poll never piles up queued runs;
+//! - one **outbox sender** ([`outbox`]) delivers queued emails, retrying transient failures with
+//!   backoff;
 //! - the **watch-list watcher** (the file itself, polled twice a second, and SIGHUP) reloads the list:
-//!   a valid edit applies at once, an invalid one is logged and shown in `status` while the last
-//!   good list keeps running.
+//!   a valid edit applies at once and is recorded as the running list (for `status`), an invalid
+//!   one is logged and shown in `status` while the last good list keeps running.
 //!
 //! Refusals (302, HTML, risk phrases, timeouts) back off the refused query alone, and the whole
 //! client only when refusals are client-wide — 12306 limits per address, but it also refuses a
@@ -39,7 +41,7 @@ use crate::notify::{self, Mailer};
 use crate::poll::{self, Skip};
 use crate::rail::client::RailClient;
 use crate::stations::StationTable;
-use crate::store::{Fact, NewEmail, PollOutcome, Store, WatchStatus};
+use crate::store::{CycleEmail, CyclePoll, Fact, NewEmail, PollOutcome, Store, WatchStatus};
 use crate::watchlist::{self, Diagnostic, Schedule, Watch, WatchList};
 
 mod callback;
@@ -164,9 +166,36 @@ impl Shared {
     }
 }
 
-/// Loads the watch list, printing nothing: the caller decides how to report diagnostics.
-fn load_list(path: &Path) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
-    watchlist::load(path, clock::today())
+/// Loads the watch list, printing nothing: the caller decides how to report diagnostics. Also
+/// returns the text it was read from, for the record of what runs.
+fn load_list(path: &Path) -> Result<(WatchList, Vec<Diagnostic>, String), Vec<Diagnostic>> {
+    let text = watchlist::read(path).map_err(|d| vec![d])?;
+    let (list, warnings) = watchlist::parse(
+        &text,
+        &path.display().to_string(),
+        clock::today(),
+        StationTable::embedded(),
+    )?;
+    Ok((list, warnings, text))
+}
+
+/// Records in the database which list runs from now on (for `status`).
+async fn record_running_list(shared: &Arc<Shared>, text: &str, list: &WatchList, now: DateTime<FixedOffset>) {
+    let path = std::path::absolute(&shared.watchlist_path).unwrap_or_else(|_| shared.watchlist_path.clone());
+    let record = crate::status::RunningList::of(&path, text, now, list);
+    let json = serde_json::to_string(&record).expect("the running list serializes");
+    let res = shared
+        .db
+        .write(move |s| s.set_fact(Fact::RunningList, &json, now))
+        .await;
+    match res {
+        // Logged once by the store handle, and shown in `status`.
+        Err(e) if e.is_storage_fault() => {
+            tracing::debug!(error = %e, "cannot record the running watch list")
+        }
+        Err(e) => tracing::error!(error = %e, "cannot record the running watch list"),
+        Ok(()) => {}
+    }
 }
 
 fn diagnostics_text(diags: &[Diagnostic]) -> String {
@@ -213,7 +242,7 @@ pub async fn run(
             None
         }
     };
-    let (list, warnings) = load_list(&watchlist_path).map_err(|d| {
+    let (list, warnings, list_text) = load_list(&watchlist_path).map_err(|d| {
         anyhow::anyhow!(
             "{}\nthe watch list has errors; fix them and start again",
             diagnostics_text(&d)
@@ -286,6 +315,7 @@ pub async fn run(
             s.clear_fact(Fact::WatchlistError)
         })
         .await?;
+    record_running_list(&shared, &list_text, &shared.list(), now).await;
 
     let initial = shared.list();
     // tokio-cron-scheduler passes every tick through bounded broadcast channels (200 by
@@ -331,9 +361,19 @@ pub async fn run(
     let _ = sched.shutdown().await;
     let grace = shared.settings.daemon.shutdown_grace;
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!(?grace, "in-flight work did not finish in time; abandoning it");
+        tracing::warn!(
+            grace = %humantime::format_duration(grace),
+            "in-flight work did not finish in time; abandoning it"
+        );
     }
-    let _ = shared.db.call(|s| s.clear_fact(Fact::DaemonPid)).await;
+    let stopped = clock::now();
+    let _ = shared
+        .db
+        .call(move |s| {
+            s.clear_fact(Fact::DaemonPid)?;
+            s.set_fact(Fact::DaemonStoppedAt, &stopped.to_rfc3339(), stopped)
+        })
+        .await;
     drop(lock);
     tracing::info!("stopped");
     Ok(())
@@ -538,10 +578,10 @@ fn refused(
         .refused(query, at, d.backoff_start, d.backoff_max, rand::random::<f64>());
     match verdict {
         throttle::Verdict::Client(b) if !quiet => {
-            tracing::warn!(%query, %error, level = b.level, until = ?b.until, "12306 refuses every query; the whole client backs off")
+            tracing::warn!(%query, %error, level = b.level, until = %clock_text(b.until), "12306 refuses every query; the whole client backs off")
         }
         throttle::Verdict::Query(b) if !quiet => {
-            tracing::warn!(%query, %error, level = b.level, until = ?b.until, "12306 refused this query; backing it off alone, other queries go on")
+            tracing::warn!(%query, %error, level = b.level, until = %clock_text(b.until), "12306 refused this query; backing it off alone, other queries go on")
         }
         _ => {}
     }
@@ -583,6 +623,9 @@ async fn poll_watches(
         queries.sort_by_key(|pq| t.for_queries([pq.query.query_string().as_str()]).level);
     }
     let mut deferred: BTreeSet<String> = BTreeSet::new();
+    // What each answered (watch, date) saw; decided and recorded together after the loop, so
+    // that one cycle sends each person one email per train and date (see `record_cycle`).
+    let mut seen: Vec<Seen> = Vec::new();
     for pq in queries {
         shared.beat();
         let key = pq.query.query_string();
@@ -611,25 +654,16 @@ async fn poll_watches(
                         continue;
                     }
                     let matches = filter::select(&page, w, date, StationTable::embedded());
-                    match record(shared, w, date, matches, at).await {
-                        Err(e) => {
-                            if e.is_storage_fault() {
-                                // Logged once by the store handle, and shown in `status`.
-                                tracing::debug!(watch = %w.name, %date, error = %e, "cannot record poll");
-                            } else {
-                                tracing::error!(watch = %w.name, %date, error = %e, "cannot record poll");
-                            }
-                            outcomes[i] = Some(PollOutcome::Error(format!("database: {e}")));
-                        }
-                        Ok(alerted) => {
-                            if outcomes[i].is_none() {
-                                outcomes[i] = Some(PollOutcome::Ok);
-                            }
-                            if w.grab.is_some() {
-                                spawn_grab(shared, w, date, alerted);
-                            }
-                        }
-                    }
+                    let no_match = matches
+                        .is_empty()
+                        .then(|| filter::explain(&page, w, StationTable::embedded()));
+                    seen.push(Seen {
+                        watch: i,
+                        date,
+                        at,
+                        matches,
+                        no_match,
+                    });
                 }
             }
             Err(e) => {
@@ -651,6 +685,31 @@ async fn poll_watches(
                 }
                 for &(i, _) in &pq.users {
                     outcomes[i] = Some(outcome.clone());
+                }
+            }
+        }
+    }
+    let recorded: Vec<(usize, NaiveDate)> = seen.iter().map(|s| (s.watch, s.date)).collect();
+    match record_cycle(shared, &selected, seen).await {
+        Err(e) => {
+            if e.is_storage_fault() {
+                // Logged once by the store handle, and shown in `status`.
+                tracing::debug!(error = %e, "cannot record the poll cycle");
+            } else {
+                tracing::error!(error = %e, "cannot record the poll cycle");
+            }
+            for (i, _) in &recorded {
+                outcomes[*i] = Some(PollOutcome::Error(format!("database: {e}")));
+            }
+        }
+        Ok(alerted) => {
+            for ((i, date), alerted) in recorded.iter().zip(alerted) {
+                if outcomes[*i].is_none() {
+                    outcomes[*i] = Some(PollOutcome::Ok);
+                }
+                let w = &selected[*i];
+                if w.grab.is_some() {
+                    spawn_grab(shared, w, *date, alerted);
                 }
             }
         }
@@ -795,53 +854,103 @@ fn spawn_grab(shared: &Arc<Shared>, w: &Watch, date: NaiveDate, seats_appeared: 
     });
 }
 
-/// Decides and records one successful poll of (watch, date); queues the alert email in the
-/// same transaction. True when an alert was queued (seats appeared).
-async fn record(
-    shared: &Arc<Shared>,
-    w: &Watch,
+/// One answered (watch, date) of a cycle.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// Index into the cycle's selected watches.
+    watch: usize,
     date: NaiveDate,
+    /// When the answer arrived.
+    at: DateTime<FixedOffset>,
     matches: Vec<TrainMatch>,
-    now: DateTime<FixedOffset>,
-) -> Result<bool, crate::store::StoreError> {
+    no_match: Option<filter::NoMatch>,
+}
+
+/// Decides every answered (watch, date) of a cycle against its own stored state, groups the
+/// alerts into one email per person per train and date ([`notify::grouping`]), and writes the
+/// state, history, notes and emails in one transaction. Per `seen`: whether seats appeared (an
+/// alert was queued for it).
+async fn record_cycle(
+    shared: &Arc<Shared>,
+    selected: &[Watch],
+    seen: Vec<Seen>,
+) -> Result<Vec<bool>, crate::store::StoreError> {
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
     let gap = shared.settings.daemon.alert_min_gap;
-    let watch = w.clone();
     let rail_url = shared.client.base_url().to_string();
-    let recipients = shared.recipients_for(&w.notify);
     let grab_enabled = shared.juhe.is_some() && !shared.settings.juhe.dry_run;
-    let alerted = shared
+    let watches: Vec<Watch> = selected.to_vec();
+    let recipients: Vec<Vec<String>> = watches.iter().map(|w| shared.recipients_for(&w.notify)).collect();
+    let (alerted, subjects) = shared
         .db
         .write(move |s| {
-            let prev = s.previous(&watch.name, date)?;
-            let decision = decide::decide(&prev, date, &matches, now, gap);
-            for (key, st) in &decision.changes {
-                tracing::info!(watch = %watch.name, %date, train = %key.train, seat = %key.seat, left = %st.raw, available = st.available, "seat changed");
-            }
-            let email = (!decision.alert.is_empty()).then(|| {
-                let mut c = notify::render_seat_alert(&watch, date, &decision.alert, &rail_url);
-                if watch.grab.is_some() {
-                    let note = if grab_enabled {
-                        "这是抢票监视：yupiao 正在通过聚合下抢票单，下单结果会另行通知。"
-                    } else {
-                        "这是抢票监视，但 [juhe] enabled = false：yupiao 只发提醒，没有下单。"
-                    };
-                    c.text.push_str(&format!("\n{note}\n"));
-                    c.html = c.html.replacen("</body>", &format!("<p><b>{note}</b></p></body>"), 1);
+            let mut decisions = Vec::with_capacity(seen.len());
+            for p in &seen {
+                let (w, date) = (&watches[p.watch], p.date);
+                let prev = s.previous(&w.name, date)?;
+                let decision = decide::decide(&prev, date, &p.matches, p.at, gap);
+                for (key, st) in &decision.changes {
+                    tracing::info!(watch = %w.name, %date, train = %key.train, seat = %key.seat, left = %st.raw, available = st.available, "seat changed");
                 }
-                NewEmail { kind: "alert".into(), recipients, subject: c.subject, text: c.text, html: c.html }
-            });
-            let subject = email.as_ref().map(|e| e.subject.clone());
-            s.record_poll(&watch.name, date, now, &decision, email)?;
-            tracing::debug!(watch = %watch.name, %date, trains = matches.len(), "polled");
-            Ok::<_, crate::store::StoreError>(subject)
+                tracing::debug!(watch = %w.name, %date, trains = p.matches.len(), "polled");
+                decisions.push(decision);
+            }
+            let appeared: Vec<notify::grouping::Appeared<'_>> = seen
+                .iter()
+                .zip(&decisions)
+                .filter(|(_, d)| !d.alert.is_empty())
+                .map(|(p, d)| notify::grouping::Appeared {
+                    watch: &watches[p.watch],
+                    date: p.date,
+                    trains: &d.alert,
+                    recipients: &recipients[p.watch],
+                })
+                .collect();
+            let emails: Vec<CycleEmail> = notify::grouping::group(&appeared)
+                .iter()
+                .map(|g| {
+                    let c = notify::render_grouped_alert(g, &rail_url, grab_enabled);
+                    CycleEmail {
+                        email: NewEmail {
+                            kind: "alert".into(),
+                            recipients: g.recipients.clone(),
+                            subject: c.subject,
+                            text: c.text,
+                            html: c.html,
+                        },
+                        serves: g.watch_names(),
+                    }
+                })
+                .collect();
+            let polls: Vec<CyclePoll<'_>> = seen
+                .iter()
+                .zip(&decisions)
+                .map(|(p, decision)| CyclePoll {
+                    watch: &watches[p.watch].name,
+                    date: p.date,
+                    at: p.at,
+                    decision,
+                    no_match: p.no_match.as_ref().and_then(|n| serde_json::to_string(n).ok()),
+                })
+                .collect();
+            s.record_cycle(&polls, &emails)?;
+            let alerted: Vec<bool> = decisions.iter().map(|d| !d.alert.is_empty()).collect();
+            let subjects: Vec<(String, String)> = emails
+                .iter()
+                .map(|e| (e.serves.join(", "), e.email.subject.clone()))
+                .collect();
+            Ok::<_, crate::store::StoreError>((alerted, subjects))
         })
         .await?;
-    let queued = alerted.is_some();
-    if let Some(subject) = alerted {
-        tracing::info!(watch = %w.name, %date, %subject, "alert queued");
+    for (watches, subject) in &subjects {
+        tracing::info!(watch = %watches, %subject, "alert queued");
+    }
+    if !subjects.is_empty() {
         shared.wake_outbox.notify_one();
     }
-    Ok(queued)
+    Ok(alerted)
 }
 
 /// SIGHUP as a stream, installed before READY so that an early `systemctl reload` cannot end
@@ -949,8 +1058,8 @@ fn same_search(a: &Watch, b: &Watch) -> bool {
 async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     let now = clock::now();
     let old = shared.list();
-    let new = match load_list(&shared.watchlist_path) {
-        Ok((list, _)) if emptied(&old, &list) => {
+    let (new, text) = match load_list(&shared.watchlist_path) {
+        Ok((list, _, _)) if emptied(&old, &list) => {
             // Truncated by an editor that has not written the new text yet, or saved half way:
             // taking it would stop every watch and start them afresh a moment later.
             let text = format!(
@@ -965,11 +1074,11 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
                 .await;
             return;
         }
-        Ok((list, warnings)) => {
+        Ok((list, warnings, text)) => {
             for w in &warnings {
                 tracing::warn!("{w}");
             }
-            list
+            (list, text)
         }
         Err(diags) => {
             let text = diagnostics_text(&diags);
@@ -1029,8 +1138,13 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
     started.extend(w_started);
     stopped.extend(w_stopped);
     *shared.list.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
-    let _ = shared.db.call(|s| s.clear_fact(Fact::WatchlistError)).await;
-    tracing::info!(?started, ?stopped, "watch list reloaded");
+    let _ = shared.db.write(|s| s.clear_fact(Fact::WatchlistError)).await;
+    record_running_list(shared, &text, &shared.list(), now).await;
+    tracing::info!(
+        started = %names_text(&started),
+        stopped = %names_text(&stopped),
+        "watch list reloaded"
+    );
     shared.mark_due(started);
 }
 
@@ -1038,6 +1152,20 @@ async fn reload(shared: &Arc<Shared>, sched: &JobScheduler) {
 fn emptied(old: &WatchList, new: &WatchList) -> bool {
     let none = |l: &WatchList| l.watches.is_empty() && l.waitlists.is_empty();
     none(new) && !none(old)
+}
+
+/// `a, b` for logs (`—` when empty), instead of a Rust `Debug` list.
+fn names_text(names: &[String]) -> String {
+    if names.is_empty() {
+        "—".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `14:05:09` for logs, or `—`.
+fn clock_text(t: Option<DateTime<FixedOffset>>) -> String {
+    t.map_or_else(|| "—".to_string(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// Re-reads the endpoint name, the presale window and 12306's clock now, every few hours, and

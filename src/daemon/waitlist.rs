@@ -84,7 +84,10 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
             .unwrap_or_else(|p| p.into_inner())
             .get(&k)
             .copied();
-        if last.is_some_and(|l| now - l < every) {
+        if let Some(l) = last.filter(|l| now - *l < every) {
+            // Say when it will really look again, not the skipped tick.
+            let next = Some(l + every);
+            let _ = shared.db.write(move |s| s.set_next_run(&k, next)).await;
             return;
         }
     }
@@ -147,7 +150,13 @@ pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &Waitlis
         return;
     }
     if decision.changed {
-        tracing::info!(waitlist = %w.name, reasons = ?decision.reasons, "候补 order changed");
+        let reasons = decision
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::info!(waitlist = %w.name, %reasons, "候补 order changed");
     }
     for subject in subjects {
         tracing::info!(waitlist = %w.name, %subject, "候补 email queued");

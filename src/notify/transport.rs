@@ -30,15 +30,17 @@ use secrecy::{ExposeSecret, SecretString};
 use super::render::EmailContent;
 use crate::config::{self, Security};
 
-/// Why a send failed, sorted by what the caller should do next.
+/// Why a send failed, sorted by what the caller should do next. The text says what happened
+/// and, when a setting can fix it, which one (see [`smtp_hint`]); whether anyone retries is the
+/// caller's business, so it is not in the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// Worth retrying later: server down or unreachable, timeout, 4xx, TLS trouble, disk I/O.
-    #[error("temporary email failure (will retry): {0}")]
+    #[error("{0}")]
     Transient(String),
     /// Retrying the same message will not help: 5xx (rejected recipient, failed login), no or
     /// invalid recipients.
-    #[error("email failed permanently: {0}")]
+    #[error("{0}")]
     Permanent(String),
 }
 
@@ -56,12 +58,11 @@ enum Via {
 
 /// Everything one SMTP delivery needs; a connection is opened per send.
 struct Smtp {
-    host: String,
-    port: u16,
+    /// Where to connect, the bound on every round trip (`timeout`), and what failures are
+    /// explained against.
+    setup: SmtpSetup,
     tls: TlsMode,
     credentials: Option<Credentials>,
-    /// Bound on every round trip with the server.
-    timeout: Duration,
     desc: String,
     /// Only for scrubbing error texts.
     password: Option<SecretString>,
@@ -219,11 +220,14 @@ fn smtp_via(settings: &config::Email) -> anyhow::Result<Via> {
         bail!("email.timeout must be more than 0s (every SMTP round trip waits at most this long)");
     }
     Ok(Via::Smtp(Box::new(Smtp {
-        host: host.to_string(),
-        port: settings.port,
+        setup: SmtpSetup {
+            host: host.to_string(),
+            port: settings.port,
+            security: settings.security,
+            timeout: settings.timeout,
+        },
         tls,
         credentials,
-        timeout: settings.timeout,
         desc: format!("smtp://{host}:{} ({security})", settings.port),
         password: settings.password.clone(),
     })))
@@ -245,10 +249,10 @@ impl Smtp {
         let result = self.transaction(&mut conn, &hello, &message).await;
         match &result {
             Ok(_) => {
-                let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+                let _ = tokio::time::timeout(self.setup.timeout, conn.quit()).await;
             }
             Err(_) => {
-                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+                let _ = tokio::time::timeout(self.setup.timeout, conn.abort()).await;
             }
         }
         result.map(|r| response_text(&r)).map_err(|e| self.error(e))
@@ -256,14 +260,14 @@ impl Smtp {
 
     /// TCP, the greeting and EHLO (and TLS first, for `security = "tls"`).
     async fn connect(&self, hello: &ClientId) -> Result<AsyncSmtpConnection, StepError> {
-        let t = self.timeout;
+        let t = self.setup.timeout;
         match &self.tls {
             TlsMode::Wrapper(params) => {
                 step(
                     t * 3,
                     "to connect, negotiate TLS and greet",
                     AsyncSmtpConnection::connect_tokio1(
-                        (self.host.as_str(), self.port),
+                        (self.setup.host.as_str(), self.setup.port),
                         Some(t),
                         hello,
                         Some(params.clone()),
@@ -273,11 +277,13 @@ impl Smtp {
                 .await
             }
             TlsMode::None | TlsMode::Starttls(_) => {
-                let tcp =
-                    tokio::time::timeout(t, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
-                        .await
-                        .map_err(|_| StepError::Silent("to accept the connection"))?
-                        .map_err(StepError::Io)?;
+                let tcp = tokio::time::timeout(
+                    t,
+                    tokio::net::TcpStream::connect((self.setup.host.as_str(), self.setup.port)),
+                )
+                .await
+                .map_err(|_| StepError::Silent("to accept the connection"))?
+                .map_err(StepError::Io)?;
                 step(
                     t * 2,
                     "to greet and answer EHLO",
@@ -295,7 +301,7 @@ impl Smtp {
         hello: &ClientId,
         message: &Message,
     ) -> Result<Response, StepError> {
-        let t = self.timeout;
+        let t = self.setup.timeout;
         if let TlsMode::Starttls(params) = &self.tls {
             step(
                 t * 3,
@@ -352,13 +358,19 @@ impl Smtp {
             text
         };
         match e {
-            StepError::Smtp(e) => classify(&e, &self.desc, self.password.as_ref()),
-            StepError::Io(e) => SendError::Transient(scrub(format!("{}: {e}", self.desc))),
-            StepError::Silent(what) => SendError::Transient(format!(
-                "{}: the server took longer than {} {what} (email.timeout)",
-                self.desc,
-                humantime::format_duration(self.timeout)
-            )),
+            StepError::Smtp(e) => classify(&e, &self.desc, self.password.as_ref(), &self.setup),
+            StepError::Io(e) => {
+                let text = format!("{}: {e}", self.desc);
+                SendError::Transient(scrub(with_hint(text, None, false, &self.setup)))
+            }
+            StepError::Silent(what) => {
+                let text = format!(
+                    "{}: the server took longer than {} {what} (email.timeout)",
+                    self.desc,
+                    humantime::format_duration(self.setup.timeout)
+                );
+                SendError::Transient(with_hint(text, None, true, &self.setup))
+            }
         }
     }
 }
@@ -407,8 +419,9 @@ fn response_text(response: &Response) -> String {
 }
 
 /// 5xx replies are final; everything else (refused connection, timeout, 4xx, TLS, a dropped
-/// connection) may work on the next try.
-fn classify(error: &SmtpError, desc: &str, password: Option<&SecretString>) -> SendError {
+/// connection) may work on the next try. The text ends with what to change, when a setting can
+/// fix it.
+fn classify(error: &SmtpError, desc: &str, password: Option<&SecretString>, setup: &SmtpSetup) -> SendError {
     let mut text = format!("{desc}: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(e) = source {
@@ -419,6 +432,12 @@ fn classify(error: &SmtpError, desc: &str, password: Option<&SecretString>) -> S
         }
         source = e.source();
     }
+    text = with_hint(
+        text,
+        error.status().map(|c| c.to_string()).as_deref(),
+        error.is_timeout(),
+        setup,
+    );
     if let Some(p) = password.map(|p| p.expose_secret()).filter(|p| !p.is_empty()) {
         text = text.replace(p, "[REDACTED]");
     }
@@ -427,6 +446,133 @@ fn classify(error: &SmtpError, desc: &str, password: Option<&SecretString>) -> S
     } else {
         SendError::Transient(text)
     }
+}
+
+/// `text` followed by the setting to change, when one can fix the failure it describes.
+fn with_hint(mut text: String, code: Option<&str>, timed_out: bool, setup: &SmtpSetup) -> String {
+    if let Some(hint) = smtp_hint(SmtpFailure::of(&text, code, timed_out), setup) {
+        text.push_str(" — ");
+        text.push_str(&hint);
+    }
+    text
+}
+
+/// The `[email]` settings an SMTP delivery uses and its failures are explained against.
+#[derive(Debug, Clone)]
+struct SmtpSetup {
+    host: String,
+    port: u16,
+    security: Security,
+    timeout: Duration,
+}
+
+/// What kind of SMTP failure it was, by the setting that fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpFailure {
+    /// `security = "starttls"` against a server that offers no STARTTLS.
+    StarttlsUnsupported,
+    /// TLS spoken to a plain port (or the other way round): `InvalidContentType`, corrupt
+    /// message, wrong version number.
+    TlsMismatch,
+    /// The server's certificate is not trusted (private CA, wrong name).
+    Certificate,
+    /// The server refused the login (535, 534, 538, "authentication").
+    Login,
+    /// Nothing listens there.
+    ConnectionRefused,
+    /// The host name does not resolve.
+    UnknownHost,
+    /// No answer within `timeout`.
+    Timeout,
+    /// A recipient address was refused (550, 551, 553).
+    RecipientRefused,
+    /// Anything else: the server's own words are all we have.
+    Other,
+}
+
+impl SmtpFailure {
+    /// Sorts a failure by its text (the whole error chain), SMTP reply code and timeout flag.
+    pub fn of(text: &str, code: Option<&str>, timed_out: bool) -> SmtpFailure {
+        let t = text.to_ascii_lowercase();
+        let has = |needles: &[&str]| needles.iter().any(|n| t.contains(n));
+        if has(&["starttls is not supported", "starttls not supported"]) {
+            SmtpFailure::StarttlsUnsupported
+        } else if has(&[
+            "invalidcontenttype",
+            "corrupt message",
+            "wrong version number",
+            "record overflow",
+            "invalidmessage",
+        ]) {
+            SmtpFailure::TlsMismatch
+        } else if has(&["certificate", "unknownissuer", "badsignature", "notvalidforname"]) {
+            SmtpFailure::Certificate
+        } else if matches!(code, Some("535" | "534" | "538" | "530"))
+            || has(&["authentication", "auth failed", "credentials"])
+        {
+            SmtpFailure::Login
+        } else if has(&["connection refused"]) {
+            SmtpFailure::ConnectionRefused
+        } else if has(&[
+            "failed to lookup address",
+            "name or service not known",
+            "no address associated",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+        ]) {
+            SmtpFailure::UnknownHost
+        } else if timed_out || has(&["timed out", "timeout"]) {
+            SmtpFailure::Timeout
+        } else if matches!(code, Some("550" | "551" | "553")) {
+            SmtpFailure::RecipientRefused
+        } else {
+            SmtpFailure::Other
+        }
+    }
+}
+
+/// One sentence naming the `[email]` setting to change for `failure` (pure), or `None` when no
+/// setting can fix it.
+fn smtp_hint(failure: SmtpFailure, s: &SmtpSetup) -> Option<String> {
+    let (host, port) = (&s.host, s.port);
+    Some(match failure {
+        SmtpFailure::StarttlsUnsupported => format!(
+            "{host}:{port} offers no STARTTLS: set email.security = \"none\" for a loopback or plain \
+             server, or email.security = \"tls\" with email.port = 465 for implicit TLS"
+        ),
+        SmtpFailure::TlsMismatch => format!(
+            "TLS and plain SMTP are mixed up on {host}:{port} (TLS spoken to a plain port, or plain \
+             to a TLS port): check email.port and email.security (465 = \"tls\", 587 = \"starttls\", \
+             a plain local server = \"none\")"
+        ),
+        SmtpFailure::Certificate => format!(
+            "the certificate of {host} is not trusted: set email.ca_file to the PEM file of its CA, \
+             or email.host to the name on the certificate"
+        ),
+        SmtpFailure::Login => "the server refused the login: check email.username and \
+             email.password (or email.password_file)"
+            .to_string(),
+        SmtpFailure::ConnectionRefused => {
+            format!("nothing accepts connections on {host}:{port}: check email.host and email.port")
+        }
+        SmtpFailure::UnknownHost => format!("{host} does not resolve: check email.host"),
+        SmtpFailure::Timeout => {
+            let tls_port = if port == 465 && s.security != Security::Tls {
+                "; port 465 expects email.security = \"tls\""
+            } else {
+                ""
+            };
+            format!(
+                "{host}:{port} did not answer within {}: check email.host and email.port{tls_port}",
+                humantime::format_duration(s.timeout)
+            )
+        }
+        SmtpFailure::RecipientRefused => {
+            "the server refused a recipient: check the addresses in email.to or the watch's notify"
+                .to_string()
+        }
+        SmtpFailure::Other => return None,
+    })
 }
 
 /// Delivers `bytes` the Maildir way: write to `tmp/`, flush to disk, rename into `new/`, so a
@@ -776,5 +922,153 @@ class Picky:
         assert!(matches!(err, SendError::Transient(_)), "{err}");
         let ok = mailer.send(&["good@example.com".into()], &alert()).await;
         assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    /// Sends one message with `settings` and returns the error text (it must fail).
+    async fn failure(settings: &config::Email) -> SendError {
+        let mailer = Mailer::new(settings).unwrap();
+        mailer
+            .send(&["me@example.com".into()], &alert())
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn starttls_against_a_plain_server_names_the_security_setting() {
+        let server = TestSmtpServer::start().unwrap();
+        let mut s = smtp_settings(server.port);
+        s.security = Security::Starttls;
+        let e = failure(&s).await.to_string();
+        assert!(e.contains("STARTTLS"), "{e}");
+        assert!(e.contains("email.security = \"none\""), "{e}");
+        assert!(
+            e.contains("email.security = \"tls\" with email.port = 465"),
+            "{e}"
+        );
+        assert!(!e.contains("will retry"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn implicit_tls_against_a_plain_port_says_tls_and_plain_are_mixed_up() {
+        let server = TestSmtpServer::start().unwrap();
+        let mut s = smtp_settings(server.port);
+        s.security = Security::Tls;
+        let e = failure(&s).await.to_string();
+        assert!(e.contains("check email.port and email.security"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_names_host_and_port() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = failure(&smtp_settings(port)).await;
+        assert!(matches!(e, SendError::Transient(_)), "{e}");
+        assert!(
+            e.to_string().contains(&format!(
+                "nothing accepts connections on 127.0.0.1:{port}: check email.host and email.port"
+            )),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_login_names_the_credential_settings_and_never_the_password() {
+        // A server that advertises AUTH but (without TLS) refuses every login, as aiosmtpd does.
+        let server = TestSmtpServer::start_with_handler(
+            r#"
+class AuthAdvertised:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-AUTH PLAIN LOGIN", responses[-1]]
+"#,
+            "AuthAdvertised",
+        )
+        .unwrap();
+        let mut s = smtp_settings(server.port);
+        s.username = Some("me".into());
+        s.password = Some(SecretString::from("hunter2-secret"));
+        let e = failure(&s).await;
+        let text = e.to_string();
+        assert!(matches!(e, SendError::Permanent(_)), "{text}");
+        assert!(
+            text.contains("check email.username and email.password (or email.password_file)"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2-secret"), "{text}");
+    }
+
+    #[test]
+    fn each_failure_class_is_recognised_from_what_lettre_and_rustls_say() {
+        for (text, code, timeout, want) in [
+            (
+                "STARTTLS is not supported by this server",
+                None,
+                false,
+                SmtpFailure::StarttlsUnsupported,
+            ),
+            (
+                "received corrupt message of type InvalidContentType",
+                None,
+                false,
+                SmtpFailure::TlsMismatch,
+            ),
+            (
+                "invalid peer certificate: UnknownIssuer",
+                None,
+                false,
+                SmtpFailure::Certificate,
+            ),
+            (
+                "permanent error (535): 5.7.8 Authentication credentials invalid",
+                Some("535"),
+                false,
+                SmtpFailure::Login,
+            ),
+            (
+                "Connection refused (os error 111)",
+                None,
+                false,
+                SmtpFailure::ConnectionRefused,
+            ),
+            (
+                "failed to lookup address information: Name or service not known",
+                None,
+                false,
+                SmtpFailure::UnknownHost,
+            ),
+            ("network error: timed out", None, true, SmtpFailure::Timeout),
+            (
+                "permanent error (550): 5.1.1 no such user",
+                Some("550"),
+                false,
+                SmtpFailure::RecipientRefused,
+            ),
+            (
+                "permanent error (554): no",
+                Some("554"),
+                false,
+                SmtpFailure::Other,
+            ),
+        ] {
+            assert_eq!(SmtpFailure::of(text, code, timeout), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_silent_tls_port_spoken_to_in_plain_says_465_wants_tls() {
+        let setup = SmtpSetup {
+            host: "mail.example.com".into(),
+            port: 465,
+            security: Security::Starttls,
+            timeout: Duration::from_secs(20),
+        };
+        let hint = smtp_hint(SmtpFailure::Timeout, &setup).unwrap();
+        assert_eq!(
+            hint,
+            "mail.example.com:465 did not answer within 20s: check email.host and email.port; port 465 expects email.security = \"tls\""
+        );
+        assert_eq!(smtp_hint(SmtpFailure::Other, &setup), None);
     }
 }

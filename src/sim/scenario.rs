@@ -298,8 +298,8 @@ impl Scenario {
             .collect();
         if !errors.is_empty() {
             anyhow::bail!(
-                "scenario has {} problem(s):\n  {}",
-                errors.len(),
+                "scenario has {}:\n  {}",
+                crate::cli::count(errors.len(), "problem", "problems"),
                 errors.join("\n  ")
             );
         }

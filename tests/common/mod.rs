@@ -63,13 +63,16 @@ impl std::fmt::Display for Output {
 /// One invocation of the `yupiao` binary, built up and then run.
 ///
 /// The child never inherits `YUPIAO_CONFIG`, any `YUPIAO__…` override or `RUST_LOG` from the test
-/// environment, and runs in `cwd` (a temp dir), so no stray `./yupiao.toml` is picked up.
+/// environment, runs in `cwd` (a temp dir), so no stray `./yupiao.toml` is picked up, and looks
+/// for the system settings in a directory that does not exist (unless a test names one).
 #[derive(Debug, Clone)]
 pub struct Yupiao {
     cwd: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
     timeout: Duration,
+    /// Run through this command first (`setpriv …` to drop root).
+    wrapper: Vec<String>,
 }
 
 impl Yupiao {
@@ -79,7 +82,20 @@ impl Yupiao {
             args: Vec::new(),
             env: Vec::new(),
             timeout: RUN_TIMEOUT,
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Runs as a user without special rights: as root (where file modes do not apply) through
+    /// `setpriv` as nobody; otherwise as the test's own user. The files the run needs must be
+    /// readable by others.
+    pub fn unprivileged(mut self) -> Yupiao {
+        if running_as_root() {
+            self.wrapper = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                .map(String::from)
+                .to_vec();
+        }
+        self
     }
 
     /// Points the binary at `sim`, with test pacing (20 ms, no jitter).
@@ -110,7 +126,15 @@ impl Yupiao {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_yupiao"));
+        let bin = env!("CARGO_BIN_EXE_yupiao");
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.args(&self.args)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
@@ -122,8 +146,23 @@ impl Yupiao {
                 cmd.env_remove(&key);
             }
         }
+        // A machine with yupiao installed has /etc/yupiao/yupiao.toml: tests never read it.
+        cmd.env("YUPIAO_ETC_DIR", "/nonexistent/yupiao-tests-etc");
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
+    }
+
+    /// Spawns the command (a daemon) with stdout and stderr going to `log_path`.
+    pub fn spawn_logged(&self, log_path: &Path) -> Daemon {
+        let log = std::fs::File::create(log_path).expect("create the daemon log");
+        let mut cmd = self.command();
+        cmd.stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn yupiao");
+        Daemon {
+            child,
+            log_path: log_path.to_path_buf(),
+        }
     }
 
     /// Runs to completion from async code (the simulator keeps serving meanwhile); panics when the
@@ -185,6 +224,25 @@ impl Yupiao {
     }
 }
 
+/// Whether the tests run as root (file permissions do not stop root).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Sets the mode bits of `path` (`0o755`).
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
 // ---- JSON -------------------------------------------------------------------------------------
 
 /// Parses every non-empty line of `stdout` as a JSON object; fails naming the bad line.
@@ -223,7 +281,15 @@ pub fn error_lines(lines: &[Value]) -> Vec<&Value> {
 
 /// `once --json` lines that describe a (train, seat).
 pub fn seat_lines(lines: &[Value]) -> Vec<&Value> {
-    lines.iter().filter(|l| l.get("error").is_none()).collect()
+    lines
+        .iter()
+        .filter(|l| l.get("error").is_none() && l.get("matched").is_none())
+        .collect()
+}
+
+/// `once --json` lines that say why nothing matched a (watch, date).
+pub fn no_match_lines(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l.get("matched").is_some()).collect()
 }
 
 // ---- dates ------------------------------------------------------------------------------------
@@ -456,13 +522,9 @@ impl DaemonSetup {
     pub fn start(&self) -> Daemon {
         static STARTS: AtomicUsize = AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, Ordering::Relaxed);
-        let log_path = self.cwd.join(format!("daemon-{n}.log"));
-        let log = std::fs::File::create(&log_path).expect("create the daemon log");
-        let mut cmd = self.yupiao().arg("run").command();
-        cmd.stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log);
-        let child = cmd.spawn().expect("spawn yupiao run");
-        Daemon { child, log_path }
+        self.yupiao()
+            .arg("run")
+            .spawn_logged(&self.cwd.join(format!("daemon-{n}.log")))
     }
 }
 
@@ -610,67 +672,27 @@ pub fn free_port() -> u16 {
 }
 
 /// aiosmtpd on a port chosen by the test (to bring a "down" server up where the daemon already
-/// points), storing every message in a Maildir; killed on drop. `TestSmtpServer` picks its own
-/// port, so it cannot do this.
+/// points), storing every message in a Maildir; killed on drop.
 pub struct MailServer {
     pub port: u16,
     pub maildir: PathBuf,
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
+    server: yupiao::notify::smtp_test_server::TestSmtpServer,
 }
 
 impl MailServer {
     pub fn start_on(port: u16) -> MailServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let maildir = dir.path().join("maildir");
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(maildir.join(sub)).expect("create the maildir");
+        let server = yupiao::notify::smtp_test_server::TestSmtpServer::start_on(port)
+            .unwrap_or_else(|e| panic!("start aiosmtpd on {port}: {e:#}"));
+        MailServer {
+            port: server.port,
+            maildir: server.maildir.clone(),
+            server,
         }
-        let log = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("server log");
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("run python3 -m aiosmtpd (install aiosmtpd)");
-        let mut server = MailServer {
-            port,
-            maildir,
-            child,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            let exited = server.child.try_wait().expect("poll aiosmtpd");
-            let log = std::fs::read_to_string(server._dir.path().join("aiosmtpd.log")).unwrap_or_default();
-            assert!(
-                exited.is_none(),
-                "aiosmtpd exited before listening on {port}:\n{log}"
-            );
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on {port}:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
     }
 
     /// The raw text of every message received, oldest first.
     pub fn messages(&self) -> Vec<String> {
-        maildir_messages(&self.maildir)
-    }
-}
-
-impl Drop for MailServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.messages()
     }
 }
 

@@ -4,6 +4,12 @@
 //! Juhe). Unknown keys are an error, because a misspelt `[email] pasword` silently ignored is
 //! an alert that never arrives. Secrets are [`SecretString`]s: `Debug` and logs show
 //! `[REDACTED]`, and only the code that sends them calls `expose_secret()`.
+//!
+//! [`discover`] finds the settings file the same way for every command and the unit;
+//! [`load`] reads it (and the environment) with every problem at its `file:line:col`.
+
+pub mod discover;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -199,10 +205,13 @@ impl Default for Log {
     }
 }
 
-/// `[daemon]`: how `yupiao run` paces itself.
+/// `[daemon]`: how `yupiao run` paces itself, and what it watches.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Daemon {
+    /// The watch list, so that the unit and every command agree without flags (`--watchlist`
+    /// still wins); none = `./watchlist.toml`.
+    pub watchlist: Option<PathBuf>,
     /// A new alert for a (watch, date, train) is held back until this long after the previous
     /// one, to absorb seats that flap.
     #[serde(deserialize_with = "duration")]
@@ -231,6 +240,7 @@ pub struct Daemon {
 impl Default for Daemon {
     fn default() -> Self {
         Daemon {
+            watchlist: None,
             alert_min_gap: Duration::from_secs(600),
             backoff_start: Duration::from_secs(30),
             backoff_max: Duration::from_secs(600),
@@ -312,10 +322,11 @@ impl Default for Email {
     }
 }
 
-/// Settings could not be loaded; the message says which key and what to do.
+/// Settings could not be loaded: every problem, each naming where it was written (the file's
+/// `line:col`, or the environment variable) and what to do.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SettingsError(String);
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct SettingsError(pub Vec<crate::diagnostic::Diagnostic>);
 
 impl Settings {
     /// Loads `path` (if given) and then the `YUPIAO__…` environment on top.
@@ -328,99 +339,15 @@ impl Settings {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, SettingsError> {
-        let mut builder = config::Config::builder();
-        if let Some(p) = path {
-            if !p.exists() {
-                return Err(SettingsError(format!(
-                    "{}: settings file not found (pass --config PATH, or remove it to use the built-in defaults)",
-                    p.display()
-                )));
-            }
-            builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml));
-        }
-        // Values arrive byte for byte (no number/bool guessing: a password "0123456" must stay
-        // "0123456"); the typed fields parse their own text. The two list keys are split here.
-        let mut env: std::collections::HashMap<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("YUPIAO__"))
-            .collect();
-        let mut lists: Vec<(&str, Vec<String>)> = Vec::new();
-        for (var, key) in [
-            ("YUPIAO__EMAIL__TO", "email.to"),
-            ("YUPIAO__UPSTREAM__RISK_PHRASES", "upstream.risk_phrases"),
-        ] {
-            if let Some(v) = env.remove(var) {
-                lists.push((
-                    key,
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                ));
-            }
-        }
-        builder = builder.add_source(
-            config::Environment::with_prefix("YUPIAO")
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(env)),
-        );
-        for (key, values) in lists {
-            builder = builder
-                .set_override(key, values)
-                .map_err(|e| SettingsError(format!("{key}: {e}")))?;
-        }
-        let where_ = path.map_or_else(|| "settings".to_string(), |p| p.display().to_string());
-        let cfg = builder
-            .build()
-            .map_err(|e| SettingsError(format!("{where_}: {e}")))?;
-        let settings: Settings = cfg
-            .try_deserialize()
-            .map_err(|e| SettingsError(format!("{where_}: {e}")))?;
-        settings
-            .validate()
-            .map_err(|e| SettingsError(format!("{where_}: {e}")))?;
-        Ok(settings)
+        Self::load_checked(path, env).map(|(s, _)| s)
     }
 
-    fn validate(&self) -> Result<(), String> {
-        for (key, url) in [
-            ("upstream.rail_url", &self.upstream.rail_url),
-            ("upstream.juhe_url", &self.upstream.juhe_url),
-        ] {
-            let parsed = url::Url::parse(url).map_err(|e| format!("{key} = {url:?} is not a URL: {e}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("{key} = {url:?} must be an http:// or https:// URL"));
-            }
-        }
-        if self.upstream.presale_days == 0 || self.upstream.presale_days > 60 {
-            return Err("upstream.presale_days must be between 1 and 60 (12306 sells 15 days ahead)".into());
-        }
-        if self.daemon.backoff_start > self.daemon.backoff_max {
-            return Err("daemon.backoff_start must not exceed daemon.backoff_max".into());
-        }
-        self.daemon.night_window().ok_or_else(|| {
-            format!(
-                "daemon.night_window = {:?} must look like \"01:00-05:00\"",
-                self.daemon.night_window
-            )
-        })?;
-        if self.email.transport == Transport::Smtp && self.email.host.trim().is_empty() {
-            return Err("email.host is required when email.transport = \"smtp\"".into());
-        }
-        if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(format!(
-                "email.from = {:?} is not an email address",
-                self.email.from
-            ));
-        }
-        for to in &self.email.to {
-            if to.parse::<lettre::message::Mailbox>().is_err() {
-                return Err(format!("email.to: {to:?} is not an email address"));
-            }
-        }
-        Ok(())
+    /// As [`Settings::load_with_env`], also returning the warnings (a fast `min_interval`).
+    pub fn load_checked(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Settings, Vec<crate::diagnostic::Diagnostic>), SettingsError> {
+        load::load(path, env).map_err(SettingsError)
     }
 }
 
@@ -434,13 +361,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
     match Raw::deserialize(d)? {
         Raw::Secs(s) => Ok(Duration::from_secs(s)),
-        // A bare number from the environment (`YUPIAO__UPSTREAM__TIMEOUT=7`) is seconds too.
-        Raw::Text(t) if !t.trim().is_empty() && t.trim().bytes().all(|b| b.is_ascii_digit()) => t
-            .trim()
-            .parse()
-            .map(Duration::from_secs)
-            .map_err(serde::de::Error::custom),
-        Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+        Raw::Text(t) => load::parse_duration(&t).map_err(|e| {
             serde::de::Error::custom(format!(
                 "{t:?} is not a duration ({e}); write e.g. \"3s\", \"10m\", \"1h\""
             ))
