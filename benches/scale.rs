@@ -10,8 +10,14 @@
 //!   (it runs as a child process, so the simulator's memory and CPU are not counted);
 //! - database bytes (file + `-wal`), history rows, bytes per history row, emails written.
 //!
+//! - bytes the daemon wrote (its `write`/`pwrite` calls, from `/proc/<pid>/io`, minus the email
+//!   files it wrote), per watch poll; with `SCALE_STRACE=1` also what went to the WAL and the
+//!   database file and how many times the WAL was synced (one per commit), from `strace`.
+//!
 //! The daemon runs with `min_interval = "50ms"`, `jitter = "20ms"` (the real 12306 needs
-//! seconds), log level warn, maildir email, everything in a temporary directory.
+//! seconds), log level warn, maildir email, everything in a temporary directory, and a
+//! `night_window` of one minute twelve hours away: 12306's nightly window (01:00–05:00 Beijing)
+//! slows polling to once in 10 minutes, which would make a run at that hour measure nothing.
 //!
 //! Run it (it builds the `yupiao` binary with the same profile; the default takes ~10 minutes):
 //!
@@ -20,7 +26,13 @@
 //! SCALE_MINUTES=0.5 cargo bench --bench scale    # quick check
 //! SCALE_WATCHES=2000 SCALE_QUERIES=140 SCALE_MINUTES=3 cargo bench --bench scale
 //! SCALE_KEEP=1 cargo bench --bench scale         # keep the scratch directory (db, mail, log)
+//! SCALE_BIN=/path/to/yupiao cargo bench --bench scale   # measure another build (side by side)
+//! SCALE_FLIPS=0 cargo bench --bench scale         # no seat changes: every poll after the first is unchanged
+//! SCALE_STRACE=1 cargo bench --bench scale        # WAL bytes and syncs (strace attached: CPU is not comparable)
 //! ```
+//!
+//! The database figures are read with plain SQL, so a build with an older schema can be measured
+//! by the same bench.
 //!
 //! The figures end with a Markdown table ready to paste into the README.
 
@@ -64,6 +76,12 @@ struct Config {
     watches: usize,
     queries: usize,
     keep: bool,
+    /// The daemon binary (`SCALE_BIN`), default the one Cargo built for this bench.
+    bin: Option<PathBuf>,
+    /// Seat cells flipped every [`FLIP_EVERY_S`] (`SCALE_FLIPS`).
+    flips: usize,
+    /// Attach `strace` to count WAL bytes and syncs (`SCALE_STRACE`).
+    strace: bool,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
@@ -79,13 +97,20 @@ where
     }
 }
 
+fn flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 impl Config {
     fn from_env() -> anyhow::Result<Config> {
         let c = Config {
             minutes: env_or("SCALE_MINUTES", 10.0)?,
             watches: env_or("SCALE_WATCHES", 1000)?,
             queries: env_or("SCALE_QUERIES", 100)?,
-            keep: std::env::var_os("SCALE_KEEP").is_some_and(|v| !v.is_empty() && v != "0"),
+            keep: flag("SCALE_KEEP"),
+            bin: std::env::var_os("SCALE_BIN").map(PathBuf::from),
+            flips: env_or("SCALE_FLIPS", FLIPS_PER_ROUND)?,
+            strace: flag("SCALE_STRACE"),
         };
         ensure!(
             c.minutes.is_finite() && c.minutes > 0.0,
@@ -292,15 +317,129 @@ fn watchlist(cfg: &Config, today: NaiveDate) -> (String, Vec<GenWatch>) {
     (text, gen_watches)
 }
 
-/// The `yupiao` binary built by Cargo for this bench (same profile).
-fn daemon_binary() -> anyhow::Result<PathBuf> {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_yupiao"));
+/// The daemon to measure: `SCALE_BIN`, else the `yupiao` binary built by Cargo for this bench
+/// (same profile).
+fn daemon_binary(cfg: &Config) -> anyhow::Result<PathBuf> {
+    let bin = cfg
+        .bin
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_yupiao")));
     ensure!(
         bin.is_file(),
         "{} is missing: run `cargo build --release` (or `cargo bench --bench scale`, which builds it)",
         bin.display()
     );
     Ok(bin)
+}
+
+/// A one-minute `night_window` twelve hours from now (Beijing time), so that the run never falls
+/// into 12306's nightly window, whatever the hour.
+fn night_window_away() -> String {
+    let t = yupiao::clock::now() + chrono::TimeDelta::hours(12);
+    let end = t + chrono::TimeDelta::minutes(1);
+    format!("{}-{}", t.format("%H:%M"), end.format("%H:%M"))
+}
+
+/// `wchar` of `/proc/<pid>/io`: bytes passed to `write`-family calls so far.
+fn written_bytes(pid: u32) -> anyhow::Result<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .with_context(|| format!("reading /proc/{pid}/io"))?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no wchar in /proc/<pid>/io")
+}
+
+/// Bytes of every file under `dir` (the maildir: the emails the daemon wrote).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+/// History rows and outbox rows by state, read with plain SQL (any schema version).
+fn db_counts(db: &Path) -> anyhow::Result<(u64, BTreeMap<String, u64>)> {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let history: i64 = conn.query_row("SELECT count(*) FROM seat_history", [], |r| r.get(0))?;
+    let mut stmt = conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state")?;
+    let outbox = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
+    Ok((history as u64, outbox))
+}
+
+/// What `strace` saw the daemon write.
+#[derive(Debug, Default)]
+struct Traced {
+    wal_bytes: u64,
+    wal_writes: u64,
+    wal_syncs: u64,
+    db_bytes: u64,
+    db_syncs: u64,
+}
+
+/// Attaches `strace` to the daemon: every write-family call and sync, with the file it names.
+fn attach_strace(pid: u32, out: &Path) -> anyhow::Result<Child> {
+    let child = Command::new("strace")
+        .args([
+            "-f",
+            "-y",
+            "-qq",
+            "-s",
+            "0",
+            "-e",
+            "trace=write,pwrite64,pwritev,fsync,fdatasync",
+            "-o",
+        ])
+        .arg(out)
+        .arg("-p")
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start strace (SCALE_STRACE=1 needs it installed)")?;
+    // strace needs a moment to attach to every thread.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(child)
+}
+
+/// Sums a strace log: `pwrite64(7</tmp/x/yupiao.db-wal>, ""..., 4120, 32) = 4120`.
+fn parse_strace(log: &str) -> Traced {
+    let mut t = Traced::default();
+    for line in log.lines() {
+        let Some(open) = line.find('(') else { continue };
+        let call = line[..open].rsplit(' ').next().unwrap_or("");
+        let path = line[open..]
+            .split_once('<')
+            .and_then(|(_, rest)| rest.split_once('>'))
+            .map_or("", |(p, _)| p);
+        let result: u64 = line
+            .rsplit_once(" = ")
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        let wal = path.ends_with("-wal");
+        let db = path.ends_with(".db");
+        match call {
+            "write" | "pwrite64" | "pwritev" if wal => {
+                t.wal_bytes += result;
+                t.wal_writes += 1;
+            }
+            "write" | "pwrite64" | "pwritev" if db => t.db_bytes += result,
+            "fsync" | "fdatasync" if wal => t.wal_syncs += 1,
+            "fsync" | "fdatasync" if db => t.db_syncs += 1,
+            _ => {}
+        }
+    }
+    t
 }
 
 /// One `/proc` sample of the daemon.
@@ -590,7 +729,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             );
         }
     }
-    let bin = daemon_binary()?;
+    let bin = daemon_binary(&cfg)?;
     let dir = tempfile::Builder::new()
         .prefix("yupiao-scale-")
         .tempdir()
@@ -626,10 +765,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         &cfg_path,
         format!(
             "[upstream]\nrail_url = {}\nmin_interval = \"50ms\"\njitter = \"20ms\"\n\n[store]\npath = {}\n\n\
-             [log]\nlevel = \"warn\"\n\n[email]\ntransport = \"maildir\"\nmaildir = {}\n",
+             [log]\nlevel = \"warn\"\n\n[email]\ntransport = \"maildir\"\nmaildir = {}\n\n\
+             [daemon]\nnight_window = {}\n",
             q(&sim.base_url()),
             q(&db_path.to_string_lossy()),
             q(&maildir.to_string_lossy()),
+            q(&night_window_away()),
         ),
     )?;
     let log_path = root.join("daemon.log");
@@ -659,6 +800,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .spawn()
         .with_context(|| format!("cannot start {}", bin.display()))?;
     let pid = child.id();
+    let strace_log = root.join("strace.txt");
+    let mut strace = if cfg.strace {
+        Some(attach_strace(pid, &strace_log)?)
+    } else {
+        None
+    };
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let all_trains: Vec<(String, Vec<&str>)> = (0..ROUTES.len())
@@ -685,7 +832,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             break;
         }
         if second > 0 && second.is_multiple_of(FLIP_EVERY_S) {
-            for _ in 0..FLIPS_PER_ROUND {
+            for _ in 0..cfg.flips {
                 let (code, seats) = &all_trains[rng.below(all_trains.len())];
                 let seat_name = seats[rng.below(seats.len())];
                 let seat = SeatClass::parse(seat_name).context("seat class")?;
@@ -711,8 +858,19 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let ticks_per_s = clock_ticks();
     let (user_s, sys_s) = cpu_split(pid, ticks_per_s)?;
     let (db_live, wal_live) = db_bytes(&db_path);
+    let wrote = written_bytes(pid)?;
     let stats = sim.stats();
     let wall = started.elapsed();
+    let traced = match strace.as_mut() {
+        Some(s) => {
+            let _ = Command::new("kill").args(["-INT", &s.id().to_string()]).status();
+            let _ = s.wait();
+            Some(parse_strace(
+                &std::fs::read_to_string(&strace_log).unwrap_or_default(),
+            ))
+        }
+        None => None,
+    };
 
     let exit = stop(&mut child)?;
     let stopped_in = started.elapsed() - wall;
@@ -723,16 +881,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         "the daemon exited with {exit} after SIGTERM; its log:\n{log_text}"
     );
     let (db_after, wal_after) = db_bytes(&db_path);
-    let store = yupiao::store::Store::open_read_only(&db_path).context("opening the database")?;
-    let history = store.history_rows()?;
-    let mut outbox = BTreeMap::<&'static str, u64>::new();
-    for id in 1.. {
-        match store.email(id)? {
-            Some(row) => *outbox.entry(row.state.as_str()).or_default() += 1,
-            None => break,
-        }
-    }
-    drop(store);
+    let (history, outbox) = db_counts(&db_path).context("reading the database")?;
+    let email_bytes = dir_bytes(&maildir);
     let tables = table_bytes(&db_path);
     let emails = std::fs::read_dir(maildir.join("new"))
         .map(|d| d.count())
@@ -939,10 +1089,36 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         history_table.map_or_else(|| "?".to_string(), per_row),
         per_row(db_after)
     );
-    println!("| seat cells flipped in the simulator | {flips} ({FLIPS_PER_ROUND} every {FLIP_EVERY_S} s) |");
+    println!(
+        "| seat cells flipped in the simulator | {flips} ({} every {FLIP_EVERY_S} s) |",
+        cfg.flips
+    );
     println!(
         "| alert emails written (maildir/new) | {emails} (outbox rows {}) |",
         outbox.values().sum::<u64>()
     );
+    // Every watch polled at each of its ticks (nothing backs off here): the polls made.
+    let polls = naive.max(1);
+    let db_written = wrote.saturating_sub(email_bytes);
+    println!(
+        "| bytes written by the daemon | {:.2} MB ({:.2} MB without the {:.2} MB of emails) = {:.0} bytes per watch poll ({polls} polls), {:.0} per query |",
+        wrote as f64 / MB,
+        db_written as f64 / MB,
+        email_bytes as f64 / MB,
+        db_written as f64 / polls as f64,
+        db_written as f64 / lt_total.max(1) as f64
+    );
+    if let Some(t) = &traced {
+        println!(
+            "| WAL (strace) | {:.2} MB in {} writes = {:.0} bytes per watch poll; {} WAL syncs (commits) for {} poll cycles; database file {:.2} MB in {} syncs (checkpoints) |",
+            t.wal_bytes as f64 / MB,
+            t.wal_writes,
+            t.wal_bytes as f64 / polls as f64,
+            t.wal_syncs,
+            cyc.len(),
+            t.db_bytes as f64 / MB,
+            t.db_syncs
+        );
+    }
     Ok(())
 }

@@ -259,10 +259,16 @@ fn report(settings: &Settings, dir: &Path, stats: &crate::sim::SimStats) -> anyh
     for o in store.grab_orders()? {
         println!(
             "  抢票 order {} for {}: state {} (yupiao orders show {})",
-            o.out_order_no, o.date, o.state, o.out_order_no
+            o.out_order_no,
+            o.date,
+            o.state.code(),
+            o.out_order_no
         );
     }
-    let seat_alerts = sent.iter().filter(|e| e.kind == "alert").count();
+    let seat_alerts = sent
+        .iter()
+        .filter(|e| e.kind == crate::store::EmailKind::Alert)
+        .count();
     println!(
         "  emails: {} ({seat_alerts} 余票: one per person when seats appeared, naming both G8294 watches; none for 3 → 5, none for the return inside the 10-minute gap; 候补: one per order change; 抢票: one per order state)",
         sent.len()

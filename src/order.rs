@@ -4,8 +4,10 @@
 //! here and tested: the `outOrderNo` (the idempotency key, stored before `createOrder` is sent),
 //! the `createOrder` parameters built from the watch and the Juhe search that found the train
 //! (queryKey, station names and date must come from that one search), the rules Juhe enforces
-//! (≥ 3 h before departure, ≤ 5 passengers, no student tickets), and the wording of every email.
-//! The daemon (`daemon::grab`) does the calls and the storage.
+//! (≥ 3 h before departure, ≤ 5 passengers, no student tickets), and where an order stands
+//! ([`GrabState`], with the one definition of "settled" and of "ends grabbing"). What each Juhe
+//! answer means is decided in [`crate::decide::grab`], the emails are written in
+//! [`crate::notify::order`], and the daemon (`daemon::grab`) does the calls and the storage.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 use secrecy::{ExposeSecret, SecretString};
@@ -15,13 +17,79 @@ use crate::config;
 use crate::juhe::{
     CreateOrder, JuhePassenger, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text,
 };
-use crate::notify::EmailContent;
-use crate::notify::render::escape;
 use crate::watchlist::{IdType, Watch};
 
-/// Event notes the daemon reads back from an order's history (written by `yupiao orders`).
-pub const CANCEL_REQUESTED: &str = "cancel requested";
-pub const REFUND_REQUESTED: &str = "refund requested";
+/// Where a grab order stands: ours before and after Juhe knows it, or Juhe's `orderStatus`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GrabState {
+    /// The outOrderNo is stored; `createOrder` was sent but not confirmed.
+    Intent,
+    /// Juhe's status: N B D (grabbing), F (issued), U (failed), O (expired), C (cancelled),
+    /// T (refunded), E (changed), or a letter the dictionary does not list.
+    Juhe(OrderStatus),
+    /// No order: Juhe refused it, or yupiao gave the intent up.
+    Abandoned,
+}
+
+impl GrabState {
+    /// From the stored text: `intent`, `abandoned`, or Juhe's letter.
+    pub fn parse(code: &str) -> GrabState {
+        match code {
+            "intent" => GrabState::Intent,
+            "abandoned" => GrabState::Abandoned,
+            letter => GrabState::Juhe(OrderStatus::parse(letter)),
+        }
+    }
+
+    /// The stored text (inverse of [`GrabState::parse`]).
+    pub fn code(&self) -> &str {
+        match self {
+            GrabState::Intent => "intent",
+            GrabState::Abandoned => "abandoned",
+            GrabState::Juhe(s) => s.code(),
+        }
+    }
+
+    /// Nothing more happens to the order by itself: it is looked at again only when the user asks
+    /// (a refund) or Juhe pushes. Issued (F — it can still be refunded, on request), failed,
+    /// expired, cancelled, refunded, changed, and abandoned orders.
+    pub fn is_settled(&self) -> bool {
+        match self {
+            GrabState::Intent => false,
+            GrabState::Abandoned => true,
+            GrabState::Juhe(s) => matches!(
+                s,
+                OrderStatus::Issued
+                    | OrderStatus::Failed
+                    | OrderStatus::Expired
+                    | OrderStatus::Cancelled
+                    | OrderStatus::Refunded
+                    | OrderStatus::Changed
+            ),
+        }
+    }
+
+    /// The watch never orders again for that date by itself: a ticket was issued (F, or 改签 E),
+    /// or the user gave it back (T) or cancelled (C). Failed, expired and abandoned orders do not
+    /// end grabbing: seats appearing again place a new one.
+    pub fn ends_grabbing(&self) -> bool {
+        matches!(
+            self,
+            GrabState::Juhe(
+                OrderStatus::Issued | OrderStatus::Changed | OrderStatus::Refunded | OrderStatus::Cancelled
+            )
+        )
+    }
+
+    /// For people: `intent（已记录，等待聚合确认）`, `D 抢票中`.
+    pub fn label(&self) -> String {
+        match self {
+            GrabState::Intent => "intent（已记录，等待聚合确认）".into(),
+            GrabState::Abandoned => "abandoned（未下单）".into(),
+            GrabState::Juhe(s) => format!("{} {}", s.code(), s.label_zh()),
+        }
+    }
+}
 
 /// Juhe refuses to grab for trains leaving sooner than this (msgCode 216).
 pub const MIN_LEAD: TimeDelta = TimeDelta::hours(3);
@@ -274,241 +342,11 @@ pub fn failure_reason(detail: &OrderDetail) -> String {
     }
 }
 
-/// Compares a fresh `orderDetail` with the stored state; the events it means (pure).
-pub fn assess(prev_state: &str, prev_detail: Option<&OrderDetail>, detail: &OrderDetail) -> Vec<OrderEvent> {
-    let mut events = Vec::new();
-    let new = &detail.status;
-    if matches!(new, OrderStatus::Unknown(s) if s.is_empty()) {
-        return events;
-    }
-    if new.code() != prev_state {
-        events.push(match new {
-            OrderStatus::Issued => OrderEvent::Issued,
-            OrderStatus::Failed => OrderEvent::Failed {
-                reason: failure_reason(detail),
-            },
-            other => OrderEvent::Status {
-                status: other.clone(),
-            },
-        });
-    }
-    for p in &detail.passengers {
-        let Some(state) = &p.ticket_state else { continue };
-        let before = prev_detail.and_then(|d| {
-            d.passengers
-                .iter()
-                .find(|q| q.passenger_id == p.passenger_id && q.passenger_id.is_some())
-                .and_then(|q| q.ticket_state.clone())
-        });
-        let interesting = matches!(
-            state,
-            TicketState::Refunding | TicketState::Refunded | TicketState::RefundFailed
-        );
-        if interesting && before.as_ref() != Some(state) {
-            let who = p
-                .name
-                .clone()
-                .unwrap_or_else(|| p.passenger_id.clone().unwrap_or_default());
-            events.push(OrderEvent::Ticket {
-                passenger: who,
-                state: state.clone(),
-            });
-        }
-    }
-    events
-}
-
-/// Text and HTML parts from the same lines (an empty line is a paragraph break).
-fn email_from_lines(subject: String, lines: &[String]) -> EmailContent {
-    let text = lines.join("\n") + "\n";
-    let html = format!(
-        "<html><body style=\"font-family:sans-serif\">{}</body></html>",
-        lines
-            .iter()
-            .map(|l| if l.is_empty() {
-                "<br>".to_string()
-            } else {
-                format!("<p style=\"margin:2px 0\">{}</p>", escape(l))
-            })
-            .collect::<String>()
-    );
-    EmailContent { subject, text, html }
-}
-
-fn subject_for(event: &OrderEvent, s: &OrderSummary) -> String {
-    let head = match event {
-        OrderEvent::Created { .. } => "抢票单已创建".to_string(),
-        OrderEvent::CreateRefused { .. } => "未能下单".to_string(),
-        OrderEvent::Status { status } => status.label_zh().to_string(),
-        OrderEvent::Issued => "出票成功".to_string(),
-        OrderEvent::Failed { .. } => "出票失败".to_string(),
-        OrderEvent::Ticket { state, .. } => state.label_zh().to_string(),
-    };
-    format!(
-        "【抢票】{head} {} {}→{} {}",
-        s.trains.first().map(String::as_str).unwrap_or(""),
-        s.from_station,
-        s.to_station,
-        crate::notify::render::month_day(s.date)
-    )
-}
-
-/// The email saying that seats appeared but no order could be placed, and why (pure). There is
-/// no order yet, so it names what the watch asked for.
-pub fn render_refusal(
-    watch: &Watch,
-    date: NaiveDate,
-    refusal: &GrabRefusal,
-    now: DateTime<FixedOffset>,
-) -> EmailContent {
-    let trains: Vec<&str> = watch.trains.iter().map(|t| t.text.as_str()).collect();
-    let subject = format!(
-        "【抢票】未能下单 {} {}→{} {}",
-        trains.first().copied().unwrap_or(""),
-        watch.from.name,
-        watch.to.name,
-        crate::notify::render::month_day(date)
-    );
-    let passengers: Vec<String> = watch
-        .grab
-        .as_ref()
-        .map(|g| {
-            g.passengers
-                .iter()
-                .map(|p| format!("{} ({})", p.name, p.id_no.masked()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let lines = [
-        format!("有余票，但没有下抢票单：{refusal}。"),
-        String::new(),
-        format!("监视：{}", watch.name),
-        format!("日期：{}", date.format("%Y-%m-%d")),
-        format!("车次：{}", trains.join(" / ")),
-        format!("席别：{}", watch.seats.iter().map(|s| s.name()).collect::<Vec<_>>().join(" / ")),
-        format!("乘客：{}", passengers.join("；")),
-        String::new(),
-        "下一步：可以到 12306 自己购票；修改 yupiao.toml 的 [juhe] 设置或 watchlist.toml 后，下次有票时会再试。".to_string(),
-        format!("（{} 由 yupiao 发送）", now.format("%Y-%m-%d %H:%M:%S")),
-    ];
-    email_from_lines(subject, &lines)
-}
-
-/// The email for one order event (pure). ID numbers appear masked only; the summary never holds
-/// them whole.
-pub fn render_order_email(
-    out_order_no: &str,
-    summary: &OrderSummary,
-    event: &OrderEvent,
-    detail: Option<&OrderDetail>,
-    now: DateTime<FixedOffset>,
-) -> EmailContent {
-    let subject = subject_for(event, summary);
-    let mut lines: Vec<String> = Vec::new();
-    let headline = match event {
-        OrderEvent::Created { order_no } => {
-            format!("聚合已接受抢票单（订单号 {order_no}），正在为你抢票。抢到或失败都会再通知你。")
-        }
-        OrderEvent::CreateRefused { reason } => format!("聚合拒绝了抢票单：{reason}。没有下单，也不会扣款。"),
-        OrderEvent::Status { status } => match status {
-            OrderStatus::Grabbing => "聚合正在抢票（抢票中）。".to_string(),
-            OrderStatus::NotStarted => "还没到开抢时间，聚合会在开售后开始抢票。".to_string(),
-            OrderStatus::Expired => "抢票单已过期：截止时间前没有抢到票。".to_string(),
-            OrderStatus::Cancelled => "抢票单已取消。".to_string(),
-            OrderStatus::Refunded => "车票已退。".to_string(),
-            OrderStatus::Changed => "车票已改签。".to_string(),
-            other => format!("抢票单状态：{}。", other.label_zh()),
-        },
-        OrderEvent::Issued => "出票成功！请核对下面的车次和座位。".to_string(),
-        OrderEvent::Failed { reason } => format!("出票失败：{reason}。"),
-        OrderEvent::Ticket { passenger, state } => format!("{passenger} 的车票：{}。", state.label_zh()),
-    };
-    lines.push(headline);
-    lines.push(String::new());
-    lines.push(format!("抢票单号：{out_order_no}"));
-    lines.push(format!("监视：{}", summary.watch));
-    lines.push(format!(
-        "车次：{}（主选 {}）",
-        summary.trains.join(" / "),
-        summary.trains.first().map(String::as_str).unwrap_or("")
-    ));
-    lines.push(format!("席别：{}", summary.seat_names.join(" / ")));
-    lines.push(format!(
-        "行程：{} → {}，{} 出发",
-        summary.from_station,
-        summary.to_station,
-        summary.departs_at.format("%Y-%m-%d %H:%M")
-    ));
-    lines.push(format!(
-        "抢票截止：{}",
-        summary.close_time.format("%Y-%m-%d %H:%M")
-    ));
-    lines.push(format!(
-        "接受无座：{}",
-        if summary.accept_no_seat { "是" } else { "否" }
-    ));
-    lines.push(format!("乘客：{}", summary.passengers.join("；")));
-    if let Some(d) = detail
-        && (matches!(event, OrderEvent::Issued) || d.ticket_no.is_some())
-    {
-        {
-            if let Some(t) = &d.train_no {
-                lines.push(format!("出票车次：{t}"));
-            }
-            if let Some(no) = &d.ticket_no {
-                lines.push(format!("取票号（12306 订单号）：{no}"));
-            }
-            if let Some(price) = d.order_price {
-                lines.push(format!("票款：¥{price:.1}"));
-            }
-            if let Some(fee) = d.juhe_service_fee {
-                lines.push(format!("聚合服务费：¥{fee:.1}"));
-            }
-            for p in &d.passengers {
-                let name = p.name.clone().unwrap_or_default();
-                let seat = p.seat_no.clone().unwrap_or_else(|| "座位号未知".into());
-                let class = p.seat_class_name.clone().unwrap_or_default();
-                let state = p.ticket_state.as_ref().map(|s| s.label_zh()).unwrap_or("");
-                let id = p
-                    .passenger_id
-                    .clone()
-                    .map(|i| format!("，乘客编号 {i}"))
-                    .unwrap_or_default();
-                lines.push(format!("  {name} {class} {seat} {state}{id}"));
-            }
-        }
-    }
-    lines.push(String::new());
-    let refund_ids: Vec<String> = detail
-        .map(|d| {
-            d.passengers
-                .iter()
-                .filter_map(|p| p.passenger_id.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let next = match event {
-        OrderEvent::Issued => format!(
-            "下一步：在 12306 App 的“本人车票”里核对；需要退票时运行 `yupiao orders refund {out_order_no} {}`（每位乘客一次）。",
-            refund_ids.first().map(String::as_str).unwrap_or("乘客编号")
-        ),
-        OrderEvent::Created { .. }
-        | OrderEvent::Status {
-            status: OrderStatus::Grabbing | OrderStatus::NotStarted,
-        } => {
-            format!(
-                "下一步：等待即可；要放弃时运行 `yupiao orders cancel {out_order_no}`（抢票中才能取消）。"
-            )
-        }
-        _ => format!("详情：运行 `yupiao orders show {out_order_no}`。"),
-    };
-    lines.push(next);
-    lines.push(format!("（{} 由 yupiao 发送）", now.format("%Y-%m-%d %H:%M:%S")));
-    email_from_lines(subject, &lines)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    //! Fixtures shared by the tests of planning ([`super`]), deciding ([`crate::decide::grab`])
+    //! and rendering ([`crate::notify::order`]).
+
     use std::collections::BTreeMap;
 
     use chrono::TimeZone as _;
@@ -517,28 +355,28 @@ mod tests {
 
     use super::*;
     use crate::juhe::decode::decode_order_detail;
-    use crate::juhe::{JuheTicket, JuheTrain, mask_id};
+    use crate::juhe::{JuheTicket, JuheTrain};
     use crate::stations::StationTable;
     use crate::watchlist::{self, Watch};
 
     /// Checksum-valid (GB 11643), synthetic.
-    const ID: &str = "110101199003074514";
-    const ID_MASKED: &str = "1101***********514";
+    pub(crate) const ID: &str = "110101199003074514";
+    pub(crate) const ID_MASKED: &str = "1101***********514";
 
-    fn today() -> NaiveDate {
+    pub(crate) fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
     }
 
-    fn date() -> NaiveDate {
+    pub(crate) fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")
     }
 
-    fn at(s: &str) -> NaiveDateTime {
+    pub(crate) fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time")
     }
 
     /// Beijing time.
-    fn bj(s: &str) -> DateTime<FixedOffset> {
+    pub(crate) fn bj(s: &str) -> DateTime<FixedOffset> {
         FixedOffset::east_opt(8 * 3600)
             .expect("offset")
             .from_local_datetime(&at(s))
@@ -546,12 +384,12 @@ mod tests {
             .expect("unambiguous")
     }
 
-    fn now() -> DateTime<FixedOffset> {
+    pub(crate) fn now() -> DateTime<FixedOffset> {
         bj("2026-11-22 08:00")
     }
 
     /// One grab watch, 上海 → 常州 on [`date`], with `trains`, `seats` and `extra` keys verbatim.
-    fn watch(trains: &str, seats: &str, extra: &str, passengers: &str) -> Watch {
+    pub(crate) fn watch(trains: &str, seats: &str, extra: &str, passengers: &str) -> Watch {
         let text = format!(
             "[[watch]]\nname = \"回家\"\nfrom = \"上海\"\nto = \"常州\"\ndates = [\"2026-12-01\"]\ntrains = {trains}\nseats = {seats}\naction = \"grab\"\n{extra}\n{passengers}"
         );
@@ -560,15 +398,15 @@ mod tests {
         list.watches.into_iter().next().expect("one watch")
     }
 
-    fn zhang_san() -> String {
+    pub(crate) fn zhang_san() -> String {
         format!("[[watch.passenger]]\nname = \"张三\"\nid_no = \"{ID}\"\n")
     }
 
-    fn g8294() -> Watch {
+    pub(crate) fn g8294() -> Watch {
         watch("[\"G8294\"]", "[\"二等座\"]", "", &zhang_san())
     }
 
-    fn train(code: &str, from: &str, to: &str, from_time: &str) -> JuheTrain {
+    pub(crate) fn train(code: &str, from: &str, to: &str, from_time: &str) -> JuheTrain {
         let mut tickets = BTreeMap::new();
         for (code, name, price) in [("secondseat", "二等座", 91.0), ("firstseat", "一等座", 146.0)] {
             tickets.insert(
@@ -594,7 +432,7 @@ mod tests {
         }
     }
 
-    fn search() -> SearchResult {
+    pub(crate) fn search() -> SearchResult {
         SearchResult {
             query_key: "qk-0123456789abcdef".into(),
             trains: vec![
@@ -605,7 +443,7 @@ mod tests {
         }
     }
 
-    fn juhe() -> config::Juhe {
+    pub(crate) fn juhe() -> config::Juhe {
         config::Juhe {
             person: "张三".into(),
             cellphone: Some(SecretString::from("13812345678")),
@@ -613,7 +451,7 @@ mod tests {
         }
     }
 
-    const OUT: &str = "YP261122080000ABCDEFGH";
+    pub(crate) const OUT: &str = "YP261122080000ABCDEFGH";
 
     #[test]
     fn the_plan_carries_the_search_and_the_watch_exactly() {
@@ -929,7 +767,7 @@ mod tests {
     }
 
     /// A plain-view `orderDetail` (no tickets).
-    fn plain(status: &str, fail_msg: &str) -> OrderDetail {
+    pub(crate) fn plain(status: &str, fail_msg: &str) -> OrderDetail {
         decode_order_detail(
             &json!({
                 "reason": "success",
@@ -951,7 +789,7 @@ mod tests {
     }
 
     /// An issued-view `orderDetail` with one ticket in `ticket_state`.
-    fn issued(order_state: &str, ticket_state: &str) -> OrderDetail {
+    pub(crate) fn issued(order_state: &str, ticket_state: &str) -> OrderDetail {
         decode_order_detail(
             &json!({
                 "reason": "success",
@@ -985,86 +823,6 @@ mod tests {
     }
 
     #[test]
-    fn assess_names_each_state_change_once() {
-        let grabbing = plain("D", "");
-        assert_eq!(
-            assess("N", None, &grabbing),
-            vec![OrderEvent::Status {
-                status: OrderStatus::Grabbing
-            }]
-        );
-        assert_eq!(
-            assess("D", Some(&grabbing), &grabbing),
-            vec![],
-            "no change, no event"
-        );
-
-        let f = issued("F", "F");
-        assert_eq!(assess("D", Some(&grabbing), &f), vec![OrderEvent::Issued]);
-        assert_eq!(assess("F", Some(&f), &f), vec![], "issued twice is one event");
-
-        let failed = plain("U", "该坐席已售完");
-        assert_eq!(
-            assess("D", Some(&grabbing), &failed),
-            vec![OrderEvent::Failed {
-                reason: "该坐席已售完".into()
-            }]
-        );
-        let failed_code = plain("U", "209");
-        assert_eq!(
-            assess("D", Some(&grabbing), &failed_code),
-            vec![OrderEvent::Failed {
-                reason: "该坐席已售完（209）".into()
-            }],
-            "a bare msgCode is spelled out from the table"
-        );
-
-        assert_eq!(
-            assess("D", Some(&grabbing), &plain("O", "抢票单过期")),
-            vec![OrderEvent::Status {
-                status: OrderStatus::Expired
-            }]
-        );
-        assert_eq!(
-            assess("D", Some(&grabbing), &plain("C", "")),
-            vec![OrderEvent::Status {
-                status: OrderStatus::Cancelled
-            }]
-        );
-
-        let refunding = issued("F", "C");
-        assert_eq!(
-            assess("F", Some(&f), &refunding),
-            vec![OrderEvent::Ticket {
-                passenger: "张三".into(),
-                state: TicketState::Refunding
-            }]
-        );
-        let refunded = issued("T", "T");
-        assert_eq!(
-            assess("F", Some(&refunding), &refunded),
-            vec![
-                OrderEvent::Status {
-                    status: OrderStatus::Refunded
-                },
-                OrderEvent::Ticket {
-                    passenger: "张三".into(),
-                    state: TicketState::Refunded
-                },
-            ]
-        );
-        assert_eq!(assess("T", Some(&refunded), &refunded), vec![]);
-
-        let mut blank = plain("D", "");
-        blank.status = OrderStatus::Unknown(String::new());
-        assert_eq!(
-            assess("D", Some(&grabbing), &blank),
-            vec![],
-            "no status: nothing known"
-        );
-    }
-
-    #[test]
     fn failure_reasons_come_from_fail_msg_or_the_msg_code_table() {
         assert_eq!(failure_reason(&plain("U", "209")), "该坐席已售完（209）");
         assert_eq!(
@@ -1075,125 +833,42 @@ mod tests {
         assert_eq!(failure_reason(&plain("U", "")), "聚合未说明原因");
     }
 
-    fn summary() -> OrderSummary {
+    pub(crate) fn summary() -> OrderSummary {
         plan_order(&g8294(), date(), &search(), &juhe(), OUT, now())
             .expect("a plan")
             .summary
     }
 
     #[test]
-    fn the_issued_email_has_the_seats_ticket_and_price_and_only_masked_ids() {
-        let d = issued("F", "F");
-        let mail = render_order_email(OUT, &summary(), &OrderEvent::Issued, Some(&d), now());
-        assert_eq!(mail.subject, "【抢票】出票成功 G8294 上海虹桥→常州 12月01日");
-        for needle in [
-            "出票成功",
-            OUT,
-            "出票车次：G8294",
-            "取票号（12306 订单号）：E123456789",
-            "票款：¥91.0",
-            "聚合服务费：¥8.0",
-            "张三 二等座 07车厢,009号 已出票，乘客编号 623838773",
-            ID_MASKED,
-            "yupiao orders refund",
-        ] {
-            assert!(
-                mail.text.contains(needle),
-                "{needle:?} missing from:\n{}",
-                mail.text
-            );
-        }
-        assert!(mail.html.contains("07车厢,009号"), "{}", mail.html);
-        for part in [&mail.subject, &mail.text, &mail.html] {
-            assert!(!part.contains(ID), "a whole ID number in the email:\n{part}");
-            assert!(!part.contains("13812345678"), "a whole phone number:\n{part}");
-        }
-        assert_eq!(mask_id(ID), ID_MASKED);
-    }
-
-    #[test]
-    fn every_other_event_has_its_own_subject_and_words() {
-        let s = summary();
-        let cases = [
-            (
-                OrderEvent::Created {
-                    order_no: "TFT0001".into(),
-                },
-                "【抢票】抢票单已创建",
-                "订单号 TFT0001",
-            ),
-            (
-                OrderEvent::Status {
-                    status: OrderStatus::Grabbing,
-                },
-                "【抢票】抢票中",
-                "抢票中",
-            ),
-            (
-                OrderEvent::Failed {
-                    reason: "该坐席已售完".into(),
-                },
-                "【抢票】出票失败",
-                "出票失败：该坐席已售完。",
-            ),
-            (
-                OrderEvent::Status {
-                    status: OrderStatus::Expired,
-                },
-                "【抢票】已过期",
-                "抢票单已过期",
-            ),
-            (
-                OrderEvent::Status {
-                    status: OrderStatus::Cancelled,
-                },
-                "【抢票】已取消",
-                "抢票单已取消。",
-            ),
-            (
-                OrderEvent::Ticket {
-                    passenger: "张三".into(),
-                    state: TicketState::Refunded,
-                },
-                "【抢票】已退票",
-                "张三 的车票：已退票。",
-            ),
-            (
-                OrderEvent::CreateRefused {
-                    reason: "坐席无效".into(),
-                },
-                "【抢票】未能下单",
-                "聚合拒绝了抢票单：坐席无效",
-            ),
-        ];
-        for (event, subject, words) in cases {
-            let mail = render_order_email(OUT, &s, &event, Some(&plain("D", "")), now());
-            assert!(mail.subject.starts_with(subject), "{event:?}: {}", mail.subject);
-            assert!(mail.text.contains(words), "{event:?}:\n{}", mail.text);
-            assert!(mail.text.contains(ID_MASKED), "{event:?}:\n{}", mail.text);
-            assert!(!mail.text.contains(ID) && !mail.html.contains(ID));
-            assert!(
-                !mail.text.contains("取票号"),
-                "no ticket block without tickets ({event:?})"
-            );
-        }
-    }
-
-    #[test]
-    fn a_refusal_email_says_why_and_names_no_time_it_does_not_know() {
-        let refusal = GrabRefusal::MissingContact("cellphone");
-        let mail = render_refusal(&g8294(), date(), &refusal, now());
-        assert_eq!(mail.subject, "【抢票】未能下单 G8294 上海→常州 12月01日");
-        assert!(mail.text.contains("[juhe] cellphone is not set"), "{}", mail.text);
-        assert!(mail.text.contains("1101***********514"), "{}", mail.text);
-        assert!(
-            !mail.text.contains(ID) && !mail.html.contains(ID),
-            "the ID number only masked"
+    fn settled_and_ends_grabbing_follow_the_order_states() {
+        let all = [
+            "intent",
+            "N",
+            "B",
+            "D",
+            "F",
+            "U",
+            "O",
+            "C",
+            "T",
+            "E",
+            "abandoned",
+            "Z",
+        ]
+        .map(GrabState::parse);
+        let codes = |f: fn(&GrabState) -> bool| -> Vec<String> {
+            all.iter()
+                .filter(|s| f(s))
+                .map(|s| s.code().to_string())
+                .collect()
+        };
+        assert_eq!(
+            codes(GrabState::is_settled),
+            ["F", "U", "O", "C", "T", "E", "abandoned"]
         );
-        assert!(
-            !mail.text.contains("出发"),
-            "no departure time is invented: {}",
-            mail.text
-        );
+        assert_eq!(codes(GrabState::ends_grabbing), ["F", "C", "T", "E"]);
+        for s in &all {
+            assert_eq!(&GrabState::parse(s.code()), s, "the stored text reads back");
+        }
     }
 }

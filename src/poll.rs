@@ -2,16 +2,20 @@
 //!
 //! Watches that share a route, date and ticket type are served by **one** request: 12306
 //! tolerates roughly 80 requests per 5 minutes per address, so a hundred watches must not mean a
-//! hundred requests. [`plan`] is pure (which queries, which dates skipped and why);
-//! [`execute`] sends the planned queries through the paced client; `once`, the daemon and the
-//! tests all go through these two functions.
+//! hundred requests. [`plan`] is pure (which queries, which dates skipped and why); [`execute`]
+//! sends the planned queries through the paced client and selects each watch's trains. `once`
+//! and the daemon's poll cycle both go through these two functions: the daemon's [`Gate`] holds
+//! back queries that back off, and its `answered` hook records refusals, where `once` sends
+//! everything and only logs.
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate};
 
+use crate::clock;
 use crate::filter::{self, NoMatch, TrainMatch};
 use crate::rail::client::{LeftTicketQuery, RailClient, RailError};
+use crate::rail::left_ticket::LeftTicketPage;
 use crate::stations::StationTable;
 use crate::watchlist::Watch;
 
@@ -78,46 +82,96 @@ pub fn plan(watches: &[Watch], today: NaiveDate, presale_days: u32) -> Plan {
     Plan { queries, skipped }
 }
 
-/// The outcome of one (watch, date).
+/// Whether a planned query is sent now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Send,
+    /// Not now: the whole client backs off; its watches stay due.
+    Defer,
+    /// This query backs off alone until then.
+    Wait(DateTime<FixedOffset>),
+}
+
+/// The outcome of one (watch, date) of a sent query.
 #[derive(Debug, Clone)]
 pub struct WatchResult {
     pub watch: usize,
     pub date: NaiveDate,
+    /// Index of its query in the plan.
+    pub query: usize,
+    /// When the answer arrived.
+    pub at: DateTime<FixedOffset>,
     pub outcome: Result<Vec<TrainMatch>, RailError>,
     /// When the answer held no matching train: what it held and what removed each.
     pub no_match: Option<NoMatch>,
+    /// The answer held no train at all (12306 busy, or every train of the route gone).
+    pub empty_page: bool,
 }
 
-/// Sends every planned query (one request each, paced by the client) and selects each watch's
-/// trains. Results come back in plan order.
+/// A planned query that was not sent, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub query: usize,
+    pub gate: Gate,
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Executed {
+    /// In plan order.
+    pub results: Vec<WatchResult>,
+    pub held: Vec<Held>,
+}
+
+/// Sends the planned queries, in `order` (indexes into `plan.queries`; all of them in plan order
+/// when `None`), one request each, paced by the client, and selects each watch's trains.
+/// `gate` decides before each query whether to send it; `answered` sees each answer as it
+/// arrives, with its query's index (backoff bookkeeping, logs).
 pub async fn execute(
     client: &RailClient,
     watches: &[Watch],
     plan: &Plan,
+    order: Option<&[usize]>,
     stations: &StationTable,
-) -> Vec<WatchResult> {
-    let mut out = Vec::new();
-    for pq in &plan.queries {
-        let answer = client.query_left_ticket(&pq.query).await;
-        if let Err(e) = &answer {
-            tracing::warn!(query = %pq.query.query_string(), error = %e, "leftTicket query failed");
+    mut gate: impl FnMut(&PlannedQuery) -> Gate,
+    mut answered: impl FnMut(usize, &PlannedQuery, &Result<LeftTicketPage, RailError>, DateTime<FixedOffset>),
+) -> Executed {
+    let all: Vec<usize> = (0..plan.queries.len()).collect();
+    let mut out = Executed::default();
+    for &qi in order.unwrap_or(&all) {
+        let pq = &plan.queries[qi];
+        match gate(pq) {
+            Gate::Send => {}
+            held => {
+                out.held.push(Held {
+                    query: qi,
+                    gate: held,
+                });
+                continue;
+            }
         }
+        let answer = client.query_left_ticket(&pq.query).await;
+        let at = clock::now();
+        answered(qi, pq, &answer, at);
         for &(i, date) in &pq.users {
-            let (outcome, no_match) = match &answer {
+            let (outcome, no_match, empty_page) = match &answer {
                 Ok(page) => {
                     let trains = filter::select(page, &watches[i], date, stations);
                     let why = trains
                         .is_empty()
                         .then(|| filter::explain(page, &watches[i], stations));
-                    (Ok(trains), why)
+                    (Ok(trains), why, page.trains.is_empty())
                 }
-                Err(e) => (Err(e.clone()), None),
+                Err(e) => (Err(e.clone()), None, false),
             };
-            out.push(WatchResult {
+            out.results.push(WatchResult {
                 watch: i,
                 date,
+                query: qi,
+                at,
                 outcome,
                 no_match,
+                empty_page,
             });
         }
     }

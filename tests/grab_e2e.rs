@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use yupiao::notify::smtp_test_server::TestSmtpServer;
 use yupiao::seat::SeatClass;
 use yupiao::sim::{CreateFault, JUHE_DEFAULT_KEY, JuheCreateCall, JuheDelays, JuheOutcome, Sim};
-use yupiao::store::GrabOrderRow;
+use yupiao::store::GrabOrder;
 
 /// Upper bound for anything that should take a few polls or a few order steps.
 const WAIT: Duration = Duration::from_secs(40);
@@ -140,7 +140,7 @@ impl World {
 
     /// Every grab order in the database, newest first (none while the daemon is still creating
     /// the file: it exists a moment before its schema does).
-    fn orders(&self) -> Vec<GrabOrderRow> {
+    fn orders(&self) -> Vec<GrabOrder> {
         if !self.setup.db_path().exists() {
             return Vec::new();
         }
@@ -150,7 +150,7 @@ impl World {
         }
     }
 
-    fn order_on(&self, d: NaiveDate) -> Option<GrabOrderRow> {
+    fn order_on(&self, d: NaiveDate) -> Option<GrabOrder> {
         self.orders().into_iter().find(|o| o.date == d)
     }
 
@@ -173,10 +173,10 @@ async fn wait_mail(daemon: &mut Daemon, w: &World, head: &str, d: NaiveDate) -> 
 }
 
 /// Waits until the daemon's order for `d` is in `state`.
-async fn wait_state(daemon: &mut Daemon, w: &World, d: NaiveDate, state: &str) -> GrabOrderRow {
+async fn wait_state(daemon: &mut Daemon, w: &World, d: NaiveDate, state: &str) -> GrabOrder {
     daemon
         .wait_until(&format!("the order for {d} in state {state}"), WAIT, async || {
-            w.order_on(d).filter(|o| o.state == state)
+            w.order_on(d).filter(|o| o.state.code() == state)
         })
         .await
 }
@@ -316,10 +316,10 @@ async fn seats_appearing_place_exactly_one_order_and_a_push_confirms_the_ticket(
     assert!(
         events
             .iter()
-            .any(|(_, _, note)| note.starts_with("push type 1 msgCode 100 received")),
+            .any(|e| e.note.starts_with("push type 1 msgCode 100 received")),
         "the push made the daemon look: {events:#?}"
     );
-    assert_eq!(row.state, "F");
+    assert_eq!(row.state.code(), "F");
 
     assert_eq!(
         mail.subject,
@@ -572,10 +572,7 @@ async fn a_daemon_killed_during_create_is_restarted_without_a_second_order() {
     let intent = w.order_on(d).expect("the intent is stored before createOrder");
     // Still `intent`, unless the follower already resubmitted it (see
     // a_create_still_in_flight_is_not_sent_again).
-    assert!(
-        ["intent", "N", "D"].contains(&intent.state.as_str()),
-        "{intent:?}"
-    );
+    assert!(["intent", "N", "D"].contains(&intent.state.code()), "{intent:?}");
     assert_eq!(
         w.creates()[0].params.get("outOrderNo"),
         Some(&intent.out_order_no)
@@ -675,7 +672,7 @@ async fn duplicate_and_forged_pushes_change_nothing() {
             .grab_events(&out)
             .expect("events")
             .into_iter()
-            .map(|(_, _, note)| note)
+            .map(|e| e.note)
             .filter(|n| n.starts_with("push type"))
             .collect()
     };
@@ -730,12 +727,12 @@ async fn duplicate_and_forged_pushes_change_nothing() {
                     .grab_events(&out2)
                     .ok()?
                     .iter()
-                    .any(|(_, _, n)| n.starts_with("push type 1 msgCode 209"));
+                    .any(|e| e.note.starts_with("push type 1 msgCode 209"));
                 (checked && noted).then_some(o)
             },
         )
         .await;
-    assert_eq!(w.order_on(d).expect("order").state, "F");
+    assert_eq!(w.order_on(d).expect("order").state.code(), "F");
 
     // Strangers: wrong token → 404; garbage on the right path → 4xx.
     let http = reqwest::Client::new();
@@ -764,7 +761,7 @@ async fn duplicate_and_forged_pushes_change_nothing() {
     assert!(garbage.status().is_client_error(), "{}", garbage.status());
 
     assert_eq!(w.orders().len(), 1);
-    assert_eq!(w.order_on(d).expect("order").state, "F");
+    assert_eq!(w.order_on(d).expect("order").state.code(), "F");
     assert!(
         w.order_mails()
             .iter()

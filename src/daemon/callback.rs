@@ -14,32 +14,21 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use secrecy::ExposeSecret;
-use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::context::Ctx;
+use super::guarded::GuardedListener;
 use crate::clock;
 use crate::juhe::decode_push;
-use crate::store::{Fact, GrabUpdate};
+use crate::store::Push;
 
 /// The token in push URLs: `[callback] token`, else one generated once and kept in the database
 /// (registered URLs must survive restarts).
-pub(super) async fn token(shared: &Arc<Shared>) -> anyhow::Result<String> {
-    if let Some(t) = &shared.settings.callback.token {
+async fn token(ctx: &Ctx) -> anyhow::Result<String> {
+    if let Some(t) = &ctx.settings.callback.token {
         return Ok(t.expose_secret().to_string());
     }
-    let now = clock::now();
     let fresh = format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>());
-    let t = shared
-        .db
-        .call(move |s| match s.get_fact(Fact::CallbackToken)? {
-            Some((t, _)) => Ok::<_, crate::store::StoreError>(t),
-            None => {
-                s.set_fact(Fact::CallbackToken, &fresh, now)?;
-                Ok(fresh)
-            }
-        })
-        .await?;
-    Ok(t)
+    Ok(ctx.db.callback_token(fresh, clock::now()).await?)
 }
 
 /// The path a push of `kind` arrives on.
@@ -49,17 +38,17 @@ pub fn push_path(token: &str, kind: u8) -> String {
 
 #[derive(Clone)]
 struct Receiver {
-    shared: Arc<Shared>,
+    ctx: Arc<Ctx>,
     token: String,
 }
 
 /// Serves the receiver on `[callback] listen` until shutdown; registers the three push URLs with
 /// Juhe when `public_url` is set.
-pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
-    let Some(listen) = shared.settings.callback.listen else {
+pub(super) async fn serve(ctx: Arc<Ctx>) {
+    let Some(listen) = ctx.settings.callback.listen else {
         return;
     };
-    let token = match token(&shared).await {
+    let token = match token(&ctx).await {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "cannot set up the callback token; pushes are off (polling still works)");
@@ -74,7 +63,7 @@ pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
         }
     };
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "Juhe push receiver listening");
-    if let (Some(public), Some(juhe)) = (&shared.settings.callback.public_url, shared.juhe.as_ref()) {
+    if let (Some(public), Some(juhe)) = (&ctx.settings.callback.public_url, ctx.juhe.as_ref()) {
         for kind in [1u8, 2, 3] {
             let url = format!("{}{}", public.trim_end_matches('/'), push_path(&token, kind));
             match juhe.add_callback_url(&url, kind).await {
@@ -85,15 +74,14 @@ pub(super) async fn serve(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
         }
     }
-    let listener = super::guarded::GuardedListener::new(
+    let listener = GuardedListener::new(
         listener,
-        shared.settings.callback.max_connections,
-        shared.settings.callback.idle_timeout,
+        ctx.settings.callback.max_connections,
+        ctx.settings.callback.idle_timeout,
     );
-    let app = Router::new()
-        .route("/juhe/{token}/{kind}", post(receive))
-        .with_state(Receiver { shared, token });
-    let stop = shutdown.clone();
+    let app = Router::new().route("/juhe/{token}/{kind}", post(receive));
+    let stop = ctx.shutdown.clone();
+    let app = app.with_state(Receiver { ctx, token });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
@@ -124,17 +112,10 @@ async fn receive(
         }
     };
     let now = clock::now();
-    let out = push.out_order_no.clone();
-    let key = push.dedupe_key();
-    let code = push.msg_code.clone();
-    let known = r.shared.db.call({
-        let out = out.clone();
-        move |s| s.grab_order(&out)
-    });
-    match known.await {
+    match r.ctx.db.grab_order(push.out_order_no.clone()).await {
         Ok(Some(_)) => {}
         Ok(None) => {
-            tracing::warn!(out_order_no = %out, kind, "push for an order yupiao never placed; ignored");
+            tracing::warn!(out_order_no = %push.out_order_no, kind, "push for an order yupiao never placed; ignored");
             return (StatusCode::OK, "success");
         }
         Err(e) => {
@@ -142,28 +123,16 @@ async fn receive(
             return (StatusCode::INTERNAL_SERVER_ERROR, "try again");
         }
     }
-    let fresh = r
-        .shared
-        .db
-        .write(move |s| {
-            let fresh = s.record_push(&key, &out, kind, &code, now)?;
-            if fresh {
-                let update = GrabUpdate {
-                    next_check_at: Some(now),
-                    event: Some(format!(
-                        "push type {kind} msgCode {code} received; confirming with orderDetail"
-                    )),
-                    ..GrabUpdate::default()
-                };
-                s.update_grab_order(&out, now, &update, &[])?;
-            }
-            Ok::<_, crate::store::StoreError>(fresh)
-        })
-        .await;
-    match fresh {
+    let record = Push {
+        dedupe_key: push.dedupe_key(),
+        out_order_no: push.out_order_no.clone(),
+        kind,
+        msg_code: push.msg_code.clone(),
+    };
+    match r.ctx.db.record_push(record, now).await {
         Ok(true) => {
             tracing::info!(out_order_no = %push.out_order_no, kind, msg_code = %push.msg_code, "Juhe push received");
-            r.shared.wake_grab.notify_one();
+            r.ctx.wake_grab.notify_one();
         }
         Ok(false) => tracing::debug!(out_order_no = %push.out_order_no, kind, "duplicate Juhe push ignored"),
         Err(e) => {

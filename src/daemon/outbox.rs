@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use super::{Backoff, Shared};
+use super::backoff::Backoff;
+use super::context::Ctx;
 use crate::clock;
 use crate::notify::{self, SendError};
-use crate::store::{OutboxRow, StoreError};
+use crate::store::{Delivery, OutboxRow, StoreError};
 
 /// How long a transient email failure may keep being retried before it is marked failed.
 const GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(48);
@@ -40,38 +40,22 @@ const HOLD_RETRY: Duration = Duration::from_secs(3);
 /// How often the outbox is looked at without being woken.
 const IDLE_CHECK: Duration = Duration::from_secs(2);
 
-/// What became of one delivery attempt: what the outbox row must say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Outcome {
-    Sent {
-        at: DateTime<FixedOffset>,
-        answer: String,
-    },
-    Retry {
-        error: String,
-        next: DateTime<FixedOffset>,
-    },
-    Failed {
-        error: String,
-    },
-}
-
 /// The outcome of `attempt` for `row` at `at` (pure; `jitter01` in 0..1 spreads retries).
 pub(super) fn outcome(
     row: &OutboxRow,
     attempt: Result<String, SendError>,
     at: DateTime<FixedOffset>,
     jitter01: f64,
-) -> Outcome {
+) -> Delivery {
     match attempt {
-        Ok(answer) => Outcome::Sent { at, answer },
-        Err(SendError::Permanent(error)) => Outcome::Failed { error },
-        Err(SendError::Transient(e)) if at - row.created_at > GIVE_UP_AFTER => Outcome::Failed {
+        Ok(answer) => Delivery::Sent { at, answer },
+        Err(SendError::Permanent(error)) => Delivery::Failed { error },
+        Err(SendError::Transient(e)) if at - row.created_at > GIVE_UP_AFTER => Delivery::Failed {
             error: format!("gave up after 48 h: {e}"),
         },
         Err(SendError::Transient(error)) => {
             let wait = Backoff::delay(row.attempts + 1, RETRY_START, RETRY_MAX, jitter01);
-            Outcome::Retry {
+            Delivery::Retry {
                 error,
                 next: at + chrono::TimeDelta::from_std(wait).unwrap_or_default(),
             }
@@ -105,39 +89,32 @@ pub(super) fn pick<'a>(
 }
 
 /// Writes `outcome` into row `id`.
-async fn record(shared: &Shared, id: i64, outcome: &Outcome) -> Result<(), StoreError> {
-    let outcome = outcome.clone();
-    shared
-        .db
-        .write(move |s| match &outcome {
-            Outcome::Sent { at, answer } => s.mark_sent(id, *at, answer),
-            Outcome::Retry { error, next } => s.mark_retry(id, error, *next),
-            Outcome::Failed { error } => s.mark_failed(id, error),
-        })
-        .await
+async fn record(ctx: &Ctx, id: i64, outcome: &Delivery) -> Result<(), StoreError> {
+    ctx.db.record_delivery(id, outcome.clone()).await
 }
 
 /// Delivers queued emails until shutdown (see the module docs).
-pub(super) async fn sender(shared: Arc<Shared>, shutdown: CancellationToken) {
+pub(super) async fn sender(ctx: Arc<Ctx>) {
+    let shutdown = ctx.shutdown.clone();
     let mut in_flight: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    let mut held: BTreeMap<i64, (OutboxRow, Outcome)> = BTreeMap::new();
+    let mut held: BTreeMap<i64, (OutboxRow, Delivery)> = BTreeMap::new();
     let mut tasks: JoinSet<(OutboxRow, Result<String, SendError>)> = JoinSet::new();
     loop {
         if !held.is_empty() {
-            write_held(&shared, &mut held).await;
+            write_held(&ctx, &mut held).await;
         }
         if held.is_empty() && !shutdown.is_cancelled() {
-            start_due(&shared, &mut in_flight, &held, &mut tasks).await;
+            start_due(&ctx, &mut in_flight, &held, &mut tasks).await;
         }
         let wait = if held.is_empty() { IDLE_CHECK } else { HOLD_RETRY };
         tokio::select! {
             _ = shutdown.cancelled(), if tasks.is_empty() => return,
-            _ = shared.wake_outbox.notified() => {}
+            _ = ctx.wake_outbox.notified() => {}
             _ = tokio::time::sleep(wait) => {}
             Some(done) = tasks.join_next() => {
                 if let Ok((row, attempt)) = done {
                     in_flight.remove(&row.id);
-                    finish(&shared, row, attempt, &mut held).await;
+                    finish(&ctx, row, attempt, &mut held).await;
                 }
             }
         }
@@ -145,11 +122,11 @@ pub(super) async fn sender(shared: Arc<Shared>, shutdown: CancellationToken) {
 }
 
 /// Writes held outcomes again; what still cannot be written stays held.
-async fn write_held(shared: &Shared, held: &mut BTreeMap<i64, (OutboxRow, Outcome)>) {
+async fn write_held(ctx: &Ctx, held: &mut BTreeMap<i64, (OutboxRow, Delivery)>) {
     let ids: Vec<i64> = held.keys().copied().collect();
     for id in ids {
         let (row, outcome) = &held[&id];
-        match record(shared, id, outcome).await {
+        match record(ctx, id, outcome).await {
             Ok(()) | Err(StoreError::NoPendingEmail(_)) => {
                 tracing::info!(watch = %row.watch, subject = %row.subject, "recorded an email outcome held in memory");
                 held.remove(&id);
@@ -160,7 +137,7 @@ async fn write_held(shared: &Shared, held: &mut BTreeMap<i64, (OutboxRow, Outcom
             }
         }
     }
-    shared.db.set_unrecorded_emails(held.len());
+    ctx.db.set_unrecorded_emails(held.len());
     if held.is_empty() {
         tracing::info!("email delivery resumes");
     }
@@ -168,9 +145,9 @@ async fn write_held(shared: &Shared, held: &mut BTreeMap<i64, (OutboxRow, Outcom
 
 /// Starts deliveries of due rows, as many as there is room for.
 async fn start_due(
-    shared: &Arc<Shared>,
+    ctx: &Arc<Ctx>,
     in_flight: &mut BTreeMap<i64, Vec<String>>,
-    held: &BTreeMap<i64, (OutboxRow, Outcome)>,
+    held: &BTreeMap<i64, (OutboxRow, Delivery)>,
     tasks: &mut JoinSet<(OutboxRow, Result<String, SendError>)>,
 ) {
     let room = PARALLEL.saturating_sub(in_flight.len());
@@ -178,7 +155,7 @@ async fn start_due(
         return;
     }
     let now = clock::now();
-    let due = match shared.db.call(move |s| s.due_emails(now, 50)).await {
+    let due = match ctx.db.due_emails(now, 50).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the outbox");
@@ -189,7 +166,7 @@ async fn start_due(
     let busy: HashSet<String> = in_flight.values().flatten().cloned().collect();
     for row in pick(&due, &skip, &busy, room) {
         in_flight.insert(row.id, row.recipients.clone());
-        let (shared, row) = (shared.clone(), row.clone());
+        let (ctx, row) = (ctx.clone(), row.clone());
         tasks.spawn(async move {
             let content = notify::EmailContent {
                 subject: row.subject.clone(),
@@ -197,7 +174,7 @@ async fn start_due(
                 html: row.html.clone(),
             };
             let key = message_key(&row);
-            let attempt = shared.mailer.send_as(&row.recipients, &content, Some(&key)).await;
+            let attempt = ctx.mailer.send_as(&row.recipients, &content, Some(&key)).await;
             (row, attempt)
         });
     }
@@ -205,30 +182,30 @@ async fn start_due(
 
 /// Logs and records one finished delivery; an outcome the database refuses is held.
 async fn finish(
-    shared: &Shared,
+    ctx: &Ctx,
     row: OutboxRow,
     attempt: Result<String, SendError>,
-    held: &mut BTreeMap<i64, (OutboxRow, Outcome)>,
+    held: &mut BTreeMap<i64, (OutboxRow, Delivery)>,
 ) {
     let outcome = outcome(&row, attempt, clock::now(), rand::random());
     match &outcome {
-        Outcome::Sent { answer, .. } => {
+        Delivery::Sent { answer, .. } => {
             tracing::info!(watch = %row.watch, subject = %row.subject, %answer, "email sent")
         }
-        Outcome::Failed { error } => {
+        Delivery::Failed { error } => {
             tracing::error!(watch = %row.watch, subject = %row.subject, %error, "email refused permanently; not retrying")
         }
-        Outcome::Retry { error, next } => {
+        Delivery::Retry { error, next } => {
             tracing::warn!(watch = %row.watch, %error, retry_at = %next.format("%H:%M:%S"), "email not delivered; will retry")
         }
     }
-    if let Err(e) = record(shared, row.id, &outcome).await {
+    if let Err(e) = record(ctx, row.id, &outcome).await {
         tracing::error!(
             watch = %row.watch, subject = %row.subject, error = %e,
             "cannot record this email's delivery; holding it in memory and sending nothing more until the database takes writes again"
         );
         held.insert(row.id, (row, outcome));
-        shared.db.set_unrecorded_emails(held.len());
+        ctx.db.set_unrecorded_emails(held.len());
     }
 }
 
@@ -243,7 +220,7 @@ mod tests {
             id,
             created_at: at,
             watch: "w".into(),
-            kind: "alert".into(),
+            kind: crate::store::EmailKind::Alert,
             recipients: to.iter().map(|s| s.to_string()).collect(),
             subject: "s".into(),
             text: "t".into(),
@@ -288,16 +265,16 @@ mod tests {
         let at = r.created_at + chrono::TimeDelta::minutes(1);
         assert_eq!(
             outcome(&r, Ok("250 OK".into()), at, 0.5),
-            Outcome::Sent {
+            Delivery::Sent {
                 at,
                 answer: "250 OK".into()
             }
         );
         assert_eq!(
             outcome(&r, Err(SendError::Permanent("550".into())), at, 0.5),
-            Outcome::Failed { error: "550".into() }
+            Delivery::Failed { error: "550".into() }
         );
-        let Outcome::Retry { next, .. } = outcome(&r, Err(SendError::Transient("timeout".into())), at, 1.0)
+        let Delivery::Retry { next, .. } = outcome(&r, Err(SendError::Transient("timeout".into())), at, 1.0)
         else {
             panic!("a transient failure is retried");
         };
@@ -305,7 +282,7 @@ mod tests {
         let late = r.created_at + chrono::TimeDelta::hours(49);
         assert!(matches!(
             outcome(&r, Err(SendError::Transient("timeout".into())), late, 0.5),
-            Outcome::Failed { error } if error.starts_with("gave up after 48 h")
+            Delivery::Failed { error } if error.starts_with("gave up after 48 h")
         ));
     }
 

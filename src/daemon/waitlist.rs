@@ -1,6 +1,7 @@
 //! 候补 following inside the daemon: each `[[waitlist]]` polls `afterNateOrder/queryQueue` with
-//! the user's session cookie, runs the pure [`crate::waitlist::decide`], and writes the new
-//! state, a history row (only on change) and the email in one transaction.
+//! the user's session cookie, runs the pure [`crate::decide::waitlist::decide`], renders its email
+//! ([`crate::notify::waitlist`]), and writes the new state, a history row (only on change), the
+//! email and the poll status in one transaction.
 //!
 //! Two things are special compared with left-ticket watches:
 //! - an expired session is reported once (per cookie) and then polled only every
@@ -12,259 +13,200 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
-use tokio_cron_scheduler::JobScheduler;
 
-use super::{Shared, answered, next_run, record_status, refused, remove_job};
+use super::context::{Ctx, lock};
+use super::gate;
 use crate::clock;
+use crate::decide::waitlist::{self as wl, WaitlistSnapshot, WaitlistStatus};
+use crate::notify::waitlist::render_decision;
 use crate::rail::after_nate::{QueueAnswer, load_cookie};
-use crate::store::{NewEmail, PollOutcome};
-use crate::waitlist::{self as wl, WaitlistSnapshot};
-use crate::watchlist::{WaitlistWatch, WatchList};
+use crate::store::{EmailKind, JobKey, NewEmail, PollOutcome, PollStatus, WaitlistRecord};
+use crate::watchlist::WaitlistWatch;
 
-/// Prefix of scheduler/status keys of `[[waitlist]]` entries (watch names may look alike).
-const PREFIX: &str = "候补:";
-
-/// The key under which a `[[waitlist]]` is scheduled, marked due and given a poll status.
-pub(super) fn key(name: &str) -> String {
-    format!("{PREFIX}{name}")
+/// Polls `w` unless 12306 refuses the whole client (then it stays due) or this entry alone
+/// (then it is tried when that backoff ends).
+pub(super) async fn poll_when_allowed(ctx: &Arc<Ctx>, w: &WaitlistWatch) {
+    let key = JobKey::waitlist(&w.name);
+    if gate::client_backs_off(ctx) {
+        ctx.jobs.mark_due([key]);
+        return;
+    }
+    let blocked = ctx.throttle().query_blocked(&key.to_string(), clock::now());
+    if let Some(until) = blocked {
+        gate::plan_retry(ctx, &key.to_string(), until, vec![key]);
+        return;
+    }
+    ctx.beat();
+    poll(ctx, w).await;
 }
 
-/// The `[[waitlist]]` a due key names, if it is one.
-pub(super) fn find<'a>(list: &'a WatchList, due_key: &str) -> Option<&'a WaitlistWatch> {
-    let name = due_key.strip_prefix(PREFIX)?;
-    list.waitlists.iter().find(|w| w.name == name)
+/// The status of one poll of `w`.
+fn status(ctx: &Ctx, w: &WaitlistWatch, outcome: PollOutcome, at: DateTime<FixedOffset>) -> PollStatus {
+    let key = JobKey::waitlist(&w.name);
+    let backoff = ctx.throttle().for_queries([key.to_string().as_str()]);
+    PollStatus {
+        next_run_at: ctx.jobs.next_run(&key),
+        key,
+        at,
+        outcome,
+        backoff_level: backoff.level,
+        backoff_until: backoff.until,
+    }
 }
 
-async fn set_status(
-    shared: &Arc<Shared>,
-    sched: &JobScheduler,
-    w: &WaitlistWatch,
-    outcome: PollOutcome,
-    at: DateTime<FixedOffset>,
-) {
-    let k = key(&w.name);
-    let next = next_run(shared, sched, &k, &w.schedule, at).await;
-    let backoff = shared.throttle().for_queries([k.as_str()]);
-    record_status(shared, &k, outcome, next, backoff, at).await;
+/// Records a poll that wrote nothing else.
+async fn set_status(ctx: &Ctx, w: &WaitlistWatch, outcome: PollOutcome, at: DateTime<FixedOffset>) {
+    if let Err(e) = ctx.db.record_poll_status(status(ctx, w, outcome, at)).await {
+        tracing::debug!(waitlist = %w.name, error = %e, "cannot record poll status");
+    }
+}
+
+/// Whether a session known to be expired with this very cookie is left alone this tick (it is
+/// checked only every `expired_session_every`; the skipped tick says when it really looks again).
+async fn quiet(ctx: &Ctx, key: &JobKey, prev: Option<&WaitlistSnapshot>, fingerprint: &str) -> bool {
+    let now = clock::now();
+    if prev.and_then(|p| p.session_expired_for.as_deref()) == Some(fingerprint) {
+        let every =
+            chrono::TimeDelta::from_std(ctx.settings.daemon.expired_session_every).unwrap_or_default();
+        let last = lock(&ctx.last_polled).get(key).copied();
+        if let Some(l) = last.filter(|l| now - *l < every) {
+            let _ = ctx.db.set_next_run(key.clone(), Some(l + every)).await;
+            return true;
+        }
+    }
+    lock(&ctx.last_polled).insert(key.clone(), now);
+    false
 }
 
 /// One poll of one `[[waitlist]]`.
-pub(super) async fn poll(shared: &Arc<Shared>, sched: &JobScheduler, w: &WaitlistWatch) {
+pub(super) async fn poll(ctx: &Arc<Ctx>, w: &WaitlistWatch) {
     let now = clock::now();
-    let (cookie, fingerprint) = match load_cookie(&shared.settings.rail) {
+    let key = JobKey::waitlist(&w.name);
+    let (cookie, fingerprint) = match load_cookie(&ctx.settings.rail) {
         Ok(Some(c)) => c,
         Ok(None) => {
             let msg = "no 12306 session: set [rail] cookie (or cookie_file) to the Cookie header of a logged-in 12306 page";
             tracing::warn!(waitlist = %w.name, "{msg}");
-            set_status(shared, sched, w, PollOutcome::Error(msg.into()), now).await;
-            return;
+            return set_status(ctx, w, PollOutcome::Error(msg.into()), now).await;
         }
         Err(e) => {
             tracing::warn!(waitlist = %w.name, error = %e, "cannot read the 12306 session cookie");
-            set_status(shared, sched, w, PollOutcome::Error(format!("{e:#}")), now).await;
-            return;
+            return set_status(ctx, w, PollOutcome::Error(format!("{e:#}")), now).await;
         }
     };
-    let name = w.name.clone();
-    let prev: Option<WaitlistSnapshot> = match shared.db.call(move |s| s.waitlist_state(&name)).await {
-        Ok(state) => state.and_then(|json| serde_json::from_str(&json).ok()),
+    let prev = match ctx.db.waitlist_state(w.name.clone()).await {
+        Ok(state) => state,
         Err(e) => {
             tracing::error!(waitlist = %w.name, error = %e, "cannot read 候补 state");
-            return;
+            return set_status(ctx, w, PollOutcome::Error(format!("database: {e}")), now).await;
         }
     };
-    let k = key(&w.name);
-    if prev.as_ref().and_then(|p| p.session_expired_for.as_deref()) == Some(fingerprint.as_str()) {
-        // Known expired with this very cookie: stay quiet until it changes, checking rarely.
-        let every =
-            chrono::TimeDelta::from_std(shared.settings.daemon.expired_session_every).unwrap_or_default();
-        let last = shared
-            .last_polled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&k)
-            .copied();
-        if let Some(l) = last.filter(|l| now - *l < every) {
-            // Say when it will really look again, not the skipped tick.
-            let next = Some(l + every);
-            let _ = shared.db.write(move |s| s.set_next_run(&k, next)).await;
-            return;
-        }
+    if quiet(ctx, &key, prev.as_ref(), &fingerprint).await {
+        return;
     }
-    shared
-        .last_polled
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(k, now);
-
-    let mut answer = match shared.client.query_waitlist(&cookie).await {
+    let mut answer = match ctx.client.query_waitlist(&cookie).await {
         Ok(a) => a,
         Err(e) => {
             let outcome = if e.is_throttling() {
-                refused(shared, &key(&w.name), &e, clock::now(), false);
+                gate::refused(ctx, &key.to_string(), &e, clock::now(), false);
                 PollOutcome::Throttled(e.to_string())
             } else {
                 tracing::warn!(waitlist = %w.name, error = %e, "候补 query failed");
                 PollOutcome::Error(e.to_string())
             };
-            set_status(shared, sched, w, outcome, clock::now()).await;
-            return;
+            return set_status(ctx, w, outcome, clock::now()).await;
         }
     };
-    answered(shared, &key(&w.name));
+    gate::answered(ctx, &key.to_string());
     if let (Some(wanted), QueueAnswer::Order(order)) = (&w.reserve_no, &answer)
         && &order.reserve_no != wanted
     {
         answer = QueueAnswer::NoOrder;
     }
+    record(ctx, w, prev.as_ref(), &answer, &fingerprint).await;
+}
+
+/// Decides, renders and records one answered poll.
+async fn record(
+    ctx: &Arc<Ctx>,
+    w: &WaitlistWatch,
+    prev: Option<&WaitlistSnapshot>,
+    answer: &QueueAnswer,
+    fingerprint: &str,
+) {
     let at = clock::now();
     let decision = wl::decide(
-        prev.as_ref(),
-        &answer,
-        &fingerprint,
+        prev,
+        answer,
+        fingerprint,
         at,
-        shared.settings.daemon.payment_reminder,
+        ctx.settings.daemon.payment_reminder,
     );
-    let content = wl::render_decision(prev.as_ref(), &decision, at, shared.client.base_url());
-    let emails: Vec<NewEmail> = content
+    let emails: Vec<NewEmail> = render_decision(prev, &decision, at, ctx.client.base_url())
         .into_iter()
         .map(|c| NewEmail {
-            kind: "waitlist".into(),
-            recipients: shared.recipients_for(&w.notify),
+            kind: EmailKind::Waitlist,
+            recipients: ctx.recipients_for(&w.notify),
             subject: c.subject,
             text: c.text,
             html: c.html,
         })
         .collect();
-    let state = serde_json::to_string(&decision.snapshot).expect("the snapshot serializes");
-    let snapshot = decision.changed.then(|| state.clone());
-    let name = w.name.clone();
     let subjects: Vec<String> = emails.iter().map(|e| e.subject.clone()).collect();
-    let res = shared
-        .db
-        .write(move |s| s.record_waitlist(&name, &key(&name), at, &state, snapshot.as_deref(), &emails))
-        .await;
-    if let Err(e) = res {
-        tracing::error!(waitlist = %w.name, error = %e, "cannot record the 候补 poll");
-        set_status(shared, sched, w, PollOutcome::Error(format!("database: {e}")), at).await;
-        return;
-    }
-    if decision.changed {
-        let reasons = decision
-            .reasons
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        tracing::info!(waitlist = %w.name, %reasons, "候补 order changed");
-    }
-    for subject in subjects {
-        tracing::info!(waitlist = %w.name, %subject, "候补 email queued");
-        shared.wake_outbox.notify_one();
-    }
-    let outcome = match &answer {
+    let outcome = match answer {
         QueueAnswer::SessionExpired(why) => PollOutcome::Error(format!(
             "12306 session expired ({why}): copy a fresh Cookie into [rail] cookie"
         )),
         _ => PollOutcome::Ok,
     };
-    set_status(shared, sched, w, outcome, at).await;
-    schedule_reminder(shared, w, &decision.snapshot, at);
+    let record = WaitlistRecord {
+        name: w.name.clone(),
+        at,
+        snapshot: decision.snapshot.clone(),
+        changed: decision.changed,
+        emails,
+        status: status(ctx, w, outcome, at),
+    };
+    if let Err(e) = ctx.db.record_waitlist(record).await {
+        tracing::error!(waitlist = %w.name, error = %e, "cannot record the 候补 poll");
+        return set_status(ctx, w, PollOutcome::Error(format!("database: {e}")), at).await;
+    }
+    if decision.changed {
+        let reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
+        tracing::info!(waitlist = %w.name, reasons = %reasons.join("; "), "候补 order changed");
+    }
+    for subject in subjects {
+        tracing::info!(waitlist = %w.name, %subject, "候补 email queued");
+        ctx.wake_outbox.notify_one();
+    }
+    schedule_reminder(ctx, w, &decision.snapshot, at);
 }
 
 /// Wakes the waitlist up exactly when its payment reminder is due.
-fn schedule_reminder(
-    shared: &Arc<Shared>,
-    w: &WaitlistWatch,
-    snap: &WaitlistSnapshot,
-    now: DateTime<FixedOffset>,
-) {
-    let Some(order) = snap.order.as_ref().filter(|o| o.status_code == "01") else {
+fn schedule_reminder(ctx: &Arc<Ctx>, w: &WaitlistWatch, snap: &WaitlistSnapshot, now: DateTime<FixedOffset>) {
+    let Some(order) = snap
+        .order
+        .as_ref()
+        .filter(|o| WaitlistStatus::of(o) == WaitlistStatus::AwaitingPayment)
+    else {
         return;
     };
     let Some(lose) = order.lose_time else { return };
-    let Ok(before) = chrono::TimeDelta::from_std(shared.settings.daemon.payment_reminder) else {
+    let Ok(before) = chrono::TimeDelta::from_std(ctx.settings.daemon.payment_reminder) else {
         return;
     };
     let at = lose - before;
     if at <= now || snap.reminded_for == Some(lose) {
         return;
     }
-    let k = key(&w.name);
+    let key = JobKey::waitlist(&w.name);
     {
-        let mut planned = shared.reminders.lock().unwrap_or_else(|p| p.into_inner());
-        if planned.get(&k) == Some(&at) {
+        let mut planned = lock(&ctx.reminders);
+        if planned.get(&key) == Some(&at) {
             return;
         }
-        planned.insert(k.clone(), at);
+        planned.insert(key.clone(), at);
     }
-    let weak = Arc::downgrade(shared);
     let wait = (at - now).to_std().unwrap_or_default();
-    tokio::spawn(async move {
-        tokio::time::sleep(wait).await;
-        if let Some(shared) = weak.upgrade() {
-            shared.mark_due([k]);
-        }
-    });
-}
-
-/// Applies `[[waitlist]]` changes of a reloaded list; returns (started, stopped) keys.
-pub(super) async fn reload(
-    shared: &Arc<Shared>,
-    sched: &JobScheduler,
-    old: &WatchList,
-    new: &WatchList,
-) -> (Vec<String>, Vec<String>) {
-    let mut started = Vec::new();
-    let mut stopped = Vec::new();
-    let same = |a: &WaitlistWatch, b: &WaitlistWatch| {
-        WaitlistWatch { line: 0, ..a.clone() } == WaitlistWatch { line: 0, ..b.clone() }
-    };
-    for w in &old.waitlists {
-        if !new.waitlists.iter().any(|n| same(n, w)) {
-            let k = key(&w.name);
-            remove_job(shared, sched, &k).await;
-            // A new schedule or new recipients keep what was already said (no repeated
-            // emails); one now following another order starts afresh; a removed one is kept a
-            // while in case it comes back (parked).
-            match new.waitlists.iter().find(|n| n.name == w.name) {
-                None => super::parked::park(
-                    shared,
-                    &k,
-                    super::parked::Left::Waitlist {
-                        name: w.name.clone(),
-                        reserve_no: w.reserve_no.clone(),
-                    },
-                ),
-                Some(n) if n.reserve_no != w.reserve_no => {
-                    let name = w.name.clone();
-                    let _ = shared.db.write(move |s| s.forget_waitlist(&name)).await;
-                }
-                Some(_) => {}
-            }
-            shared
-                .last_polled
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&k);
-            stopped.push(k);
-        }
-    }
-    for w in &new.waitlists {
-        if !old.waitlists.iter().any(|o| same(o, w)) {
-            let k = key(&w.name);
-            if let Some(super::parked::Left::Waitlist { reserve_no, .. }) = super::parked::unpark(shared, &k)
-                && reserve_no != w.reserve_no
-            {
-                let name = w.name.clone();
-                let _ = shared.db.write(move |s| s.forget_waitlist(&name)).await;
-            }
-            if let Err(e) = super::add_job(shared, sched, &k, &w.schedule).await {
-                tracing::error!(waitlist = %w.name, error = %e, "cannot schedule waitlist");
-                continue;
-            }
-            started.push(k);
-        }
-    }
-    (started, stopped)
+    ctx.after(wait, move |ctx| ctx.jobs.mark_due([key]));
 }

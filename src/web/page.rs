@@ -637,6 +637,7 @@ id_no = "110101199003074514"
             database_write_error: None,
             database_write_error_since: None,
             emails_held: 0,
+            problems: Vec::new(),
             watches: vec![watch],
             waitlists: vec![WaitlistReport {
                 name: "我的候补".into(),

@@ -22,7 +22,7 @@ use crate::juhe::OrderStatus;
 use crate::order::OrderSummary;
 use crate::seat::SeatClass;
 use crate::status::{StatusReport, WaitlistReport, WatchReport};
-use crate::store::{Change, GRAB_SETTLED, GrabOrderRow, OutboxCounts, OutboxRow, OutboxState};
+use crate::store::{Change, GrabOrderRow, OutboxCounts, OutboxRow, OutboxState};
 use crate::watchlist::{Schedule, Watch, WatchAction, WatchList};
 
 use super::chart;
@@ -578,7 +578,7 @@ pub fn grab_from_row(o: &GrabOrderRow, now: Time) -> GrabView {
         "abandoned" => "abandoned 未下单".to_string(),
         code => format!("{code} {}", OrderStatus::parse(code).label_zh()),
     };
-    let settled = GRAB_SETTLED.contains(&o.state.as_str());
+    let settled = crate::order::GrabState::parse(&o.state).is_settled();
     let next_check = (!settled).then_some(o.next_check_at);
     let when = |t: Time| {
         if t <= now {

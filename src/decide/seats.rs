@@ -1,4 +1,5 @@
-//! When to tell the user: the pure core between "what this poll saw" and "what to store and send".
+//! 余票: when to tell the user — the pure core between "what this poll saw" and "what to store and
+//! send".
 //!
 //! Alerts fire on *transitions*, never on every poll, and this module is where that rule lives so it
 //! can be tested without a database, a clock or a network. [`decide`] compares one poll of one

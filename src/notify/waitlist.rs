@@ -1,273 +1,19 @@
-//! 候补 (waitlist) orders: what changed since the last poll, which email that deserves, and the
-//! email itself. Pure: no I/O, no clock (the caller passes `now`), so every transition and every
-//! word is covered by unit tests.
-//!
-//! The rules, in the spirit of the seat alerts: the daemon keeps a [`WaitlistSnapshot`] (JSON) per
-//! 12306 account, writes a history row only when [`WaitlistDecision::changed`], and sends at most
-//! **one email per poll**, listing every [`WaitlistReason`] that poll found. The payment reminder
-//! fires once per deadline (`loseTime`), inside the `remind_before` window and never after it. A
-//! logged-out session is reported once per cookie (by fingerprint), then stays quiet until the
-//! user puts a different cookie in place.
+//! The 候补 emails: the order with both deadlines, what changed, and what to do (pure: the caller
+//! passes `now`, so every word is covered by tests). What deserves an email is decided in
+//! [`crate::decide::waitlist`].
 //!
 //! Two deadlines matter and are never confused (protocol doc §5.1): `loseTime` ends the window to
 //! pay the deposit (支付截止), `realize_limit_time` is when the waitlist gives up (兑现截止).
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
-use crate::notify::EmailContent;
-use crate::rail::after_nate::{ORDER_PAGE_PATH, QueueAnswer, WaitlistNeed, WaitlistOrder, is_final_status};
-
-/// Default for "remind this long before the payment deadline".
-pub const DEFAULT_REMIND_BEFORE: Duration = Duration::from_secs(10 * 60);
-
-/// The status that asks the user to pay.
-const AWAITING_PAYMENT: &str = "01";
-
-/// What the daemon persists between polls (serde JSON), one per 12306 account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitlistSnapshot {
-    /// The last order seen; kept while the session is expired (we then know nothing newer).
-    pub order: Option<WaitlistOrder>,
-    /// Fingerprint of the cookie we already reported as expired; `None` = session working.
-    pub session_expired_for: Option<String>,
-    /// The payment deadline (`loseTime`) a reminder was already sent for.
-    pub reminded_for: Option<DateTime<FixedOffset>>,
-}
-
-/// A status as both code and 12306's wording.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusLabel {
-    pub code: String,
-    pub name: String,
-}
-
-/// Why an email is sent. One poll's reasons all go into one email.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WaitlistReason {
-    /// An order we had not seen (first poll, or a different `reserve_no`).
-    NewOrder,
-    StatusChanged {
-        from: StatusLabel,
-        to: StatusLabel,
-    },
-    /// The queue of one train + seat moved (`queue_info`, or the level when there is no text).
-    QueueChanged {
-        train: String,
-        date: Option<NaiveDate>,
-        seat: String,
-        from: String,
-        to: String,
-    },
-    /// The order just became (or was first seen as) 待支付.
-    PaymentDue,
-    /// Still 待支付 and the deadline is within `remind_before`.
-    PaymentReminder,
-    /// The order is no longer listed: fulfilled or cancelled, 12306 does not say which.
-    OrderGone,
-    /// The cookie no longer logs in; `why` is how we could tell.
-    SessionExpired {
-        why: String,
-    },
-    /// A working session again after [`WaitlistReason::SessionExpired`].
-    SessionRestored,
-}
-
-impl std::fmt::Display for StatusLabel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.code, self.name)
-    }
-}
-
-/// One line for logs: `status 00 排队中 → 01 待支付`, never the Rust structure.
-impl std::fmt::Display for WaitlistReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WaitlistReason::NewOrder => f.write_str("new order"),
-            WaitlistReason::StatusChanged { from, to } => write!(f, "status {from} → {to}"),
-            WaitlistReason::QueueChanged {
-                train,
-                date,
-                seat,
-                from,
-                to,
-            } => {
-                let date = date.map(|d| format!(" {d}")).unwrap_or_default();
-                write!(f, "queue {train}{date} {seat}: {from} → {to}")
-            }
-            WaitlistReason::PaymentDue => f.write_str("deposit due"),
-            WaitlistReason::PaymentReminder => f.write_str("deposit reminder"),
-            WaitlistReason::OrderGone => f.write_str("order no longer listed"),
-            WaitlistReason::SessionExpired { why } => write!(f, "12306 session expired ({why})"),
-            WaitlistReason::SessionRestored => f.write_str("12306 session works again"),
-        }
-    }
-}
-
-/// The outcome of one poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WaitlistDecision {
-    /// Persist this whatever `changed` says (it also carries reminder bookkeeping).
-    pub snapshot: WaitlistSnapshot,
-    /// The order or the session state changed: write a history row.
-    pub changed: bool,
-    /// Empty = no email; otherwise exactly one email giving all of these.
-    pub reasons: Vec<WaitlistReason>,
-}
-
-/// Compares one answer of `afterNateOrder/queryQueue` with the previous snapshot.
-///
-/// `cookie_fingerprint` identifies the cookie used (see `rail::after_nate::load_cookie`); errors
-/// such as throttling are not answers and must not be passed here (nothing is known then).
-pub fn decide(
-    prev: Option<&WaitlistSnapshot>,
-    answer: &QueueAnswer,
-    cookie_fingerprint: &str,
-    now: DateTime<FixedOffset>,
-    remind_before: Duration,
-) -> WaitlistDecision {
-    let empty = WaitlistSnapshot::default();
-    let p = prev.unwrap_or(&empty);
-    let order = match answer {
-        QueueAnswer::SessionExpired(why) => {
-            let mut snapshot = p.clone();
-            if p.session_expired_for.as_deref() == Some(cookie_fingerprint) {
-                return WaitlistDecision {
-                    snapshot,
-                    changed: false,
-                    reasons: Vec::new(),
-                };
-            }
-            snapshot.session_expired_for = Some(cookie_fingerprint.to_string());
-            return WaitlistDecision {
-                snapshot,
-                changed: prev.is_none() || p.session_expired_for.is_none(),
-                reasons: vec![WaitlistReason::SessionExpired { why: why.clone() }],
-            };
-        }
-        QueueAnswer::NoOrder => None,
-        QueueAnswer::Order(o) => Some(o),
-    };
-
-    let mut reasons = Vec::new();
-    if p.session_expired_for.is_some() {
-        reasons.push(WaitlistReason::SessionRestored);
-    }
-    match (&p.order, order) {
-        (None, None) => {}
-        (Some(old), None) => {
-            // A final status was already reported; its disappearance says nothing new.
-            if !is_final_status(&old.status_code) {
-                reasons.push(WaitlistReason::OrderGone);
-            }
-        }
-        (Some(old), Some(new)) if old.reserve_no == new.reserve_no => {
-            if old.status_code != new.status_code {
-                reasons.push(WaitlistReason::StatusChanged {
-                    from: label(old),
-                    to: label(new),
-                });
-                if new.status_code == AWAITING_PAYMENT {
-                    reasons.push(WaitlistReason::PaymentDue);
-                }
-            }
-            for n in &new.needs {
-                let Some(o) = old.needs.iter().find(|o| same_need(o, n)) else {
-                    continue;
-                };
-                if o.queue_level != n.queue_level || o.queue_info != n.queue_info {
-                    reasons.push(WaitlistReason::QueueChanged {
-                        train: n.board_train_code.clone(),
-                        date: n.train_date,
-                        seat: n.seat_name.clone(),
-                        from: queue_label(o),
-                        to: queue_label(n),
-                    });
-                }
-            }
-        }
-        (_, Some(new)) => {
-            reasons.push(WaitlistReason::NewOrder);
-            if new.status_code == AWAITING_PAYMENT {
-                reasons.push(WaitlistReason::PaymentDue);
-            }
-        }
-    }
-
-    let mut reminded_for = p.reminded_for;
-    if let Some(o) = order
-        && o.status_code == AWAITING_PAYMENT
-        && let Some(lose) = o.lose_time
-        && reminded_for != Some(lose)
-        && in_reminder_window(now, lose, remind_before)
-    {
-        // A "please pay" email sent inside the window already is the reminder.
-        if !reasons.contains(&WaitlistReason::PaymentDue) {
-            reasons.push(WaitlistReason::PaymentReminder);
-        }
-        reminded_for = Some(lose);
-    }
-
-    let snapshot = WaitlistSnapshot {
-        order: order.cloned(),
-        session_expired_for: None,
-        reminded_for,
-    };
-    let changed =
-        prev.is_none() || snapshot.order != p.order || snapshot.session_expired_for != p.session_expired_for;
-    WaitlistDecision {
-        snapshot,
-        changed,
-        reasons,
-    }
-}
-
-fn in_reminder_window(now: DateTime<FixedOffset>, lose: DateTime<FixedOffset>, before: Duration) -> bool {
-    let before = chrono::Duration::from_std(before).unwrap_or(chrono::Duration::MAX);
-    let opens = lose.checked_sub_signed(before).unwrap_or(lose);
-    now >= opens && now < lose
-}
-
-fn same_need(a: &WaitlistNeed, b: &WaitlistNeed) -> bool {
-    a.board_train_code == b.board_train_code && a.train_date == b.train_date && a.seat_name == b.seat_name
-}
-
-fn label(o: &WaitlistOrder) -> StatusLabel {
-    StatusLabel {
-        code: o.status_code.clone(),
-        name: status_name(&o.status_code, &o.status_name),
-    }
-}
-
-/// 12306's wording, or ours when it sent none.
-fn status_name(code: &str, name: &str) -> String {
-    if !name.trim().is_empty() {
-        return name.trim().to_string();
-    }
-    match code {
-        "00" => "排队中",
-        "01" => "待支付",
-        "04" => "待兑现",
-        "05" => "已退单",
-        "06" => "已退单(自动退单)",
-        "07" => "兑现成功",
-        _ => "未知状态",
-    }
-    .to_string()
-}
-
-fn queue_label(n: &WaitlistNeed) -> String {
-    match (n.queue_info.trim(), n.queue_level.trim()) {
-        ("", "") => "未知".to_string(),
-        ("", level) => format!("排队等级{level}"),
-        (info, _) => info.to_string(),
-    }
-}
-
-// ---- rendering ------------------------------------------------------------------------------
+use super::render::{EmailContent, escape, html_open, long_date, month_day};
+use crate::decide::waitlist::{
+    WaitlistDecision, WaitlistReason, WaitlistSnapshot, WaitlistStatus, queue_label, status_name,
+};
+use crate::rail::after_nate::{ORDER_PAGE_PATH, WaitlistOrder};
 
 /// The one email of a decision, if it has reasons. `prev` is the snapshot passed to [`decide`]:
 /// an [`WaitlistReason::OrderGone`] email describes the order as it was last seen.
@@ -434,12 +180,6 @@ fn order_page(base_url: &str) -> String {
     format!("{}{ORDER_PAGE_PATH}", base_url.trim_end_matches('/'))
 }
 
-fn html_open() -> String {
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n\
-     <body style=\"font-family:sans-serif;font-size:14px;color:#222;\">\n"
-        .to_string()
-}
-
 fn row(h: &mut String, k: &str, v: &str) {
     let v = escape(v).replace('\n', "<br>");
     let _ = writeln!(
@@ -469,7 +209,8 @@ fn subject(order: &WaitlistOrder, reasons: &[WaitlistReason], now: DateTime<Fixe
     let trip = trip(order);
     let has = |f: fn(&R) -> bool| reasons.iter().any(f);
     let amount = money(&order.prepay_amount);
-    let paying = order.status_code == AWAITING_PAYMENT
+    let status = WaitlistStatus::of(order);
+    let paying = status == WaitlistStatus::AwaitingPayment
         && has(|r| {
             matches!(
                 r,
@@ -479,7 +220,7 @@ fn subject(order: &WaitlistOrder, reasons: &[WaitlistReason], now: DateTime<Fixe
     if has(|r| matches!(r, R::OrderGone)) {
         return format!("【候补】候补订单已结束 {trip}（请到 12306 查看结果）");
     }
-    if order.status_code == "07" && has(|r| matches!(r, R::NewOrder | R::StatusChanged { .. })) {
+    if status == WaitlistStatus::Fulfilled && has(|r| matches!(r, R::NewOrder | R::StatusChanged { .. })) {
         return format!("【候补】兑现成功 {trip}");
     }
     if paying {
@@ -501,10 +242,7 @@ fn subject(order: &WaitlistOrder, reasons: &[WaitlistReason], now: DateTime<Fixe
         return format!("【候补】{} {trip}", to.name);
     }
     if has(|r| matches!(r, R::NewOrder)) {
-        return format!(
-            "【候补】新候补订单（{}） {trip}",
-            status_name(&order.status_code, &order.status_name)
-        );
+        return format!("【候补】新候补订单（{}） {trip}", status_name(order));
     }
     if let Some(R::QueueChanged { from, to, .. }) =
         reasons.iter().find(|r| matches!(r, R::QueueChanged { .. }))
@@ -514,10 +252,7 @@ fn subject(order: &WaitlistOrder, reasons: &[WaitlistReason], now: DateTime<Fixe
     if has(|r| matches!(r, R::SessionRestored)) {
         return format!("【候补】12306 登录已恢复 {trip}");
     }
-    format!(
-        "【候补】{} {trip}",
-        status_name(&order.status_code, &order.status_name)
-    )
+    format!("【候补】{} {trip}", status_name(order))
 }
 
 /// `G105 北京南→上海虹桥 03月25日`, `G105 等2项 …` when the order waits for several trains.
@@ -552,13 +287,13 @@ fn reason_lines(
             WaitlistReason::NewOrder => format!(
                 "发现候补订单 {}，当前状态：{}。",
                 order.reserve_no,
-                status_name(&order.status_code, &order.status_name)
+                status_name(order)
             ),
             WaitlistReason::StatusChanged { from, to } => {
-                let extra = match to.code.as_str() {
-                    "07" => "，已买到票，请在 12306 查看车票",
-                    "05" | "06" => "，订金将原路退回",
-                    "04" => "，正在等待兑现",
+                let extra = match WaitlistStatus::parse(&to.code) {
+                    WaitlistStatus::Fulfilled => "，已买到票，请在 12306 查看车票",
+                    WaitlistStatus::Withdrawn | WaitlistStatus::WithdrawnAutomatically => "，订金将原路退回",
+                    WaitlistStatus::AwaitingFulfilment => "，正在等待兑现",
                     _ => "",
                 };
                 format!("状态变化：{} → {}{extra}。", from.name, to.name)
@@ -607,7 +342,7 @@ struct Facts {
 }
 
 fn facts(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Facts {
-    let status = status_name(&order.status_code, &order.status_name);
+    let status = status_name(order);
     let mut head = vec![
         ("订单号", order.reserve_no.clone()),
         ("状态", format!("{status}（{}）", order.status_code)),
@@ -652,10 +387,12 @@ fn facts(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Facts {
         None => "12306 未给出。".to_string(),
         Some(t) => {
             let rule = "待支付的订单须在此之前支付订金，否则候补订单失效";
-            let state = match order.status_code.as_str() {
-                AWAITING_PAYMENT if t > now => format!("还剩{}。", remaining(t - now)),
-                AWAITING_PAYMENT => "支付期限已过。".to_string(),
-                "04" | "07" => "订金已支付，此期限不再适用。".to_string(),
+            let state = match WaitlistStatus::of(order) {
+                WaitlistStatus::AwaitingPayment if t > now => format!("还剩{}。", remaining(t - now)),
+                WaitlistStatus::AwaitingPayment => "支付期限已过。".to_string(),
+                WaitlistStatus::AwaitingFulfilment | WaitlistStatus::Fulfilled => {
+                    "订金已支付，此期限不再适用。".to_string()
+                }
                 _ if t <= now => "此期限已过（当前状态无需支付）。".to_string(),
                 _ => "当前状态无需支付。".to_string(),
             };
@@ -667,9 +404,11 @@ fn facts(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Facts {
         Some(t) => {
             let rule = "到此时仍未买到票，候补自动结束，订金退回";
             let t_at = t.and_local_timezone(*now.offset()).single();
-            let state = match (order.status_code.as_str(), t_at) {
-                ("07", _) => "已兑现。".to_string(),
-                ("05" | "06", _) => "订单已退。".to_string(),
+            let state = match (WaitlistStatus::of(order), t_at) {
+                (WaitlistStatus::Fulfilled, _) => "已兑现。".to_string(),
+                (WaitlistStatus::Withdrawn | WaitlistStatus::WithdrawnAutomatically, _) => {
+                    "订单已退。".to_string()
+                }
                 (_, Some(at)) if at > now => format!("还剩{}。", remaining(at - now)),
                 (_, Some(_)) => "兑现截止时间已过。".to_string(),
                 (_, None) => String::new(),
@@ -686,9 +425,9 @@ fn facts(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Facts {
 }
 
 fn last_seen_line(o: &WaitlistOrder, now: DateTime<FixedOffset>) -> String {
-    let status = status_name(&o.status_code, &o.status_name);
+    let status = status_name(o);
     let mut s = format!("最后一次看到的候补订单：{} {}，{status}。", o.reserve_no, trip(o));
-    if o.status_code == AWAITING_PAYMENT {
+    if WaitlistStatus::of(o) == WaitlistStatus::AwaitingPayment {
         match payment(o, now) {
             Payment::Due(t) => {
                 let _ = write!(
@@ -745,172 +484,19 @@ fn remaining(d: chrono::Duration) -> String {
     }
 }
 
-/// `03月25日（周三）`.
-fn long_date(d: NaiveDate) -> String {
-    format!(
-        "{}（{}）",
-        month_day(d),
-        crate::notify::render::weekday_zh(d.weekday())
-    )
-}
-
-use crate::notify::render::{escape, month_day};
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reasons_read_as_words_in_logs_not_as_rust_structures() {
-        let label = |code: &str, name: &str| StatusLabel {
-            code: code.into(),
-            name: name.into(),
-        };
-        let reasons = [
-            WaitlistReason::StatusChanged {
-                from: label("00", "排队中"),
-                to: label("01", "待支付"),
-            },
-            WaitlistReason::QueueChanged {
-                train: "G105".into(),
-                date: NaiveDate::from_ymd_opt(2026, 12, 5),
-                seat: "商务座".into(),
-                from: "候补人数中等".into(),
-                to: "候补人数较少".into(),
-            },
-        ];
-        let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            text,
-            [
-                "status 00 排队中 → 01 待支付",
-                "queue G105 2026-12-05 商务座: 候补人数中等 → 候补人数较少"
-            ]
-        );
-    }
-    use crate::rail::after_nate::{decode_queue, tests::seed_body};
-    use chrono::TimeZone;
-
-    const FP: &str = "0123456789abcdef";
-    const BASE: &str = "https://kyfw.12306.cn";
-
-    fn seed() -> WaitlistOrder {
-        match decode_queue(&seed_body()).unwrap() {
-            QueueAnswer::Order(o) => o,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn with_status(code: &str, name: &str) -> WaitlistOrder {
-        let mut o = seed();
-        o.status_code = code.into();
-        o.status_name = name.into();
-        o
-    }
-
-    fn at(h: u32, m: u32, s: u32) -> DateTime<FixedOffset> {
-        FixedOffset::east_opt(8 * 3600)
-            .unwrap()
-            .with_ymd_and_hms(2020, 3, 23, h, m, s)
-            .unwrap()
-    }
-
-    /// Long before the seed's payment deadline (15:00:37).
-    fn early() -> DateTime<FixedOffset> {
-        at(14, 31, 0)
-    }
-
-    fn poll(
-        prev: Option<&WaitlistSnapshot>,
-        answer: QueueAnswer,
-        now: DateTime<FixedOffset>,
-    ) -> WaitlistDecision {
-        decide(prev, &answer, FP, now, DEFAULT_REMIND_BEFORE)
-    }
-
-    fn seen(o: WaitlistOrder) -> WaitlistSnapshot {
-        WaitlistSnapshot {
-            order: Some(o),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn first_order_seen_is_one_email_with_new_order_and_payment_due() {
-        let d = poll(None, QueueAnswer::Order(seed()), early());
-        assert!(d.changed);
-        assert_eq!(
-            d.reasons,
-            vec![WaitlistReason::NewOrder, WaitlistReason::PaymentDue]
-        );
-        assert_eq!(
-            d.snapshot.order.as_ref().unwrap().reserve_no,
-            "E87000007466000022"
-        );
-    }
-
-    #[test]
-    fn unchanged_poll_sends_nothing_and_writes_no_history() {
-        let prev = seen(seed());
-        let d = poll(Some(&prev), QueueAnswer::Order(seed()), early());
-        assert!(!d.changed);
-        assert!(d.reasons.is_empty());
-        assert_eq!(d.snapshot, prev);
-        let none = WaitlistSnapshot::default();
-        let d = poll(Some(&none), QueueAnswer::NoOrder, early());
-        assert!(!d.changed && d.reasons.is_empty());
-    }
+    use crate::decide::waitlist::tests::{BASE, FP, at, early, poll, seed, seen, with_status};
+    use crate::decide::waitlist::{DEFAULT_REMIND_BEFORE, StatusLabel, WaitlistSnapshot, decide};
+    use crate::rail::after_nate::{QueueAnswer, decode_queue, tests::seed_body};
+    use chrono::{NaiveDate, TimeZone};
 
     #[test]
     fn first_poll_without_order_records_but_does_not_email() {
         let d = poll(None, QueueAnswer::NoOrder, early());
         assert!(d.changed);
         assert!(d.reasons.is_empty());
-    }
-
-    #[test]
-    fn queuing_to_awaiting_payment_is_one_email_with_status_and_payment() {
-        let prev = seen(with_status("00", "排队中"));
-        let d = poll(Some(&prev), QueueAnswer::Order(seed()), early());
-        assert!(d.changed);
-        assert_eq!(
-            d.reasons,
-            vec![
-                WaitlistReason::StatusChanged {
-                    from: StatusLabel {
-                        code: "00".into(),
-                        name: "排队中".into()
-                    },
-                    to: StatusLabel {
-                        code: "01".into(),
-                        name: "待支付".into()
-                    },
-                },
-                WaitlistReason::PaymentDue
-            ]
-        );
-    }
-
-    #[test]
-    fn each_later_status_change_is_one_email_naming_both_statuses() {
-        for (from, to) in [
-            (("01", "待支付"), ("04", "待兑现")),
-            (("04", "待兑现"), ("07", "兑现成功")),
-            (("04", "待兑现"), ("05", "已退单")),
-            (("04", "待兑现"), ("06", "已退单")),
-            (("04", "待兑现"), ("08", "")),
-        ] {
-            let prev = seen(with_status(from.0, from.1));
-            let d = poll(Some(&prev), QueueAnswer::Order(with_status(to.0, to.1)), early());
-            assert!(d.changed);
-            assert_eq!(d.reasons.len(), 1, "{:?}", d.reasons);
-            assert!(
-                matches!(&d.reasons[0], WaitlistReason::StatusChanged { from: f, to: t }
-                    if f.code == from.0 && t.code == to.0 && !t.name.is_empty()),
-                "{:?}",
-                d.reasons
-            );
-        }
     }
 
     #[test]
@@ -939,15 +525,6 @@ mod tests {
     }
 
     #[test]
-    fn a_different_reserve_no_is_a_new_order() {
-        let prev = seen(with_status("07", "兑现成功"));
-        let mut other = with_status("00", "排队中");
-        other.reserve_no = "E99".into();
-        let d = poll(Some(&prev), QueueAnswer::Order(other), early());
-        assert_eq!(d.reasons, vec![WaitlistReason::NewOrder]);
-    }
-
-    #[test]
     fn order_that_disappears_says_it_is_no_longer_pending() {
         let prev = seen(with_status("04", "待兑现"));
         let d = poll(Some(&prev), QueueAnswer::NoOrder, early());
@@ -970,45 +547,6 @@ mod tests {
         let done = seen(with_status("07", "兑现成功"));
         let d = poll(Some(&done), QueueAnswer::NoOrder, early());
         assert!(d.changed && d.reasons.is_empty());
-    }
-
-    #[test]
-    fn reminder_fires_once_inside_the_window_and_never_after_the_deadline() {
-        let prev = seen(seed());
-        // 14:50:36 is more than 10 minutes before 15:00:37.476: too early.
-        let d = poll(Some(&prev), QueueAnswer::Order(seed()), at(14, 50, 36));
-        assert!(d.reasons.is_empty());
-        let d = poll(Some(&prev), QueueAnswer::Order(seed()), at(14, 52, 0));
-        assert_eq!(d.reasons, vec![WaitlistReason::PaymentReminder]);
-        assert!(!d.changed, "a reminder is not a change of the order");
-        assert_eq!(d.snapshot.reminded_for, seed().lose_time);
-        let again = poll(Some(&d.snapshot), QueueAnswer::Order(seed()), at(14, 55, 0));
-        assert!(again.reasons.is_empty());
-        // After the deadline no reminder, even if none was sent.
-        let late = poll(Some(&prev), QueueAnswer::Order(seed()), at(15, 1, 0));
-        assert!(late.reasons.is_empty());
-    }
-
-    #[test]
-    fn a_new_deadline_gets_its_own_reminder() {
-        let mut reminded = seen(seed());
-        reminded.reminded_for = seed().lose_time;
-        let mut later = seed();
-        later.lose_time = Some(at(15, 30, 0));
-        let d = poll(Some(&reminded), QueueAnswer::Order(later.clone()), at(15, 25, 0));
-        assert!(d.changed);
-        assert_eq!(d.reasons, vec![WaitlistReason::PaymentReminder]);
-        assert_eq!(d.snapshot.reminded_for, later.lose_time);
-    }
-
-    #[test]
-    fn payment_due_inside_the_window_counts_as_the_reminder() {
-        let prev = seen(with_status("00", "排队中"));
-        let d = poll(Some(&prev), QueueAnswer::Order(seed()), at(14, 55, 0));
-        assert_eq!(d.reasons.len(), 2);
-        assert!(!d.reasons.contains(&WaitlistReason::PaymentReminder));
-        let next = poll(Some(&d.snapshot), QueueAnswer::Order(seed()), at(14, 56, 0));
-        assert!(next.reasons.is_empty());
     }
 
     #[test]
@@ -1216,14 +754,6 @@ mod tests {
         ] {
             assert!(mail.text.contains(want), "missing {want:?} in\n{}", mail.text);
         }
-    }
-
-    #[test]
-    fn snapshot_round_trips_through_json() {
-        let d = poll(None, QueueAnswer::Order(seed()), at(14, 52, 0));
-        let json = serde_json::to_string(&d.snapshot).unwrap();
-        let back: WaitlistSnapshot = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, d.snapshot);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Who is being refused: one query, or the whole client (pure; the daemon holds one [`Throttle`]).
+//! Backing off when 12306 refuses: how long to wait ([`Backoff`]), and who is being refused — one
+//! query, or the whole client ([`Throttle`]). Pure; the daemon holds one [`Throttle`].
 //!
 //! 12306 limits per address, so real throttling refuses *every* query and the whole client must
 //! back off. But a single query can also be refused while the others are answered — a date that
@@ -17,7 +18,24 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 
-use super::Backoff;
+/// One backoff: how many refusals in a row, and until when nothing is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backoff {
+    /// 0 = healthy; n = the n-th consecutive throttled answer.
+    pub level: u32,
+    pub until: Option<DateTime<FixedOffset>>,
+}
+
+impl Backoff {
+    /// The wait after the `level`-th consecutive throttle: `start · 2^(level-1)`, capped, with up
+    /// to 25 % jitter below the cap (pure; `jitter01` in 0..1).
+    pub fn delay(level: u32, start: Duration, max: Duration, jitter01: f64) -> Duration {
+        let exp = start.saturating_mul(1u32 << level.saturating_sub(1).min(20));
+        let base = exp.min(max);
+        let jittered = base.mul_f64(0.75 + 0.25 * jitter01.clamp(0.0, 1.0));
+        jittered.min(max)
+    }
+}
 
 /// What a refusal means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +118,19 @@ mod tests {
 
     const S: Duration = Duration::from_secs(30);
     const M: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn backoff_doubles_from_the_start_and_stops_at_the_cap() {
+        let s = Duration::from_secs(30);
+        let m = Duration::from_secs(600);
+        assert_eq!(Backoff::delay(1, s, m, 1.0), s);
+        assert_eq!(Backoff::delay(2, s, m, 1.0), Duration::from_secs(60));
+        assert_eq!(Backoff::delay(3, s, m, 1.0), Duration::from_secs(120));
+        assert_eq!(Backoff::delay(10, s, m, 1.0), m);
+        assert_eq!(Backoff::delay(40, s, m, 1.0), m);
+        let low = Backoff::delay(2, s, m, 0.0);
+        assert_eq!(low, Duration::from_secs(45), "jitter takes at most a quarter off");
+    }
 
     fn at(s: i64) -> DateTime<FixedOffset> {
         crate::clock::beijing()

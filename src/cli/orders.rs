@@ -12,43 +12,32 @@ use serde_json::json;
 
 use crate::clock;
 use crate::config::Settings;
-use crate::juhe::{JuheClient, JuheError, OrderDetail, OrderStatus};
-use crate::order::{CANCEL_REQUESTED, OrderSummary, REFUND_REQUESTED};
-use crate::store::{GrabOrderRow, GrabUpdate, Store};
+use crate::juhe::{JuheClient, JuheError, OrderStatus};
+use crate::order::GrabState;
+use crate::store::{GrabOrder, RequestKind, Store};
 
-fn state_label(state: &str) -> String {
-    match state {
-        "intent" => "intent（已记录，等待聚合确认）".into(),
-        "abandoned" => "abandoned（未下单）".into(),
-        code => format!("{code} {}", OrderStatus::parse(code).label_zh()),
-    }
-}
+/// The history line of a cancel the user asked for.
+const CANCEL_REQUESTED: &str = "cancel requested";
+/// The history line of a refund the user asked for.
+const REFUND_REQUESTED: &str = "refund requested";
 
-fn summary_of(o: &GrabOrderRow) -> Option<OrderSummary> {
-    serde_json::from_str(&o.summary).ok()
-}
-
-fn detail_of(o: &GrabOrderRow) -> Option<OrderDetail> {
-    o.detail.as_deref().and_then(|d| serde_json::from_str(d).ok())
-}
-
-fn row_json(o: &GrabOrderRow) -> serde_json::Value {
-    let s = summary_of(o);
-    let d = detail_of(o);
+fn row_json(o: &GrabOrder) -> serde_json::Value {
+    let s = &o.summary;
+    let d = o.detail.as_ref();
     json!({
         "out_order_no": o.out_order_no,
         "order_no": o.order_no,
         "watch": o.watch,
         "date": o.date.to_string(),
-        "state": o.state,
-        "state_name": state_label(&o.state),
-        "trains": s.as_ref().map(|s| s.trains.clone()),
-        "seats": s.as_ref().map(|s| s.seat_names.clone()),
-        "from": s.as_ref().map(|s| s.from_station.clone()),
-        "to": s.as_ref().map(|s| s.to_station.clone()),
-        "passengers": s.as_ref().map(|s| s.passengers.clone()),
-        "ticket_no": d.as_ref().and_then(|d| d.ticket_no.clone()),
-        "seat_numbers": d.as_ref().map(|d| d.passengers.iter().filter_map(|p| p.seat_no.clone()).collect::<Vec<_>>()),
+        "state": o.state.code(),
+        "state_name": o.state.label(),
+        "trains": s.trains,
+        "seats": s.seat_names,
+        "from": s.from_station,
+        "to": s.to_station,
+        "passengers": s.passengers,
+        "ticket_no": d.and_then(|d| d.ticket_no.clone()),
+        "seat_numbers": d.map(|d| d.passengers.iter().filter_map(|p| p.seat_no.clone()).collect::<Vec<_>>()),
         "last_error": o.last_error,
         "created_at": o.created_at.to_rfc3339(),
         "updated_at": o.updated_at.to_rfc3339(),
@@ -70,23 +59,22 @@ pub fn list(db: &Path, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for o in &orders {
-        let s = summary_of(o);
+        let s = &o.summary;
         println!(
-            "{}  {}  {} {}  {}  {}",
+            "{}  {}  {} {}→{}  {}  {}",
             o.out_order_no,
             o.date,
-            s.as_ref().map(|s| s.trains.join("/")).unwrap_or_default(),
-            s.as_ref()
-                .map(|s| format!("{}→{}", s.from_station, s.to_station))
-                .unwrap_or_default(),
-            state_label(&o.state),
+            s.trains.join("/"),
+            s.from_station,
+            s.to_station,
+            o.state.label(),
             o.watch
         );
     }
     Ok(())
 }
 
-fn find(store: &Store, out: &str) -> anyhow::Result<GrabOrderRow> {
+fn find(store: &Store, out: &str) -> anyhow::Result<GrabOrder> {
     store
         .grab_order(out)?
         .with_context(|| format!("no grab order {out} in this database (see `yupiao orders`)"))
@@ -101,58 +89,71 @@ pub fn show(db: &Path, out: &str) -> anyhow::Result<()> {
         o.out_order_no,
         o.order_no.as_deref().unwrap_or("—")
     );
-    println!("  state     {}", state_label(&o.state));
+    println!("  state     {}", o.state.label());
     println!("  watch     {}  date {}", o.watch, o.date);
-    if let Some(s) = summary_of(&o) {
-        println!(
-            "  trains    {}  seats {}",
-            s.trains.join(" / "),
-            s.seat_names.join(" / ")
-        );
-        println!(
-            "  route     {} → {}  departs {}",
-            s.from_station,
-            s.to_station,
-            s.departs_at.format("%Y-%m-%d %H:%M")
-        );
-        println!(
-            "  deadline  {}  accept 无座: {}",
-            s.close_time.format("%Y-%m-%d %H:%M"),
-            s.accept_no_seat
-        );
-        for p in &s.passengers {
-            println!("  passenger {p}");
-        }
-    }
-    if let Some(d) = detail_of(&o) {
-        if let Some(t) = &d.ticket_no {
-            println!(
-                "  ticket    {t}  price {}",
-                d.order_price.map(|p| format!("¥{p:.1}")).unwrap_or_default()
-            );
-        }
-        for p in &d.passengers {
-            println!(
-                "  ticket of {}: {} {} {} (passengerId {})",
-                p.name.as_deref().unwrap_or("?"),
-                p.seat_class_name.as_deref().unwrap_or(""),
-                p.seat_no.as_deref().unwrap_or(""),
-                p.ticket_state.as_ref().map(|s| s.label_zh()).unwrap_or(""),
-                p.passenger_id.as_deref().unwrap_or("—")
-            );
-        }
-        if d.fail_msg.is_some() {
-            println!("  failure   {}", crate::order::failure_reason(&d));
-        }
-    }
+    show_summary(&o);
+    show_tickets(&o);
     if let Some(e) = &o.last_error {
         println!("  last error {e}");
     }
     println!("  history:");
-    for (at, state, note) in store.grab_events(&o.out_order_no)? {
-        println!("    {}  {:<9} {}", at.format("%m-%d %H:%M:%S"), state, note);
+    for e in store.grab_events(&o.out_order_no)? {
+        println!(
+            "    {}  {:<9} {}",
+            e.at.format("%m-%d %H:%M:%S"),
+            e.state.code(),
+            e.note
+        );
     }
     Ok(())
+}
+
+/// What was ordered.
+fn show_summary(o: &GrabOrder) {
+    let s = &o.summary;
+    println!(
+        "  trains    {}  seats {}",
+        s.trains.join(" / "),
+        s.seat_names.join(" / ")
+    );
+    println!(
+        "  route     {} → {}  departs {}",
+        s.from_station,
+        s.to_station,
+        s.departs_at.format("%Y-%m-%d %H:%M")
+    );
+    println!(
+        "  deadline  {}  accept 无座: {}",
+        s.close_time.format("%Y-%m-%d %H:%M"),
+        s.accept_no_seat
+    );
+    for p in &s.passengers {
+        println!("  passenger {p}");
+    }
+}
+
+/// The tickets and the failure reason, from the last `orderDetail`.
+fn show_tickets(o: &GrabOrder) {
+    let Some(d) = &o.detail else { return };
+    if let Some(t) = &d.ticket_no {
+        println!(
+            "  ticket    {t}  price {}",
+            d.order_price.map(|p| format!("¥{p:.1}")).unwrap_or_default()
+        );
+    }
+    for p in &d.passengers {
+        println!(
+            "  ticket of {}: {} {} {} (passengerId {})",
+            p.name.as_deref().unwrap_or("?"),
+            p.seat_class_name.as_deref().unwrap_or(""),
+            p.seat_no.as_deref().unwrap_or(""),
+            p.ticket_state.as_ref().map(|s| s.label_zh()).unwrap_or(""),
+            p.passenger_id.as_deref().unwrap_or("—")
+        );
+    }
+    if d.fail_msg.is_some() {
+        println!("  failure   {}", crate::order::failure_reason(d));
+    }
 }
 
 fn client(settings: &Settings) -> anyhow::Result<JuheClient> {
@@ -177,12 +178,16 @@ fn explain(e: &JuheError, what: &str) -> String {
 pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
     let mut store = Store::open_existing(&settings.store.path)?;
     let o = find(&store, out)?;
-    let status = OrderStatus::parse(&o.state);
-    if o.state != "intent" && !status.is_cancellable() {
+    let cancellable = match &o.state {
+        GrabState::Intent => true,
+        GrabState::Juhe(status) => status.is_cancellable(),
+        GrabState::Abandoned => false,
+    };
+    if !cancellable {
         anyhow::bail!(
             "{out} is {}: Juhe cancels only while grabbing (N 已创建, B 未到开抢时间, D 抢票中){}",
-            state_label(&o.state),
-            if status == OrderStatus::Issued {
+            o.state.label(),
+            if o.state == GrabState::Juhe(OrderStatus::Issued) {
                 "; to give the ticket back, use `yupiao orders refund`"
             } else {
                 ""
@@ -194,23 +199,14 @@ pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
     let answer = juhe.cancel_order(out).await;
     let note = match &answer {
         Ok(order_no) => format!("{CANCEL_REQUESTED} by the user; Juhe answered orderNo {order_no}"),
-        Err(JuheError::NotFound { .. }) if o.state == "intent" => {
+        Err(JuheError::NotFound { .. }) if o.state == GrabState::Intent => {
             format!(
                 "{CANCEL_REQUESTED} by the user before Juhe knew the order; it will not be submitted again"
             )
         }
         Err(e) => anyhow::bail!(explain(e, "cancel")),
     };
-    store.update_grab_order(
-        out,
-        now,
-        &GrabUpdate {
-            next_check_at: Some(now),
-            event: Some(note),
-            ..GrabUpdate::default()
-        },
-        &[],
-    )?;
+    store.request_grab_change(out, &RequestKind::Cancel, &note, now)?;
     match answer {
         Ok(order_no) => println!(
             "cancel requested: Juhe accepted it for order {order_no}; the daemon confirms with orderDetail and emails you"
@@ -226,13 +222,13 @@ pub async fn cancel(settings: &Settings, out: &str) -> anyhow::Result<()> {
 pub async fn refund(settings: &Settings, out: &str, passenger_id: &str) -> anyhow::Result<()> {
     let mut store = Store::open_existing(&settings.store.path)?;
     let o = find(&store, out)?;
-    if o.state != "F" {
+    if o.state != GrabState::Juhe(OrderStatus::Issued) {
         anyhow::bail!(
             "{out} is {}: only issued orders (F 出票成功) can be refunded",
-            state_label(&o.state)
+            o.state.label()
         );
     }
-    if let Some(d) = detail_of(&o) {
+    if let Some(d) = &o.detail {
         let ids: Vec<String> = d
             .passengers
             .iter()
@@ -251,16 +247,11 @@ pub async fn refund(settings: &Settings, out: &str, passenger_id: &str) -> anyho
         .await
         .map_err(|e| anyhow::anyhow!(explain(&e, "refund")))?;
     let now = clock::now();
-    store.update_grab_order(
-        out,
-        now,
-        &GrabUpdate {
-            next_check_at: Some(now),
-            event: Some(format!("{REFUND_REQUESTED} for passenger {passenger_id}")),
-            ..GrabUpdate::default()
-        },
-        &[],
-    )?;
+    let request = RequestKind::Refund {
+        passenger_id: passenger_id.to_string(),
+    };
+    let note = format!("{REFUND_REQUESTED} for passenger {passenger_id}");
+    store.request_grab_change(out, &request, &note, now)?;
     println!(
         "refund requested for passenger {} of order {}: Juhe answers by push and orderDetail; the daemon emails the result",
         r.passenger_id, r.order_no
