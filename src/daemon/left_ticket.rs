@@ -155,12 +155,11 @@ async fn poll_watches(
         StationTable::embedded(),
         |pq| {
             ctx.beat();
-            let key = pq.query.query_string();
-            match ctx.throttle().query_blocked(&key, clock::now()) {
-                _ if gate::client_backs_off(ctx) => Gate::Defer,
-                Some(until) => Gate::Wait(until),
-                None => Gate::Send,
+            if gate::client_backs_off(ctx) {
+                return Gate::Defer;
             }
+            let blocked = ctx.throttle().query_blocked(&pq.query.query_string(), clock::now());
+            blocked.map_or(Gate::Send, Gate::Wait)
         },
         |qi, pq, answer, at| {
             if answered(ctx, &pq.query.query_string(), answer, at) {
