@@ -47,52 +47,49 @@ fn demo_scenario() -> Scenario {
     s
 }
 
-fn demo_watchlist(date: chrono::NaiveDate) -> String {
+/// One `[[watch]]` of the demo list: 上海 → 常州 on `date`, every 5 s, to you@example.com.
+fn demo_watch(
+    comment: &str,
+    name: &str,
+    date: chrono::NaiveDate,
+    trains: &str,
+    seats: &str,
+    extra: &str,
+) -> String {
     format!(
-        r#"# The demo's watch list (written by `yupiao demo`).
-[[watch]]
-name = "演示 上海→常州 G8294 二等座"
-from = "上海"
-to = "常州"
-dates = ["{date}"]
-trains = ["G8294"]
-seats = ["二等座"]
-every = "5s"
-notify = ["you@example.com"]
-
-# Same route and date: shares the one request per cycle with the watch above.
-[[watch]]
-name = "演示 上海→常州 K1805 硬卧"
-from = "上海"
-to = "常州"
-dates = ["{date}"]
-trains = ["K*"]
-seats = ["硬卧"]
-every = "5s"
-notify = ["you@example.com"]
-
-# 抢票: when seats appear, place a grab order through (the simulated) Juhe and follow it.
-[[watch]]
-name = "演示 抢票 G8294"
-from = "上海"
-to = "常州"
-dates = ["{date}"]
-trains = ["G8294"]
-seats = ["二等座"]
-action = "grab"
-every = "5s"
-notify = ["you@example.com"]
-[[watch.passenger]]
-name = "张三"
-id_no = "110101199003074514"   # a made-up, checksum-valid number: shown masked everywhere
-
-# Your 候补 (waitlist) order on 12306, followed with the session cookie in [rail] cookie.
-[[waitlist]]
-name = "演示 候补订单"
-every = "5s"
-notify = ["you@example.com"]
-"#
+        "{comment}[[watch]]\nname = \"{name}\"\nfrom = \"上海\"\nto = \"常州\"\ndates = [\"{date}\"]\n\
+         trains = [\"{trains}\"]\nseats = [\"{seats}\"]\n{extra}every = \"5s\"\nnotify = [\"you@example.com\"]\n"
     )
+}
+
+fn demo_watchlist(date: chrono::NaiveDate) -> String {
+    let grab = "action = \"grab\"\n";
+    let passenger = "[[watch.passenger]]\nname = \"张三\"\n\
+                     id_no = \"110101199003074514\"   # a made-up, checksum-valid number: shown masked everywhere\n";
+    [
+        "# The demo's watch list (written by `yupiao demo`).\n".to_string(),
+        demo_watch("", WATCHES[0], date, "G8294", "二等座", ""),
+        demo_watch(
+            "\n# Same route and date: shares the one request per cycle with the watch above.\n",
+            WATCHES[1],
+            date,
+            "K*",
+            "硬卧",
+            "",
+        ),
+        demo_watch(
+            "\n# 抢票: when seats appear, place a grab order through (the simulated) Juhe and follow it.\n",
+            WATCHES[2],
+            date,
+            "G8294",
+            "二等座",
+            grab,
+        ) + passenger,
+        "\n# Your 候补 (waitlist) order on 12306, followed with the session cookie in [rail] cookie.\n\
+         [[waitlist]]\nname = \"演示 候补订单\"\nevery = \"5s\"\nnotify = [\"you@example.com\"]\n"
+            .to_string(),
+    ]
+    .concat()
 }
 
 fn clean(dir: &Path) -> anyhow::Result<()> {

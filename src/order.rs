@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config;
 use crate::juhe::{
-    CreateOrder, JuhePassenger, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text,
+    CreateOrder, JuhePassenger, JuheTrain, OrderDetail, OrderStatus, SearchResult, TicketState, msg_code_text,
 };
-use crate::watchlist::{IdType, Watch};
+use crate::watchlist::{GrabSpec, IdType, JuheChoice, Watch};
 
 /// Where a grab order stands: ours before and after Juhe knows it, or Juhe's `orderStatus`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -183,66 +183,17 @@ pub fn plan_order(
     now: DateTime<FixedOffset>,
 ) -> Result<GrabPlan, GrabRefusal> {
     let grab = watch.grab.as_ref().ok_or(GrabRefusal::NotGrab)?;
-    let offered: Vec<&str> = search.trains.iter().map(|t| t.train_no.as_str()).collect();
-    let wanted = watch
-        .trains
-        .iter()
-        .find(|p| !p.prefix)
-        .map(|p| p.text.clone())
-        .unwrap_or_default();
-    let choice = watch
-        .juhe_choice(&offered)
-        .ok_or_else(|| GrabRefusal::TrainNotOffered(wanted.clone()))?;
-    let main = search
-        .trains
-        .iter()
-        .find(|t| t.train_no.eq_ignore_ascii_case(&choice.main_train_no))
-        .ok_or_else(|| GrabRefusal::TrainNotOffered(choice.main_train_no.clone()))?;
-    let depart_time = parse_hhmm(&main.from_time).unwrap_or(NaiveTime::MIN);
-    let departs_at = date.and_time(depart_time);
-    let now_local = now.naive_local();
-    if departs_at - now_local < MIN_LEAD {
-        return Err(GrabRefusal::TooLate {
-            train: main.train_no.clone(),
-            departs: departs_at,
-        });
-    }
-    let close_time = grab.close.deadline(departs_at);
-    if close_time <= now_local {
-        return Err(GrabRefusal::DeadlinePassed(close_time));
-    }
-    if juhe.person.trim().is_empty() {
-        return Err(GrabRefusal::MissingContact("person"));
-    }
-    let cellphone = juhe
-        .cellphone
-        .clone()
-        .ok_or(GrabRefusal::MissingContact("cellphone"))?;
-    if cellphone.expose_secret().trim().is_empty() {
-        return Err(GrabRefusal::MissingContact("cellphone"));
-    }
-    if juhe.ticket_model == 1 && (juhe.account_no.is_none() || juhe.account_password.is_none()) {
-        return Err(GrabRefusal::MissingAccount);
-    }
+    let (choice, main) = choose_train(watch, search)?;
+    let departs_at = date.and_time(parse_hhmm(&main.from_time).unwrap_or(NaiveTime::MIN));
+    let close_time = deadline(grab, main, departs_at, now)?;
+    let cellphone = contact(juhe)?;
     let trains: Vec<String> = choice.train_no.split('|').map(str::to_string).collect();
     let seats: Vec<String> = choice.seat_class_code.split('|').map(str::to_string).collect();
-    let alternatives = trains.len() > 1;
-    let depart_date = if alternatives {
+    let depart_date = if trains.len() > 1 {
         departs_at.format("%Y-%m-%d %H:%M").to_string()
     } else {
         date.format("%Y-%m-%d").to_string()
     };
-    let passengers: Vec<JuhePassenger> = grab
-        .passengers
-        .iter()
-        .map(|p| JuhePassenger {
-            name: p.name.clone(),
-            passenger_type: p.kind.juhe_code(),
-            id_card_type: id_card_type(p.id_type, &juhe.id_card_type_for_resident_id),
-            id_card_no: SecretString::from(p.id_no.expose().to_string()),
-            birthday: p.birthday.format("%Y-%m-%d").to_string(),
-        })
-        .collect();
     let summary = OrderSummary {
         watch: watch.name.clone(),
         date,
@@ -259,19 +210,7 @@ pub fn plan_order(
         departs_at,
         close_time,
         accept_no_seat: grab.accept_no_seat,
-        passengers: grab
-            .passengers
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} ({}, {} {})",
-                    p.name,
-                    p.kind.name(),
-                    p.id_type.name(),
-                    p.id_no.masked()
-                )
-            })
-            .collect(),
+        passengers: masked_passengers(grab),
         ticket_model: juhe.ticket_model,
     };
     let create = CreateOrder {
@@ -292,9 +231,102 @@ pub fn plan_order(
         person: juhe.person.clone(),
         cellphone,
         email: (!juhe.email.trim().is_empty()).then(|| juhe.email.clone()),
-        passengers,
+        passengers: juhe_passengers(grab, juhe),
     };
     Ok(GrabPlan { create, summary })
+}
+
+/// The trains to order (Juhe takes only trains of the search behind its queryKey) and the main
+/// one as the search lists it.
+fn choose_train<'s>(
+    watch: &Watch,
+    search: &'s SearchResult,
+) -> Result<(JuheChoice, &'s JuheTrain), GrabRefusal> {
+    let offered: Vec<&str> = search.trains.iter().map(|t| t.train_no.as_str()).collect();
+    let wanted = watch
+        .trains
+        .iter()
+        .find(|p| !p.prefix)
+        .map(|p| p.text.clone())
+        .unwrap_or_default();
+    let choice = watch
+        .juhe_choice(&offered)
+        .ok_or_else(|| GrabRefusal::TrainNotOffered(wanted.clone()))?;
+    let main = search
+        .trains
+        .iter()
+        .find(|t| t.train_no.eq_ignore_ascii_case(&choice.main_train_no))
+        .ok_or_else(|| GrabRefusal::TrainNotOffered(choice.main_train_no.clone()))?;
+    Ok((choice, main))
+}
+
+/// The grab deadline, when the main train leaves late enough for Juhe to grab at all.
+fn deadline(
+    grab: &GrabSpec,
+    main: &JuheTrain,
+    departs_at: NaiveDateTime,
+    now: DateTime<FixedOffset>,
+) -> Result<NaiveDateTime, GrabRefusal> {
+    let now_local = now.naive_local();
+    if departs_at - now_local < MIN_LEAD {
+        return Err(GrabRefusal::TooLate {
+            train: main.train_no.clone(),
+            departs: departs_at,
+        });
+    }
+    let close_time = grab.close.deadline(departs_at);
+    if close_time <= now_local {
+        return Err(GrabRefusal::DeadlinePassed(close_time));
+    }
+    Ok(close_time)
+}
+
+/// The contact Juhe needs for every order (and the 12306 account for `ticket_model = 1`).
+fn contact(juhe: &config::Juhe) -> Result<SecretString, GrabRefusal> {
+    if juhe.person.trim().is_empty() {
+        return Err(GrabRefusal::MissingContact("person"));
+    }
+    let cellphone = juhe
+        .cellphone
+        .clone()
+        .ok_or(GrabRefusal::MissingContact("cellphone"))?;
+    if cellphone.expose_secret().trim().is_empty() {
+        return Err(GrabRefusal::MissingContact("cellphone"));
+    }
+    if juhe.ticket_model == 1 && (juhe.account_no.is_none() || juhe.account_password.is_none()) {
+        return Err(GrabRefusal::MissingAccount);
+    }
+    Ok(cellphone)
+}
+
+/// The passengers as `createOrder` takes them (whole ID numbers, secret).
+fn juhe_passengers(grab: &GrabSpec, juhe: &config::Juhe) -> Vec<JuhePassenger> {
+    grab.passengers
+        .iter()
+        .map(|p| JuhePassenger {
+            name: p.name.clone(),
+            passenger_type: p.kind.juhe_code(),
+            id_card_type: id_card_type(p.id_type, &juhe.id_card_type_for_resident_id),
+            id_card_no: SecretString::from(p.id_no.expose().to_string()),
+            birthday: p.birthday.format("%Y-%m-%d").to_string(),
+        })
+        .collect()
+}
+
+/// The passengers as the summary keeps them: `张三 (成人, 身份证 1101***********514)`.
+fn masked_passengers(grab: &GrabSpec) -> Vec<String> {
+    grab.passengers
+        .iter()
+        .map(|p| {
+            format!(
+                "{} ({}, {} {})",
+                p.name,
+                p.kind.name(),
+                p.id_type.name(),
+                p.id_no.masked()
+            )
+        })
+        .collect()
 }
 
 /// What happened to an order, as the emails and the event history say it.

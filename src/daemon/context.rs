@@ -80,14 +80,13 @@ pub(super) struct Ctx {
 
 /// The parts a [`Ctx`] is built from; the rest starts empty.
 pub(super) struct Parts {
-    pub settings: Settings,
-    pub watchlist_path: PathBuf,
-    pub client: RailClient,
-    pub db: Db,
-    pub mailer: Mailer,
-    pub juhe: Option<Arc<JuheClient>>,
     pub list: WatchList,
     pub shutdown: CancellationToken,
+    pub settings: Settings,
+    pub watchlist_path: PathBuf,
+    /// 12306, Juhe (when enabled), the mail transport.
+    pub clients: (RailClient, Option<Arc<JuheClient>>, Mailer),
+    pub db: Db,
 }
 
 /// Locks a mutex whose holder may have panicked: the data is still what it was.
@@ -98,14 +97,15 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Ctx {
     pub fn new(p: Parts) -> Ctx {
         let presale = p.settings.upstream.presale_days;
+        let (client, juhe, mailer) = p.clients;
         Ctx {
             night: p.settings.daemon.night_window(),
             settings: p.settings,
             watchlist_path: p.watchlist_path,
-            client: p.client,
+            client,
             db: p.db,
-            mailer: p.mailer,
-            juhe: p.juhe,
+            mailer,
+            juhe,
             list: Mutex::new(Arc::new(p.list)),
             jobs: Jobs::default(),
             throttle: Mutex::new(Throttle::default()),

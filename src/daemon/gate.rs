@@ -14,7 +14,7 @@ use super::backoff::Verdict;
 use super::context::{Ctx, lock};
 use crate::clock;
 use crate::rail::client::RailError;
-use crate::store::JobKey;
+use crate::store::{JobKey, PollOutcome, PollStatus};
 
 /// Whether the whole client backs off now.
 pub(super) fn client_backs_off(ctx: &Ctx) -> bool {
@@ -59,6 +59,26 @@ pub(super) fn answered(ctx: &Ctx, query: &str) {
         (0, 0) => {}
         (0, own) => tracing::info!(%query, after = own, "12306 answers this query again; its backoff reset"),
         (client, _) => tracing::info!(after = client, "12306 answers again; backoff reset"),
+    }
+}
+
+/// How a poll of `key` went, with when it runs next and the backoff it is under (its own
+/// `queries`' or the client's, whichever ends later).
+pub(super) fn poll_status<'q>(
+    ctx: &Ctx,
+    key: JobKey,
+    outcome: PollOutcome,
+    at: DateTime<FixedOffset>,
+    queries: impl IntoIterator<Item = &'q str>,
+) -> PollStatus {
+    let backoff = ctx.throttle().for_queries(queries);
+    PollStatus {
+        next_run_at: ctx.jobs.next_run(&key),
+        key,
+        at,
+        outcome,
+        backoff_level: backoff.level,
+        backoff_until: backoff.until,
     }
 }
 

@@ -158,7 +158,9 @@ async fn poll_watches(
             if gate::client_backs_off(ctx) {
                 return Gate::Defer;
             }
-            let blocked = ctx.throttle().query_blocked(&pq.query.query_string(), clock::now());
+            let blocked = ctx
+                .throttle()
+                .query_blocked(&pq.query.query_string(), clock::now());
             blocked.map_or(Gate::Send, Gate::Wait)
         },
         |qi, pq, answer, at| {
@@ -440,15 +442,13 @@ fn statuses(
             None => continue,
         };
         let key = JobKey::watch(&w.name);
-        let backoff = ctx.throttle().for_queries(mine.iter().map(String::as_str));
-        out.push(PollStatus {
-            next_run_at: ctx.jobs.next_run(&key),
+        out.push(gate::poll_status(
+            ctx,
             key,
-            at,
             outcome,
-            backoff_level: backoff.level,
-            backoff_until: backoff.until,
-        });
+            at,
+            mine.iter().map(String::as_str),
+        ));
     }
     out
 }

@@ -83,14 +83,12 @@ pub async fn run(
         db.attach_health_file(h);
     }
     let ctx = Arc::new(Ctx::new(Parts {
-        settings,
-        watchlist_path,
-        client,
-        db,
-        mailer,
-        juhe,
         list,
         shutdown: shutdown.clone(),
+        settings,
+        watchlist_path,
+        clients: (client, juhe, mailer),
+        db,
     }));
     let now = clock::now();
     ctx.db.record_start(std::process::id(), now).await?;

@@ -202,8 +202,8 @@ async fn reload(ctx: &Arc<Ctx>) {
         }
     };
     let _not_during_a_cycle_write = ctx.cycle_lock.lock().await;
-    let (mut started, mut stopped) = reload_watches(ctx, &old, &new, now).await;
-    let (w_started, w_stopped) = reload_waitlists(ctx, &old, &new, now).await;
+    let (mut started, mut stopped) = reload_entries(ctx, &old.watches, &new.watches, now).await;
+    let (w_started, w_stopped) = reload_entries(ctx, &old.waitlists, &new.waitlists, now).await;
     started.extend(w_started);
     stopped.extend(w_stopped);
     ctx.set_list(new);
@@ -243,97 +243,108 @@ fn park(ctx: &Arc<Ctx>, key: &JobKey, left: Left) {
     });
 }
 
-/// Applies the `[[watch]]` changes of a reloaded list; returns (started, stopped) keys.
-async fn reload_watches(
-    ctx: &Arc<Ctx>,
-    old: &WatchList,
-    new: &WatchList,
-    now: DateTime<FixedOffset>,
-) -> (Vec<JobKey>, Vec<JobKey>) {
-    let (mut started, mut stopped) = (Vec::new(), Vec::new());
-    for w in &old.watches {
-        let kept = new.watches.iter().find(|n| n.name == w.name);
-        if kept.is_some_and(|n| same_watch(n, w)) {
-            continue;
-        }
-        let key = JobKey::watch(&w.name);
-        ctx.jobs.remove(&key);
-        match kept {
-            // Removed: what it knew is kept a while, in case it comes back (parked).
-            None => park(ctx, &key, Left::Watch(Box::new(w.clone()))),
-            // Now looking for something else: start afresh.
-            Some(n) if !same_search(n, w) => forget(ctx, &key).await,
-            Some(_) => {}
-        }
-        lock(&ctx.last_polled).remove(&key);
-        stopped.push(key);
-    }
-    for w in &new.watches {
-        if old.watches.iter().any(|o| o.name == w.name && same_watch(o, w)) {
-            continue;
-        }
-        let key = JobKey::watch(&w.name);
-        // Back after leaving: the same search carries on, another one starts afresh.
-        let back = lock(&ctx.parked).unpark(&key);
-        if let Some(Left::Watch(before)) = back
-            && !same_search(&before, w)
-        {
-            forget(ctx, &key).await;
-        }
-        if let Err(e) = ctx.jobs.add(&key, &w.schedule, now) {
-            tracing::error!(watch = %w.name, error = %e, "cannot schedule watch");
-            continue;
-        }
-        started.push(key);
-    }
-    (started, stopped)
+/// A `[[watch]]` or `[[waitlist]]` as a reload compares them.
+trait Entry {
+    fn key(&self) -> JobKey;
+    fn schedule(&self) -> &Schedule;
+    /// Unchanged but for its position in the file: nothing to do.
+    fn same(&self, other: &Self) -> bool;
+    /// Looks for the same thing: its stored state carries on (a new schedule or new recipients
+    /// repeat nothing already said).
+    fn same_search(&self, other: &Self) -> bool;
+    /// What is remembered of it when it leaves the list.
+    fn left(&self) -> Left;
+    /// Whether what left under its key looked for the same thing.
+    fn same_as_left(&self, left: &Left) -> bool;
 }
 
-/// Applies the `[[waitlist]]` changes of a reloaded list; returns (started, stopped) keys. A new
-/// schedule or new recipients keep what was already said (no repeated emails); one now following
-/// another order starts afresh; a removed one is parked.
-async fn reload_waitlists(
+impl Entry for Watch {
+    fn key(&self) -> JobKey {
+        JobKey::watch(&self.name)
+    }
+    fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+    fn same(&self, other: &Self) -> bool {
+        same_watch(self, other)
+    }
+    fn same_search(&self, other: &Self) -> bool {
+        same_search(self, other)
+    }
+    fn left(&self) -> Left {
+        Left::Watch(Box::new(self.clone()))
+    }
+    fn same_as_left(&self, left: &Left) -> bool {
+        matches!(left, Left::Watch(before) if same_search(before, self))
+    }
+}
+
+impl Entry for WaitlistWatch {
+    fn key(&self) -> JobKey {
+        JobKey::waitlist(&self.name)
+    }
+    fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+    fn same(&self, other: &Self) -> bool {
+        WaitlistWatch {
+            line: 0,
+            ..self.clone()
+        } == WaitlistWatch {
+            line: 0,
+            ..other.clone()
+        }
+    }
+    /// One now following another order starts afresh.
+    fn same_search(&self, other: &Self) -> bool {
+        self.reserve_no == other.reserve_no
+    }
+    fn left(&self) -> Left {
+        Left::Waitlist {
+            reserve_no: self.reserve_no.clone(),
+        }
+    }
+    fn same_as_left(&self, left: &Left) -> bool {
+        matches!(left, Left::Waitlist { reserve_no } if *reserve_no == self.reserve_no)
+    }
+}
+
+/// Applies the changes of one kind of entry; returns (started, stopped) keys. A removed entry is
+/// parked; one now looking for something else starts afresh, and so does one that comes back
+/// looking for something else.
+async fn reload_entries<E: Entry>(
     ctx: &Arc<Ctx>,
-    old: &WatchList,
-    new: &WatchList,
+    old: &[E],
+    new: &[E],
     now: DateTime<FixedOffset>,
 ) -> (Vec<JobKey>, Vec<JobKey>) {
     let (mut started, mut stopped) = (Vec::new(), Vec::new());
-    let same = |a: &WaitlistWatch, b: &WaitlistWatch| {
-        WaitlistWatch { line: 0, ..a.clone() } == WaitlistWatch { line: 0, ..b.clone() }
-    };
-    for w in &old.waitlists {
-        if new.waitlists.iter().any(|n| same(n, w)) {
+    for o in old {
+        let key = o.key();
+        let kept = new.iter().find(|n| n.key() == key);
+        if kept.is_some_and(|n| n.same(o)) {
             continue;
         }
-        let key = JobKey::waitlist(&w.name);
         ctx.jobs.remove(&key);
-        match new.waitlists.iter().find(|n| n.name == w.name) {
-            None => {
-                let left = Left::Waitlist {
-                    reserve_no: w.reserve_no.clone(),
-                };
-                park(ctx, &key, left)
-            }
-            Some(n) if n.reserve_no != w.reserve_no => forget(ctx, &key).await,
+        match kept {
+            None => park(ctx, &key, o.left()),
+            Some(n) if !n.same_search(o) => forget(ctx, &key).await,
             Some(_) => {}
         }
         lock(&ctx.last_polled).remove(&key);
         stopped.push(key);
     }
-    for w in &new.waitlists {
-        if old.waitlists.iter().any(|o| same(o, w)) {
+    for n in new {
+        let key = n.key();
+        if old.iter().any(|o| o.key() == key && o.same(n)) {
             continue;
         }
-        let key = JobKey::waitlist(&w.name);
         let back = lock(&ctx.parked).unpark(&key);
-        if let Some(Left::Waitlist { reserve_no, .. }) = back
-            && reserve_no != w.reserve_no
-        {
+        if back.is_some_and(|left| !n.same_as_left(&left)) {
             forget(ctx, &key).await;
         }
-        if let Err(e) = ctx.jobs.add(&key, &w.schedule, now) {
-            tracing::error!(waitlist = %w.name, error = %e, "cannot schedule waitlist");
+        if let Err(e) = ctx.jobs.add(&key, n.schedule(), now) {
+            tracing::error!(key = %key, error = %e, "cannot schedule it");
             continue;
         }
         started.push(key);

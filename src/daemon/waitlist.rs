@@ -43,15 +43,8 @@ pub(super) async fn poll_when_allowed(ctx: &Arc<Ctx>, w: &WaitlistWatch) {
 /// The status of one poll of `w`.
 fn status(ctx: &Ctx, w: &WaitlistWatch, outcome: PollOutcome, at: DateTime<FixedOffset>) -> PollStatus {
     let key = JobKey::waitlist(&w.name);
-    let backoff = ctx.throttle().for_queries([key.to_string().as_str()]);
-    PollStatus {
-        next_run_at: ctx.jobs.next_run(&key),
-        key,
-        at,
-        outcome,
-        backoff_level: backoff.level,
-        backoff_until: backoff.until,
-    }
+    let query = key.to_string();
+    gate::poll_status(ctx, key, outcome, at, [query.as_str()])
 }
 
 /// Records a poll that wrote nothing else.

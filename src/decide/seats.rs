@@ -211,13 +211,15 @@ pub fn decide(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    //! Also the trains the store's tests record.
+
     use super::*;
     use chrono::TimeZone;
 
     const GAP: Duration = Duration::from_secs(600);
 
-    fn date() -> NaiveDate {
+    pub(crate) fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
     }
 
@@ -251,7 +253,7 @@ mod tests {
         }
     }
 
-    fn train(code: &str, seats: Vec<SeatMatch>) -> TrainMatch {
+    pub(crate) fn train(code: &str, seats: Vec<SeatMatch>) -> TrainMatch {
         TrainMatch {
             date: date(),
             station_train_code: code.into(),

@@ -231,46 +231,7 @@ pub fn decide(
     if p.session_expired_for.is_some() {
         reasons.push(WaitlistReason::SessionRestored);
     }
-    match (&p.order, order) {
-        (None, None) => {}
-        (Some(old), None) => {
-            // A final status was already reported; its disappearance says nothing new.
-            if !WaitlistStatus::of(old).is_final() {
-                reasons.push(WaitlistReason::OrderGone);
-            }
-        }
-        (Some(old), Some(new)) if old.reserve_no == new.reserve_no => {
-            if old.status_code != new.status_code {
-                reasons.push(WaitlistReason::StatusChanged {
-                    from: label(old),
-                    to: label(new),
-                });
-                if WaitlistStatus::of(new) == WaitlistStatus::AwaitingPayment {
-                    reasons.push(WaitlistReason::PaymentDue);
-                }
-            }
-            for n in &new.needs {
-                let Some(o) = old.needs.iter().find(|o| same_need(o, n)) else {
-                    continue;
-                };
-                if o.queue_level != n.queue_level || o.queue_info != n.queue_info {
-                    reasons.push(WaitlistReason::QueueChanged {
-                        train: n.board_train_code.clone(),
-                        date: n.train_date,
-                        seat: n.seat_name.clone(),
-                        from: queue_label(o),
-                        to: queue_label(n),
-                    });
-                }
-            }
-        }
-        (_, Some(new)) => {
-            reasons.push(WaitlistReason::NewOrder);
-            if WaitlistStatus::of(new) == WaitlistStatus::AwaitingPayment {
-                reasons.push(WaitlistReason::PaymentDue);
-            }
-        }
-    }
+    reasons.extend(order_reasons(p.order.as_ref(), order));
 
     let mut reminded_for = p.reminded_for;
     if let Some(o) = order
@@ -298,6 +259,59 @@ pub fn decide(
         changed,
         reasons,
     }
+}
+
+/// What changed between the order seen before and the one seen now.
+fn order_reasons(old: Option<&WaitlistOrder>, new: Option<&WaitlistOrder>) -> Vec<WaitlistReason> {
+    let mut reasons = Vec::new();
+    let paying = |o: &WaitlistOrder| WaitlistStatus::of(o) == WaitlistStatus::AwaitingPayment;
+    match (old, new) {
+        (None, None) => {}
+        (Some(old), None) => {
+            // A final status was already reported; its disappearance says nothing new.
+            if !WaitlistStatus::of(old).is_final() {
+                reasons.push(WaitlistReason::OrderGone);
+            }
+        }
+        (Some(old), Some(new)) if old.reserve_no == new.reserve_no => {
+            if old.status_code != new.status_code {
+                reasons.push(WaitlistReason::StatusChanged {
+                    from: label(old),
+                    to: label(new),
+                });
+                if paying(new) {
+                    reasons.push(WaitlistReason::PaymentDue);
+                }
+            }
+            reasons.extend(queue_reasons(old, new));
+        }
+        (_, Some(new)) => {
+            reasons.push(WaitlistReason::NewOrder);
+            if paying(new) {
+                reasons.push(WaitlistReason::PaymentDue);
+            }
+        }
+    }
+    reasons
+}
+
+/// The queues (per train, date and seat) that moved.
+fn queue_reasons(old: &WaitlistOrder, new: &WaitlistOrder) -> Vec<WaitlistReason> {
+    new.needs
+        .iter()
+        .filter_map(|n| {
+            let o = old.needs.iter().find(|o| same_need(o, n))?;
+            (o.queue_level != n.queue_level || o.queue_info != n.queue_info).then(|| {
+                WaitlistReason::QueueChanged {
+                    train: n.board_train_code.clone(),
+                    date: n.train_date,
+                    seat: n.seat_name.clone(),
+                    from: queue_label(o),
+                    to: queue_label(n),
+                }
+            })
+        })
+        .collect()
 }
 
 fn in_reminder_window(now: DateTime<FixedOffset>, lose: DateTime<FixedOffset>, before: Duration) -> bool {

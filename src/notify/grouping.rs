@@ -91,10 +91,13 @@ pub fn group<'a>(appeared: &[Appeared<'a>]) -> Vec<GroupedAlert<'a>> {
     emails.into_iter().map(|(_, e)| e).collect()
 }
 
-/// The emails one recipient gets.
-fn emails_for<'a>(appeared: &[Appeared<'a>], recipient: &String) -> Vec<GroupedAlert<'a>> {
-    // (date, train, the train with merged seats, watches by name)
-    let mut sections: Vec<(NaiveDate, TrainMatch, Vec<&'a Watch>)> = Vec::new();
+/// One (date, train) of a recipient's alerts: the train with the seats of every watch, and
+/// the watches.
+type RawSection<'a> = (NaiveDate, TrainMatch, Vec<&'a Watch>);
+
+/// The sections of one recipient's alerts: one per (date, train), seats and watches merged.
+fn sections_for<'a>(appeared: &[Appeared<'a>], recipient: &String) -> Vec<RawSection<'a>> {
+    let mut sections: Vec<RawSection<'a>> = Vec::new();
     for a in appeared.iter().filter(|a| a.recipients.contains(recipient)) {
         for t in a.trains {
             let found = sections
@@ -115,7 +118,12 @@ fn emails_for<'a>(appeared: &[Appeared<'a>], recipient: &String) -> Vec<GroupedA
             }
         }
     }
-    // Sections that share a watch belong together (union-find over section indexes).
+    sections
+}
+
+/// For each section, the first section of its group: sections that share a watch belong
+/// together (union-find over section indexes).
+fn groups(sections: &[RawSection<'_>]) -> Vec<usize> {
     let mut parent: Vec<usize> = (0..sections.len()).collect();
     fn root(parent: &mut [usize], i: usize) -> usize {
         let mut i = i;
@@ -137,9 +145,16 @@ fn emails_for<'a>(appeared: &[Appeared<'a>], recipient: &String) -> Vec<GroupedA
             }
         }
     }
+    (0..sections.len()).map(|i| root(&mut parent, i)).collect()
+}
+
+/// The emails one recipient gets.
+fn emails_for<'a>(appeared: &[Appeared<'a>], recipient: &String) -> Vec<GroupedAlert<'a>> {
+    let sections = sections_for(appeared, recipient);
+    let roots = groups(&sections);
     let mut out: Vec<(usize, GroupedAlert<'a>)> = Vec::new();
     for (i, (date, train, watches)) in sections.into_iter().enumerate() {
-        let r = root(&mut parent, i);
+        let r = roots[i];
         let pos = match out.iter().position(|(root, _)| *root == r) {
             Some(p) => p,
             None => {

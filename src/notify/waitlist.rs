@@ -383,45 +383,50 @@ fn facts(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> Facts {
         })
         .collect();
 
-    let pay = match order.lose_time {
-        None => "12306 未给出。".to_string(),
-        Some(t) => {
-            let rule = "待支付的订单须在此之前支付订金，否则候补订单失效";
-            let state = match WaitlistStatus::of(order) {
-                WaitlistStatus::AwaitingPayment if t > now => format!("还剩{}。", remaining(t - now)),
-                WaitlistStatus::AwaitingPayment => "支付期限已过。".to_string(),
-                WaitlistStatus::AwaitingFulfilment | WaitlistStatus::Fulfilled => {
-                    "订金已支付，此期限不再适用。".to_string()
-                }
-                _ if t <= now => "此期限已过（当前状态无需支付）。".to_string(),
-                _ => "当前状态无需支付。".to_string(),
-            };
-            format!("{}。{rule}。{state}", full_time(t))
-        }
-    };
-    let realize = match order.realize_limit_time {
-        None => "12306 未给出。".to_string(),
-        Some(t) => {
-            let rule = "到此时仍未买到票，候补自动结束，订金退回";
-            let t_at = t.and_local_timezone(*now.offset()).single();
-            let state = match (WaitlistStatus::of(order), t_at) {
-                (WaitlistStatus::Fulfilled, _) => "已兑现。".to_string(),
-                (WaitlistStatus::Withdrawn | WaitlistStatus::WithdrawnAutomatically, _) => {
-                    "订单已退。".to_string()
-                }
-                (_, Some(at)) if at > now => format!("还剩{}。", remaining(at - now)),
-                (_, Some(_)) => "兑现截止时间已过。".to_string(),
-                (_, None) => String::new(),
-            };
-            format!("{}。{rule}。{state}", naive_time(t))
-        }
-    };
     Facts {
         head,
         needs,
         passengers,
-        deadlines: vec![("支付截止（订金）", pay), ("兑现截止（候补）", realize)],
+        deadlines: vec![
+            ("支付截止（订金）", pay_deadline(order, now)),
+            ("兑现截止（候补）", realize_deadline(order, now)),
+        ],
     }
+}
+
+/// 支付截止: `loseTime`, the rule, and where the order stands against it.
+fn pay_deadline(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> String {
+    let Some(t) = order.lose_time else {
+        return "12306 未给出。".to_string();
+    };
+    let rule = "待支付的订单须在此之前支付订金，否则候补订单失效";
+    let state = match WaitlistStatus::of(order) {
+        WaitlistStatus::AwaitingPayment if t > now => format!("还剩{}。", remaining(t - now)),
+        WaitlistStatus::AwaitingPayment => "支付期限已过。".to_string(),
+        WaitlistStatus::AwaitingFulfilment | WaitlistStatus::Fulfilled => {
+            "订金已支付，此期限不再适用。".to_string()
+        }
+        _ if t <= now => "此期限已过（当前状态无需支付）。".to_string(),
+        _ => "当前状态无需支付。".to_string(),
+    };
+    format!("{}。{rule}。{state}", full_time(t))
+}
+
+/// 兑现截止: `realize_limit_time`, the rule, and where the order stands against it.
+fn realize_deadline(order: &WaitlistOrder, now: DateTime<FixedOffset>) -> String {
+    let Some(t) = order.realize_limit_time else {
+        return "12306 未给出。".to_string();
+    };
+    let rule = "到此时仍未买到票，候补自动结束，订金退回";
+    let t_at = t.and_local_timezone(*now.offset()).single();
+    let state = match (WaitlistStatus::of(order), t_at) {
+        (WaitlistStatus::Fulfilled, _) => "已兑现。".to_string(),
+        (WaitlistStatus::Withdrawn | WaitlistStatus::WithdrawnAutomatically, _) => "订单已退。".to_string(),
+        (_, Some(at)) if at > now => format!("还剩{}。", remaining(at - now)),
+        (_, Some(_)) => "兑现截止时间已过。".to_string(),
+        (_, None) => String::new(),
+    };
+    format!("{}。{rule}。{state}", naive_time(t))
 }
 
 fn last_seen_line(o: &WaitlistOrder, now: DateTime<FixedOffset>) -> String {

@@ -119,14 +119,13 @@ mod tests {
     use super::*;
     use crate::decide::{Previous, decide};
     use crate::seat::SeatClass;
-    use crate::store::fixtures::{GAP, at, count, date, db, email, one_poll, poll, seat, train};
+    use crate::store::fixtures::{GAP, at, count, date, db, email, one_poll, open, poll, seat, train};
     use crate::store::outbox::Delivery;
     use crate::store::status::PollOutcome;
 
     #[test]
     fn record_poll_is_atomic() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let obs = vec![train("G1", vec![seat(SeatClass::Second, "有")])];
         let d = decide(&Previous::default(), date(), &obs, at(0), GAP);
         let bad = NewEmail {
@@ -151,8 +150,7 @@ mod tests {
 
     #[test]
     fn an_alert_without_its_email_is_refused() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let obs = vec![train("G1", vec![seat(SeatClass::Second, "有")])];
         let d = decide(&Previous::default(), date(), &obs, at(0), GAP);
         let e = store.record_cycle(&one_poll("w", 0, &d, None)).unwrap_err();
@@ -183,8 +181,7 @@ mod tests {
 
     #[test]
     fn a_cycle_records_every_watch_and_files_one_email_under_all_it_serves() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let has = vec![train("G1", vec![seat(SeatClass::Second, "有")])];
         let none = Previous::default();
         let (a, b) = (
@@ -238,8 +235,7 @@ mod tests {
 
     #[test]
     fn a_no_match_note_is_written_when_it_changes_and_dropped_when_trains_match() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let quiet = Decision::default();
         let why = |returned: usize| NoMatch {
             returned,
@@ -277,8 +273,7 @@ mod tests {
 
     #[test]
     fn a_cycle_folds_each_poll_into_its_status_and_marks_finished_watches_once() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let status = |outcome: PollOutcome, min| PollStatus {
             key: JobKey::watch("w"),
             at: at(min),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, TimeZone as _};
+use chrono::{DateTime, FixedOffset, TimeDelta, TimeZone as _};
 
 use super::cycle::{CycleEmail, CyclePoll, CycleRecord};
 use super::outbox::{EmailKind, NewEmail};
@@ -15,9 +15,7 @@ use crate::seat::SeatClass;
 
 pub const GAP: Duration = Duration::from_secs(600);
 
-pub fn date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
-}
+pub(crate) use crate::decide::seats::tests::{date, train};
 
 /// Minutes after 2026-01-20 08:00 Beijing time.
 pub fn at(min: i64) -> DateTime<FixedOffset> {
@@ -30,6 +28,13 @@ pub fn db() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A fresh database, written by the test alone.
+pub fn open() -> (tempfile::TempDir, Store) {
+    let (dir, path) = db();
+    let store = Store::open(&path).unwrap();
+    (dir, store)
+}
+
 pub fn seat(class: SeatClass, raw: &str) -> SeatMatch {
     let count = raw.parse().ok().or((raw == "无").then_some(0));
     SeatMatch {
@@ -38,23 +43,6 @@ pub fn seat(class: SeatClass, raw: &str) -> SeatMatch {
         count,
         price_jiao: Some(5530),
         available: raw == "有" || count.unwrap_or(0) > 0,
-    }
-}
-
-pub fn train(code: &str, seats: Vec<SeatMatch>) -> TrainMatch {
-    TrainMatch {
-        date: date(),
-        station_train_code: code.into(),
-        from_station: "VNP".into(),
-        to_station: "AOH".into(),
-        from_name: "北京南".into(),
-        to_name: "上海虹桥".into(),
-        start_time: "14:44".into(),
-        arrive_time: "19:53".into(),
-        lishi: "05:09".into(),
-        bookable: true,
-        seats,
-        sale_time: None,
     }
 }
 

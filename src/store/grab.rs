@@ -484,7 +484,7 @@ mod tests {
     use super::*;
     use crate::juhe::OrderStatus;
     use crate::order::tests::summary;
-    use crate::store::fixtures::{at, date};
+    use crate::store::fixtures::{at, date, open};
     use crate::store::outbox::EmailKind;
 
     fn intent(out: &str, min: i64) -> GrabIntent {
@@ -503,8 +503,7 @@ mod tests {
 
     #[test]
     fn a_grab_intent_is_stored_once_and_followed_with_its_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let (_dir, mut store) = open();
         store.insert_grab_intent(&intent("YP20261122A", 0)).unwrap();
         assert!(
             store.insert_grab_intent(&intent("YP20261122A", 1)).is_err(),
@@ -568,8 +567,7 @@ mod tests {
 
     #[test]
     fn sql_decides_which_orders_are_due_and_a_stale_look_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let (_dir, mut store) = open();
         for (out, min) in [("YP1", 0), ("YP2", 10), ("YP3", 0)] {
             store.insert_grab_intent(&intent(out, min)).unwrap();
         }
@@ -600,8 +598,7 @@ mod tests {
 
     #[test]
     fn requests_are_kept_with_their_answers_and_bring_the_order_back_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let (_dir, mut store) = open();
         store.insert_grab_intent(&intent("YP1", 0)).unwrap();
         let settle = GrabUpdate {
             state: Some(issued()),
@@ -640,8 +637,7 @@ mod tests {
 
     #[test]
     fn an_order_whose_summary_does_not_decode_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let (_dir, mut store) = open();
         store.insert_grab_intent(&intent("YP1", 0)).unwrap();
         store
             .conn

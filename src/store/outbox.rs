@@ -339,12 +339,11 @@ pub(super) fn link_serves(conn: &Connection, id: i64, serves: &[String]) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::fixtures::{at, db, email};
+    use crate::store::fixtures::{at, email, open};
 
     #[test]
     fn outbox_rows_go_from_pending_through_retry_to_sent_or_failed() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let w = JobKey::watch("w");
         let a = store.enqueue_email(&w, at(0), &email()).unwrap();
         let b = store.enqueue_email(&w, at(1), &email()).unwrap();
@@ -411,8 +410,7 @@ mod tests {
 
     #[test]
     fn an_email_of_an_unknown_kind_is_an_error_naming_the_row() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let id = store.enqueue_email(&JobKey::watch("w"), at(0), &email()).unwrap();
         store
             .conn

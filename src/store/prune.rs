@@ -64,7 +64,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::seat::SeatClass;
-    use crate::store::fixtures::{at, count, db, email, poll, seat, train};
+    use crate::store::fixtures::{at, count, email, open, poll, seat, train};
     use crate::store::outbox::Delivery;
     use crate::store::status::JobKey;
 
@@ -82,8 +82,7 @@ mod tests {
 
     #[test]
     fn prune_removes_only_rows_older_than_the_retention() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let has = |raw| vec![train("G1", vec![seat(SeatClass::Second, raw)])];
         poll(&mut store, 0, &has("有")); // history + pending email at 0
         poll(&mut store, 60, &has("无")); // history at 60
@@ -107,8 +106,7 @@ mod tests {
 
     #[test]
     fn delivered_email_bodies_are_dropped_after_a_week_but_the_record_stays() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let mut mail = email();
         mail.subject = "【余票】G8294".into();
         mail.text = "body".into();

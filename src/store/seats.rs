@@ -205,14 +205,17 @@ pub(super) fn write_decision(
     )?;
     let mut history = conn.prepare_cached(
         "INSERT INTO seat_history
-             (at, watch, date, train, seat, raw, count, price_jiao, available)
+             (watch, date, train, seat, raw, count, price_jiao, available, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
+    let at = ms(now);
     let changed = decision.changes.iter().map(|c| (true, c));
     for (changed, (key, st)) in changed.chain(decision.touched.iter().map(|t| (false, t))) {
         debug_assert_eq!(key.date, date, "a decision covers one date");
+        let since = ms(st.since);
         let seat = key.seat.name();
-        upsert.execute(rusqlite::params![
+        // The columns the state and the history row share, in both statements' order.
+        let observed = rusqlite::params![
             watch,
             d,
             key.train,
@@ -220,22 +223,14 @@ pub(super) fn write_decision(
             st.raw,
             st.count,
             st.price_jiao,
-            st.available,
-            st.alerted,
-            ms(st.since),
-        ])?;
+            st.available
+        ];
+        let state = rusqlite::params![st.alerted, since];
+        upsert.execute(rusqlite::params_from_iter(observed.iter().chain(state)))?;
         if changed {
-            history.execute(rusqlite::params![
-                ms(now),
-                watch,
-                d,
-                key.train,
-                seat,
-                st.raw,
-                st.count,
-                st.price_jiao,
-                st.available,
-            ])?;
+            history.execute(rusqlite::params_from_iter(
+                observed.iter().chain(rusqlite::params![at]),
+            ))?;
         }
     }
     let mut alert = conn.prepare_cached(
@@ -281,13 +276,12 @@ mod tests {
     use crate::decide::decide;
     use crate::filter::TrainMatch;
     use crate::seat::SeatClass;
-    use crate::store::fixtures::{GAP, at, count, date, db, email, one_poll, poll, seat, train};
+    use crate::store::fixtures::{GAP, at, count, date, db, email, one_poll, open, poll, seat, train};
     use crate::store::status::JobKey;
 
     #[test]
     fn unchanged_polls_add_no_history_rows() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let obs = vec![train(
             "G1",
             vec![seat(SeatClass::Second, "有"), seat(SeatClass::First, "无")],
@@ -305,8 +299,7 @@ mod tests {
 
     #[test]
     fn stored_state_reads_back_as_the_decision_left_it() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let mut memory = Previous::default();
         let steps = [
             vec![train("G1", vec![seat(SeatClass::Second, "有")])],
@@ -335,8 +328,7 @@ mod tests {
 
     #[test]
     fn forgetting_a_watch_drops_its_state_but_keeps_history() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let obs = vec![train("G1", vec![seat(SeatClass::Second, "有")])];
         poll(&mut store, 0, &obs);
         store.forget_watch("w").unwrap();
@@ -352,8 +344,7 @@ mod tests {
 
     #[test]
     fn a_no_match_note_that_does_not_decode_is_an_error_naming_the_row() {
-        let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let (_dir, store) = open();
         store
             .conn
             .execute(

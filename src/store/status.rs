@@ -402,12 +402,11 @@ pub(super) fn write_polled(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::fixtures::{at, db};
+    use crate::store::fixtures::{at, open};
 
     #[test]
     fn watch_status_and_facts_round_trip() {
-        let (_dir, path) = db();
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, mut store) = open();
         let status = WatchStatus {
             outcome: Some(PollOutcome::Throttled("网络繁忙".into())),
             last_poll_at: Some(at(0)),

@@ -96,7 +96,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::fixtures::at;
+    use crate::store::fixtures::{at, open};
     use crate::store::outbox::EmailKind;
     use crate::store::status::PollOutcome;
     use std::time::Duration;
@@ -121,8 +121,7 @@ mod tests {
 
     #[test]
     fn a_waitlist_poll_writes_state_history_and_emails_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("w.db")).unwrap();
+        let (_dir, mut store) = open();
         assert_eq!(store.waitlist_state("候补").unwrap(), None);
         let email = NewEmail {
             kind: EmailKind::Waitlist,
@@ -183,8 +182,7 @@ mod tests {
 
     #[test]
     fn a_stored_state_that_does_not_decode_is_an_error_naming_the_waitlist() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("w.db")).unwrap();
+        let (_dir, store) = open();
         store
             .conn
             .execute(
