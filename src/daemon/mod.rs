@@ -115,6 +115,7 @@ pub async fn run(
         );
     }
     let _ = ctx.db.record_stop(clock::now()).await;
+    ctx.db.close().await;
     drop(lock);
     tracing::info!("stopped");
     Ok(())

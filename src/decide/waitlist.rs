@@ -165,8 +165,8 @@ impl std::fmt::Display for WaitlistReason {
             WaitlistReason::StatusChanged { from, to } => write!(f, "status {from} → {to}"),
             WaitlistReason::QueueChanged {
                 train,
-                date,
                 seat,
+                date,
                 from,
                 to,
             } => {

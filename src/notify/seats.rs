@@ -28,14 +28,9 @@ pub fn render_seat_alert(
     alert(watch, date, trains, rail_url, &[])
 }
 
-fn alert(
-    watch: &Watch,
-    date: NaiveDate,
-    trains: &[TrainMatch],
-    rail_url: &str,
-    notes: &[String],
-) -> EmailContent {
-    let url = booking_url(
+/// Where `watch`'s travellers book on `date`: 12306's query page for its route.
+pub fn watch_booking_url(rail_url: &str, watch: &Watch, date: NaiveDate) -> String {
+    booking_url(
         rail_url,
         &watch.from.name,
         &watch.from.telecode,
@@ -43,7 +38,17 @@ fn alert(
         &watch.to.telecode,
         date,
         watch.student,
-    );
+    )
+}
+
+fn alert(
+    watch: &Watch,
+    date: NaiveDate,
+    trains: &[TrainMatch],
+    rail_url: &str,
+    notes: &[String],
+) -> EmailContent {
+    let url = watch_booking_url(rail_url, watch, date);
     EmailContent {
         subject: alert_subject(watch, date, trains),
         text: alert_text(watch, date, trains, &url, notes),
@@ -290,15 +295,7 @@ fn booking_links(email: &GroupedAlert<'_>, rail_url: &str) -> Vec<(String, Strin
     for s in &email.sections {
         for &i in &s.watches {
             let w = email.watches[i];
-            let url = booking_url(
-                rail_url,
-                &w.from.name,
-                &w.from.telecode,
-                &w.to.name,
-                &w.to.telecode,
-                s.date,
-                w.student,
-            );
+            let url = watch_booking_url(rail_url, w, s.date);
             if !links.iter().any(|(_, u)| *u == url) {
                 let label = format!("{} {} → {}", long_date(s.date), w.from.name, w.to.name);
                 links.push((label, url));

@@ -819,11 +819,7 @@ mod tests {
         });
         let mut settings = smtp_settings(port);
         settings.timeout = Duration::from_millis(300);
-        let mailer = Mailer::new(&settings).unwrap();
-        let err = mailer
-            .send(&["me@example.com".into()], &alert())
-            .await
-            .unwrap_err();
+        let err = failure(&settings).await;
         match &err {
             SendError::Transient(m) => assert!(
                 m.contains("took longer than 300ms to greet and answer EHLO"),
@@ -849,11 +845,7 @@ class Stall:
         .unwrap();
         let mut settings = smtp_settings(server.port);
         settings.timeout = Duration::from_millis(500);
-        let mailer = Mailer::new(&settings).unwrap();
-        let err = mailer
-            .send(&["me@example.com".into()], &alert())
-            .await
-            .unwrap_err();
+        let err = failure(&settings).await;
         match &err {
             SendError::Transient(m) => {
                 assert!(m.contains("to accept the message after its end"), "{m}")

@@ -37,10 +37,17 @@ use crate::decide::waitlist::WaitlistSnapshot;
 /// One operation, run on the store's thread.
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
+/// What the store's thread is asked to do.
+enum Msg {
+    Run(Job),
+    /// Close the connection (SQLite checkpoints and removes the WAL) and end the thread.
+    Close(oneshot::Sender<()>),
+}
+
 /// The store's thread, plus the write-health record.
 #[derive(Clone)]
 pub struct Db {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Msg>,
     health: Arc<Mutex<Health>>,
 }
 
@@ -62,14 +69,23 @@ impl Health {
 }
 
 impl Db {
-    /// Moves `store` onto its own thread; the thread ends when the last handle is dropped.
+    /// Moves `store` onto its own thread; the thread ends at [`Db::close`], or when the last
+    /// handle is dropped.
     pub fn start(store: Store) -> Db {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Msg>();
         std::thread::Builder::new()
             .name("yupiao-store".into())
             .spawn(move || {
                 let mut store = store;
-                while let Ok(job) = queue.recv() {
+                while let Ok(msg) = queue.recv() {
+                    let job = match msg {
+                        Msg::Run(job) => job,
+                        Msg::Close(done) => {
+                            drop(store);
+                            let _ = done.send(());
+                            return;
+                        }
+                    };
                     // A bug in one operation must not take the database away from the others;
                     // its caller gets `StoreError::Lost`.
                     if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut store))).is_err() {
@@ -103,8 +119,19 @@ impl Db {
         let job: Job = Box::new(move |s| {
             let _ = answer.send(f(s));
         });
-        self.jobs.send(job).map_err(|_| StoreError::Lost)?;
+        self.jobs.send(Msg::Run(job)).map_err(|_| StoreError::Lost)?;
         answered.await.map_err(|_| StoreError::Lost)?
+    }
+
+    /// Closes the database once the operations already sent are done: the connection is closed
+    /// (SQLite checkpoints the WAL and removes it) and later operations fail with
+    /// [`StoreError::Lost`]. The process may end without running any thread's destructors, so a
+    /// clean stop says it.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.jobs.send(Msg::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
     }
 
     /// [`Db::call`] for a write: its outcome updates the write-health record.
