@@ -411,12 +411,15 @@ fn attach_strace(pid: u32, out: &Path) -> anyhow::Result<Child> {
     Ok(child)
 }
 
-/// Sums a strace log: `pwrite64(7</tmp/x/yupiao.db-wal>, ""..., 4120, 32) = 4120`.
-fn parse_strace(log: &str) -> Traced {
-    let mut t = Traced::default();
+/// Sums a strace log (`PID SECONDS.MICROS pwrite64(7</tmp/x/yupiao.db-wal>, ""..., 4120, 32) = 4120`):
+/// everything, and what was written from `split` (unix seconds) on.
+fn parse_strace(log: &str, split: f64) -> (Traced, Traced) {
+    let (mut all, mut later) = (Traced::default(), Traced::default());
     for line in log.lines() {
         let Some(open) = line.find('(') else { continue };
-        let call = line[..open].rsplit(' ').next().unwrap_or("");
+        let mut head = line[..open].split_whitespace().rev();
+        let call = head.next().unwrap_or("");
+        let at: f64 = head.next().and_then(|t| t.parse().ok()).unwrap_or(0.0);
         let path = line[open..]
             .split_once('<')
             .and_then(|(_, rest)| rest.split_once('>'))
@@ -426,20 +429,28 @@ fn parse_strace(log: &str) -> Traced {
             .and_then(|(_, r)| r.split_whitespace().next())
             .and_then(|r| r.parse().ok())
             .unwrap_or(0);
+        for t in [Some(&mut all), (at >= split).then_some(&mut later)].into_iter().flatten() {
+            t.add(call, path, result);
+        }
+    }
+    (all, later)
+}
+
+impl Traced {
+    fn add(&mut self, call: &str, path: &str, result: u64) {
         let wal = path.ends_with("-wal");
         let db = path.ends_with(".db");
         match call {
             "write" | "pwrite64" | "pwritev" if wal => {
-                t.wal_bytes += result;
-                t.wal_writes += 1;
+                self.wal_bytes += result;
+                self.wal_writes += 1;
             }
-            "write" | "pwrite64" | "pwritev" if db => t.db_bytes += result,
-            "fsync" | "fdatasync" if wal => t.wal_syncs += 1,
-            "fsync" | "fdatasync" if db => t.db_syncs += 1,
+            "write" | "pwrite64" | "pwritev" if db => self.db_bytes += result,
+            "fsync" | "fdatasync" if wal => self.wal_syncs += 1,
+            "fsync" | "fdatasync" if db => self.db_syncs += 1,
             _ => {}
         }
     }
-    t
 }
 
 /// One `/proc` sample of the daemon.
@@ -786,6 +797,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         root.display()
     );
     let started = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let mut child = Command::new(&bin)
         .arg("--config")
         .arg(&cfg_path)
@@ -814,6 +828,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .collect();
     let dates = cfg.queries.div_ceil(ROUTES.len());
     let mut flips = 0u64;
+    // Bytes written (and of them, emails) once the first minute is over: the first cycle writes
+    // every watch's state, later ones only what changed.
+    let mut after_first_minute: Option<(u64, u64)> = None;
     let mut samples: Vec<Sample> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut second = 0u64;
@@ -843,6 +860,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 flips += 1;
             }
         }
+        if second == 60 {
+            after_first_minute = Some((written_bytes(pid)?, dir_bytes(&maildir)));
+        }
         if second > 0 && second.is_multiple_of(60) {
             let s = samples.last().copied().unwrap_or_default();
             eprintln!(
@@ -865,9 +885,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         Some(s) => {
             let _ = Command::new("kill").args(["-INT", &s.id().to_string()]).status();
             let _ = s.wait();
-            Some(parse_strace(
-                &std::fs::read_to_string(&strace_log).unwrap_or_default(),
-            ))
+            let log = std::fs::read_to_string(&strace_log).unwrap_or_default();
+            Some(parse_strace(&log, started_unix + 60.0))
         }
         None => None,
     };
@@ -1108,7 +1127,16 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         db_written as f64 / polls as f64,
         db_written as f64 / lt_total.max(1) as f64
     );
-    if let Some(t) = &traced {
+    if let Some((wrote_60, emails_60)) = after_first_minute {
+        let later_polls = naive.saturating_sub(reference_counts(&gen_watches, cfg.queries, 60).0).max(1);
+        let later = wrote.saturating_sub(wrote_60).saturating_sub(email_bytes.saturating_sub(emails_60));
+        println!(
+            "| … after the first minute | {:.2} MB = {:.0} bytes per watch poll ({later_polls} polls) |",
+            later as f64 / MB,
+            later as f64 / later_polls as f64
+        );
+    }
+    if let Some((t, later)) = &traced {
         println!(
             "| WAL (strace) | {:.2} MB in {} writes = {:.0} bytes per watch poll; {} WAL syncs (commits) for {} poll cycles; database file {:.2} MB in {} syncs (checkpoints) |",
             t.wal_bytes as f64 / MB,
@@ -1118,6 +1146,17 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             cyc.len(),
             t.db_bytes as f64 / MB,
             t.db_syncs
+        );
+        let later_polls = naive.saturating_sub(reference_counts(&gen_watches, cfg.queries, 60).0).max(1);
+        let later_cycles = cyc
+            .iter()
+            .filter(|c| c.first().is_some_and(|r| r.elapsed_ms >= 60_000))
+            .count();
+        println!(
+            "| … WAL after the first minute | {:.2} MB = {:.0} bytes per watch poll ({later_polls} polls); {} WAL syncs for {later_cycles} poll cycles |",
+            later.wal_bytes as f64 / MB,
+            later.wal_bytes as f64 / later_polls as f64,
+            later.wal_syncs
         );
     }
     Ok(())

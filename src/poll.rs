@@ -8,6 +8,7 @@
 //! back queries that back off, and its `answered` hook records refusals, where `once` sends
 //! everything and only logs.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, FixedOffset, NaiveDate};
@@ -50,11 +51,12 @@ pub fn last_on_sale(today: NaiveDate, presale_days: u32) -> NaiveDate {
 
 /// Plans one check of `watches` (pure). Queries come out sorted by (date, from, to) so runs are
 /// reproducible.
-pub fn plan(watches: &[Watch], today: NaiveDate, presale_days: u32) -> Plan {
+pub fn plan<W: Borrow<Watch>>(watches: &[W], today: NaiveDate, presale_days: u32) -> Plan {
     let last = last_on_sale(today, presale_days);
     let mut by_query: BTreeMap<LeftTicketQuery, Vec<(usize, NaiveDate)>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for (i, w) in watches.iter().enumerate() {
+        let w = w.borrow();
         for &date in &w.dates {
             if date < today {
                 skipped.push((i, date, Skip::Past));
@@ -127,9 +129,9 @@ pub struct Executed {
 /// when `None`), one request each, paced by the client, and selects each watch's trains.
 /// `gate` decides before each query whether to send it; `answered` sees each answer as it
 /// arrives, with its query's index (backoff bookkeeping, logs).
-pub async fn execute(
+pub async fn execute<W: Borrow<Watch>>(
     client: &RailClient,
-    watches: &[Watch],
+    watches: &[W],
     plan: &Plan,
     order: Option<&[usize]>,
     stations: &StationTable,
@@ -156,10 +158,9 @@ pub async fn execute(
         for &(i, date) in &pq.users {
             let (outcome, no_match, empty_page) = match &answer {
                 Ok(page) => {
-                    let trains = filter::select(page, &watches[i], date, stations);
-                    let why = trains
-                        .is_empty()
-                        .then(|| filter::explain(page, &watches[i], stations));
+                    let w = watches[i].borrow();
+                    let trains = filter::select(page, w, date, stations);
+                    let why = trains.is_empty().then(|| filter::explain(page, w, stations));
                     (Ok(trains), why, page.trains.is_empty())
                 }
                 Err(e) => (Err(e.clone()), None, false),

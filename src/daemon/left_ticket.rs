@@ -86,7 +86,7 @@ async fn cycle(ctx: &Arc<Ctx>, due: Vec<JobKey>) {
     let now = clock::now();
     let today = ctx.rail_today(now);
     let night_every = chrono::TimeDelta::from_std(ctx.settings.daemon.night_every).unwrap_or_default();
-    let mut selected: Vec<Watch> = Vec::new();
+    let mut selected: Vec<&Watch> = Vec::new();
     let mut finished: Vec<String> = Vec::new();
     let mut waitlists = Vec::new();
     for key in &due {
@@ -110,10 +110,10 @@ async fn cycle(ctx: &Arc<Ctx>, due: Vec<JobKey>) {
                 continue;
             }
         }
-        selected.push(w.clone());
+        selected.push(w);
     }
     if !selected.is_empty() || !finished.is_empty() {
-        poll_watches(ctx, selected, finished, now).await;
+        poll_watches(ctx, &selected, finished, now).await;
     }
     for w in waitlists {
         super::waitlist::poll_when_allowed(ctx, &w).await;
@@ -123,7 +123,7 @@ async fn cycle(ctx: &Arc<Ctx>, due: Vec<JobKey>) {
 /// Polls the selected 余票 watches (one request per distinct query) and records the cycle.
 async fn poll_watches(
     ctx: &Arc<Ctx>,
-    selected: Vec<Watch>,
+    selected: &[&Watch],
     finished: Vec<String>,
     now: DateTime<FixedOffset>,
 ) {
@@ -149,7 +149,7 @@ async fn poll_watches(
     let mut busy: HashSet<usize> = HashSet::new();
     let executed = poll::execute(
         &ctx.client,
-        &selected,
+        selected,
         &plan,
         Some(&order),
         StationTable::embedded(),
@@ -170,8 +170,8 @@ async fn poll_watches(
         },
     )
     .await;
-    hold(ctx, &plan, &selected, &executed);
-    let outcomes = record(ctx, &selected, &plan, finished, executed, &busy).await;
+    hold(ctx, &plan, selected, &executed);
+    let outcomes = record(ctx, selected, &plan, finished, executed, &busy).await;
     for (w, outcome) in selected.iter().zip(outcomes) {
         if outcome.is_some() {
             lock(&ctx.last_polled).insert(JobKey::watch(&w.name), now);
@@ -211,7 +211,7 @@ fn answered(
 
 /// Queries not sent: refused client-wide mid-cycle, the rest waits for the backoff to end, still
 /// due; a query backing off alone is tried when its backoff ends.
-fn hold(ctx: &Arc<Ctx>, plan: &poll::Plan, selected: &[Watch], executed: &Executed) {
+fn hold(ctx: &Arc<Ctx>, plan: &poll::Plan, selected: &[&Watch], executed: &Executed) {
     let mut deferred: BTreeSet<JobKey> = BTreeSet::new();
     for h in &executed.held {
         let pq = &plan.queries[h.query];
@@ -254,7 +254,7 @@ fn failed_outcome(ctx: &Ctx, e: &RailError, at: DateTime<FixedOffset>) -> PollOu
 /// polled this cycle, its queries waiting for a backoff).
 async fn record(
     ctx: &Arc<Ctx>,
-    selected: &[Watch],
+    selected: &[&Watch],
     plan: &poll::Plan,
     finished: Vec<String>,
     executed: Executed,
@@ -283,7 +283,7 @@ async fn record(
     let mut record = CycleRecord::new(clock::now());
     record.finished = finished;
     for (r, prev) in answered.iter().zip(&previous) {
-        if let Some(poll) = decide_one(ctx, &selected[r.watch], r, prev, busy) {
+        if let Some(poll) = decide_one(ctx, selected[r.watch], r, prev, busy) {
             outcomes[r.watch].get_or_insert(PollOutcome::Ok);
             record.polls.push(poll);
         } else {
@@ -379,8 +379,8 @@ async fn write(ctx: &Ctx, record: CycleRecord) -> Result<(), crate::store::Store
 }
 
 /// The cycle's alert emails: one per person per train and date, naming every watch it serves.
-fn alert_emails(ctx: &Ctx, selected: &[Watch], polls: &[CyclePoll]) -> Vec<CycleEmail> {
-    let by_name = |name: &str| selected.iter().find(|w| w.name == name);
+fn alert_emails(ctx: &Ctx, selected: &[&Watch], polls: &[CyclePoll]) -> Vec<CycleEmail> {
+    let by_name = |name: &str| selected.iter().copied().find(|w| w.name == name);
     let recipients: Vec<Vec<String>> = polls
         .iter()
         .map(|p| by_name(&p.watch).map_or_else(Vec::new, |w| ctx.recipients_for(&w.notify)))
@@ -422,7 +422,7 @@ fn alert_emails(ctx: &Ctx, selected: &[Watch], polls: &[CyclePoll]) -> Vec<Cycle
 /// queries all wait for a backoff gets none: it is still due.
 fn statuses(
     ctx: &Ctx,
-    selected: &[Watch],
+    selected: &[&Watch],
     plan: &poll::Plan,
     outcomes: &[Option<PollOutcome>],
 ) -> Vec<PollStatus> {

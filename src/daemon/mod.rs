@@ -62,8 +62,7 @@ pub async fn run(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let lock = Store::lock_for_daemon(&db_path)?;
-    let store = Store::open(&db_path)?;
-    store.check_integrity()?;
+    let db = Db::open(&db_path)?;
     let health = health_file(&db_path)?;
     let (list, warnings, list_text) = reload::load_list(&watchlist_path).map_err(|d| {
         anyhow::anyhow!(
@@ -78,7 +77,6 @@ pub async fn run(
     let mailer = Mailer::new(&settings.email).context("email settings")?;
     warn_without_recipients(&settings, &list);
     let juhe = juhe_client(&settings, &list)?;
-    let db = Db::start(store);
     if let Some(h) = health {
         db.attach_health_file(h);
     }

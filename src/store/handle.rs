@@ -15,6 +15,7 @@
 //! thread for SQLite, a connection pool for PostgreSQL.
 
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
@@ -44,6 +45,25 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
+/// Runs the operations sent to the store's thread until [`Msg::Close`] (or the last handle).
+fn serve(mut store: Store, queue: &mpsc::Receiver<Msg>) {
+    while let Ok(msg) = queue.recv() {
+        let job = match msg {
+            Msg::Run(job) => job,
+            Msg::Close(done) => {
+                drop(store);
+                let _ = done.send(());
+                return;
+            }
+        };
+        // A bug in one operation must not take the database away from the others; its caller
+        // gets `StoreError::Lost`.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut store))).is_err() {
+            tracing::error!("a database operation panicked");
+        }
+    }
+}
+
 /// The store's thread, plus the write-health record.
 #[derive(Clone)]
 pub struct Db {
@@ -69,32 +89,31 @@ impl Health {
 }
 
 impl Db {
-    /// Moves `store` onto its own thread; the thread ends at [`Db::close`], or when the last
+    /// Opens (creating and migrating if needed) the database at `path` on its own thread, and
+    /// checks it ([`Store::check_integrity`]): the connection, its page cache and every statement
+    /// live on that thread from the start. The thread ends at [`Db::close`], or when the last
     /// handle is dropped.
-    pub fn start(store: Store) -> Db {
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
         let (jobs, queue) = mpsc::channel::<Msg>();
+        let (opened, open_result) = mpsc::sync_channel::<Result<(), StoreError>>(1);
+        let path = path.to_path_buf();
         std::thread::Builder::new()
             .name("yupiao-store".into())
             .spawn(move || {
-                let mut store = store;
-                while let Ok(msg) = queue.recv() {
-                    let job = match msg {
-                        Msg::Run(job) => job,
-                        Msg::Close(done) => {
-                            drop(store);
-                            let _ = done.send(());
-                            return;
-                        }
-                    };
-                    // A bug in one operation must not take the database away from the others;
-                    // its caller gets `StoreError::Lost`.
-                    if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut store))).is_err() {
-                        tracing::error!("a database operation panicked");
+                let store = Store::open(&path).and_then(|s| s.check_integrity().map(|()| s));
+                match store {
+                    Ok(store) => {
+                        let _ = opened.send(Ok(()));
+                        serve(store, &queue);
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
                     }
                 }
             })
             .expect("cannot start the database thread");
-        Db {
+        open_result.recv().map_err(|_| StoreError::Lost)??;
+        Ok(Db {
             jobs,
             health: Arc::new(Mutex::new(Health {
                 fault: DbFault {
@@ -103,7 +122,7 @@ impl Db {
                 },
                 file: None,
             })),
-        }
+        })
     }
 
     fn health(&self) -> MutexGuard<'_, Health> {

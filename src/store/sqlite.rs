@@ -20,7 +20,7 @@ const APPLICATION_ID: i32 = 0x5955_5049;
 /// Pages SQLite keeps in memory: the whole working set of a poll cycle is a few hundred pages
 /// (seat state and poll status of 1,000 watches), and every read is served by the OS cache too;
 /// SQLite's default (2 MB) mostly held pages read once at start.
-const CACHE_KIB: i64 = 1024;
+const CACHE_KIB: i64 = 512;
 
 /// The open database. One writer (the daemon) at a time; see [`Store::lock_for_daemon`].
 pub struct Store {
