@@ -460,6 +460,10 @@ mod tests {
         }
     }
 
+    /// DingTalk's rate limit: at most 20 messages a minute, then a ten-minute wait.
+    const DINGTALK_TOO_FAST: &str =
+        r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#;
+
     fn class_and_hint(kind: ChannelKind, status: u16, body: &str) -> (FailureClass, Hint) {
         let r = refusal(kind, status, body);
         (r.class, r.hint)
@@ -638,11 +642,7 @@ mod tests {
 
     #[test]
     fn rate_limits_are_transient_and_keep_the_services_wait() {
-        let dt = refusal(
-            DingTalk,
-            200,
-            r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#,
-        );
+        let dt = refusal(DingTalk, 200, DINGTALK_TOO_FAST);
         assert_eq!(
             (dt.class, dt.hint, dt.retry_after),
             (Transient, Hint::RateLimited, Some(Duration::from_secs(600)))
@@ -682,11 +682,7 @@ mod tests {
 
     #[test]
     fn a_dingtalk_rate_limit_inside_a_500_keeps_its_ten_minute_wait() {
-        let r = refusal(
-            DingTalk,
-            500,
-            r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#,
-        );
+        let r = refusal(DingTalk, 500, DINGTALK_TOO_FAST);
         assert_eq!(
             (r.class, r.hint, r.retry_after),
             (Transient, Hint::RateLimited, Some(Duration::from_secs(600)))
