@@ -4,7 +4,7 @@
 //! Why it is drawn this way:
 //! - **Step lines.** A seat count holds until the next change (`seat_history` stores changes
 //!   only), so each series is a step function: `H` to the time of the next change, then `V` to
-//!   its value. 有 is drawn at [`PLENTY`](super::view::PLENTY) with a dot (it means "at least 20");
+//!   its value. 有 is drawn at [`PLENTY`] with a dot (it means "at least 20");
 //!   无 is 0; `*` (not on sale) and a class that left the page are gaps, never zeros.
 //! - **Scales to its container.** The plot is `viewBox="0 0 600 100"` with
 //!   `preserveAspectRatio="none"`, drawn at 100 % width and a fixed CSS height, with
@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, Duration as TimeDelta, FixedOffset, NaiveTime, TimeZone, Timelike};
 
-use super::escape_into;
+use super::html::escape_into;
 use super::view::{HourHistogram, Level, PLENTY, Point, Series, Time, Timeline};
 use crate::clock::beijing;
 

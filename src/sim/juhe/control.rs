@@ -16,7 +16,7 @@ use super::{CreateFault, JuheCreateCall, JuheDelays, JuheOrderView, JuheOutcome,
 use crate::sim::{Sim, ok, refuse};
 
 impl Sim {
-    /// The key the Juhe side accepts (default [`DEFAULT_KEY`]).
+    /// The key the Juhe side accepts (default [`DEFAULT_KEY`](super::DEFAULT_KEY)).
     pub fn juhe_set_key(&self, key: &str) {
         self.juhe().key = key.to_string();
     }

@@ -156,8 +156,8 @@ pub struct JuhePushRecord {
     /// The receiver's HTTP status.
     pub status: Option<u16>,
     pub error: Option<String>,
-    /// Sent through [`Sim::juhe_send_push`].
+    /// Sent through [`Sim::juhe_send_push`](crate::sim::Sim::juhe_send_push).
     pub forged: bool,
-    /// Sent through [`Sim::juhe_resend_last_push`].
+    /// Sent through [`Sim::juhe_resend_last_push`](crate::sim::Sim::juhe_resend_last_push).
     pub resent: bool,
 }
