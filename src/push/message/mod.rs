@@ -2,7 +2,7 @@
 //!
 //! A [`PushMessage`] is rendered once per event from the domain types yupiao already has (the
 //! trains an alert carries, a 候补 order and its reasons, a 抢票 order event) and then shaped per
-//! service by `request.rs`. It is made for a lock screen: the title alone says what and when
+//! service by `push::request`. It is made for a lock screen: the title alone says what and when
 //! (`余票 G8294 12-04 二等座 3张`), the body gives the route, times and counts in a few short
 //! lines, and the booking link travels separately in [`PushMessage::link`] so each service can
 //! attach it its own way (Bark's `url`, ntfy's `Click`, a Markdown link, a Feishu `a` tag…).

@@ -22,7 +22,7 @@
 //! Like the real services it **verifies** what it gets — credentials, signatures computed here
 //! independently from the configured secret (DingTalk and Feishu also refuse timestamps more
 //! than an hour from now), content types, required fields and size limits — and answers with
-//! the service's own success or error body (sources in `answer.rs`; an answer marked
+//! the service's own success or error body (sources in `push::answer`; an answer marked
 //! `test receiver:` is a check of yupiao's contract that the real service would not make, e.g.
 //! Bark accepts a push without a body and shows "NoContent"). Every request is recorded, with
 //! whether it was accepted and the title and text it carried.
@@ -320,7 +320,7 @@ async fn handle(st: Arc<Inner>, kind: ChannelKind, uri: Uri, headers: HeaderMap,
     response
 }
 
-/// The answer each service gives in each failure (sources: `answer.rs`).
+/// The answer each service gives in each failure (sources: `push::answer`).
 fn failure_answer(kind: ChannelKind, failure: Failure, c: &ReceiverConfig) -> Verdict {
     use ChannelKind as K;
     match kind {

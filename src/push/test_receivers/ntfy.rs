@@ -165,7 +165,7 @@ pub fn decode_rfc2047(value: &str) -> String {
     out
 }
 
-/// ntfy's answer in each failure (sources: `answer.rs`).
+/// ntfy's answer in each failure (sources: `push::answer`).
 pub(super) fn failure(failure: Failure) -> Verdict {
     match failure {
         Failure::BadKey => Verdict::json(

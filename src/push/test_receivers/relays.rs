@@ -113,7 +113,7 @@ pub(super) fn pushplus(st: &Inner, req: &Req) -> Verdict {
     )
 }
 
-/// Each relay's answer in each failure (sources: `answer.rs`).
+/// Each relay's answer in each failure (sources: `push::answer`).
 pub(super) fn failure(kind: ChannelKind, failure: Failure, c: &ReceiverConfig) -> Verdict {
     use ChannelKind as K;
     use Failure as F;

@@ -168,7 +168,7 @@ fn post_shown(j: &Value) -> Option<(String, String)> {
     ))
 }
 
-/// Each robot's answer in each failure (sources: `answer.rs`).
+/// Each robot's answer in each failure (sources: `push::answer`).
 pub(super) fn failure(kind: ChannelKind, failure: Failure) -> Verdict {
     use ChannelKind as K;
     use Failure as F;

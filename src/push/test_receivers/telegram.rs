@@ -169,7 +169,7 @@ fn entity(s: &str, i: usize) -> Result<(char, usize), String> {
     Ok((c, end + 1))
 }
 
-/// Telegram's answer in each failure (sources: `answer.rs`).
+/// Telegram's answer in each failure (sources: `push::answer`).
 pub(super) fn failure(failure: Failure) -> Verdict {
     match failure {
         Failure::BadKey => Verdict::json(
