@@ -8,7 +8,7 @@
 
 use toml_edit::{Item, TableLike, Value};
 
-use crate::diagnostic::{Report, nearest_key, span_start, with_article};
+use crate::diagnostic::{Report, boolean_hint, nearest_key, span_start, wrong_element, wrong_type};
 use crate::identity::IdNumber;
 
 /// A value and the byte offset where it was written.
@@ -58,13 +58,7 @@ impl<'t> Section<'t> {
     }
 
     fn wrong_type(&self, key: &str, item: &Item, expected: &str, hint: String, r: &mut Report) {
-        r.error(
-            self.value_at(key, item),
-            format!(
-                "{key} must be {expected}, found {}{hint}",
-                with_article(item.type_name())
-            ),
-        );
+        r.error(self.value_at(key, item), wrong_type(key, expected, item, &hint));
     }
 
     /// What is written for `key`, if anything.
@@ -123,11 +117,7 @@ impl<'t> Section<'t> {
                 at: self.value_at(key, item),
             });
         }
-        let hint = match item.as_str() {
-            Some(s @ ("true" | "false")) => format!(" (write {key} = {s}, without quotes)"),
-            _ => " (true or false)".to_string(),
-        };
-        self.wrong_type(key, item, "a boolean", hint, r);
+        self.wrong_type(key, item, "a boolean", boolean_hint(key, item), r);
         None
     }
 
@@ -253,13 +243,7 @@ impl<'t> Section<'t> {
                 None => {
                     ok = false;
                     let wanted = expected.trim_start_matches("an array of ");
-                    r.error(
-                        at,
-                        format!(
-                            "{key} must hold only {wanted}, found {}",
-                            with_article(v.type_name())
-                        ),
-                    );
+                    r.error(at, wrong_element(key, wanted, v));
                 }
             }
         }

@@ -9,7 +9,8 @@ use chrono::{NaiveDate, NaiveTime};
 
 use super::read::{RawSchedule, RawWatch};
 use super::section::{RawList, Spanned};
-use super::{MAX_PASSENGERS, MAX_RANGE_DAYS, MIN_EVERY, Schedule, TimeWindow, TrainPattern, WatchAction};
+use super::{MAX_PASSENGERS, MAX_RANGE_DAYS, MIN_EVERY, Schedule, TrainPattern, WatchAction};
+use crate::clock::TimeWindow;
 use crate::diagnostic::Report;
 use crate::seat::SeatClass;
 use crate::stations::{Lookup, Station, StationTable};
