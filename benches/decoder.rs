@@ -6,9 +6,12 @@
 //!   this answer starts from (the "JSON-parse-only" figure issue 10 compares against);
 //! - `IgnoredAny`: the body scanned and validated, nothing built: no decoder can beat it.
 //!
-//! `ratio` is the decoder's speed as a fraction of each bound (bound time ÷ decoder time; 1.0 =
-//! as fast as the bound). `allocs` counts heap allocations per decoded page (a counting global
-//! allocator), the decoder's share of the daemon's memory churn.
+//! Two decoders are timed: `decode_left_ticket` (a page borrowing the body) and
+//! `decode_left_ticket_owned` (a page that owns one shared copy of it: what the client returns
+//! to the daemon). `ratio` is a decoder's speed as a fraction of each bound (bound time ÷
+//! decoder time; 1.0 = as fast as the bound). `allocs` counts heap allocations (and bytes) per
+//! decoded page (a counting global allocator), the decoder's share of the daemon's memory
+//! churn.
 //!
 //! The bodies: every real leftTicket answer in `tests/fixtures/leftTicket/` and
 //! `/work/shared/fixtures/real/leftTicket/` (`DECODER_FIXTURES=dir` for another directory), the
@@ -28,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::IgnoredAny;
 use serde_json::Value;
-use yupiao::rail::left_ticket::decode_left_ticket;
+use yupiao::rail::left_ticket::{decode_left_ticket, decode_left_ticket_owned};
 
 /// The system allocator, counting allocations (and bytes asked for).
 struct Counting;
@@ -168,27 +171,37 @@ fn main() {
             || serde_json::from_str::<Value>(body).map_or(0, |v| v.as_object().map_or(0, |o| o.len()));
         let ignored = || serde_json::from_str::<IgnoredAny>(body).map_or(0, |_| 1);
         let decode = || decode_left_ticket(body).map_or(0, |p| p.trains.len());
+        let owned = || decode_left_ticket_owned(body).map_or(0, |p| p.trains.len());
         assert!(decode() > 0, "{name}: the decoder read no train");
         // Calibrate one round's iterations on the slowest of the three.
         let probe = per_call(200, value).max(per_call(200, decode));
         let iters = ((round_ms as f64 / 1e3) / probe.as_secs_f64().max(1e-9)).clamp(50.0, 5e6) as u32;
-        let (mut tv, mut ti, mut td) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut tv, mut ti, mut td, mut to) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             tv.push(per_call(iters, value));
             ti.push(per_call(iters, ignored));
             td.push(per_call(iters, decode));
+            to.push(per_call(iters, owned));
         }
-        let (tv, ti, td) = (median(tv), median(ti), median(td));
+        let (tv, ti, td, to) = (median(tv), median(ti), median(td), median(to));
         let (av, bv) = allocs_of(value);
         let (ad, bd) = allocs_of(decode);
+        let (ao, bo) = allocs_of(owned);
         println!("\n{name}: {} bytes, {} trains", body.len(), decode());
         println!("  serde_json Value       {}   {av:>4} allocs {bv:>6} B", ns(tv));
         println!("  serde_json IgnoredAny  {}", ns(ti));
         println!("  decode_left_ticket     {}   {ad:>4} allocs {bd:>6} B", ns(td));
         println!(
-            "  ratio: {:.2}× the Value parse, {:.2}× the IgnoredAny scan",
-            tv.as_secs_f64() / td.as_secs_f64(),
-            ti.as_secs_f64() / td.as_secs_f64()
+            "  decode_left_ticket_owned {} {ao:>4} allocs {bo:>6} B   (the client's page)",
+            ns(to)
+        );
+        let ratio = |bound: Duration, t: Duration| bound.as_secs_f64() / t.as_secs_f64();
+        println!(
+            "  ratio: decode {:.2}× the Value parse ({:.2}× the IgnoredAny scan); owned {:.2}× ({:.2}×)",
+            ratio(tv, td),
+            ratio(ti, td),
+            ratio(tv, to),
+            ratio(ti, to)
         );
     }
 }

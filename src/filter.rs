@@ -172,7 +172,7 @@ impl std::fmt::Display for NoMatch {
 /// The trains of `page` that `watch` cares about, in 12306's order, each with the watch's seat
 /// classes in priority order. `date` is the queried date, copied into every match.
 pub fn select(
-    page: &LeftTicketPage,
+    page: &LeftTicketPage<'_>,
     watch: &Watch,
     date: NaiveDate,
     stations: &StationTable,
@@ -183,17 +183,17 @@ pub fn select(
             let seats = judge(page, watch, row, stations).ok()?;
             Some(TrainMatch {
                 date,
-                station_train_code: row.station_train_code.clone(),
-                from_station: row.from_station.clone(),
-                to_station: row.to_station.clone(),
+                station_train_code: row.station_train_code.to_string(),
+                from_station: row.from_station.to_string(),
+                to_station: row.to_station.to_string(),
                 from_name: station_name(page, stations, &row.from_station),
                 to_name: station_name(page, stations, &row.to_station),
-                start_time: row.start_time.clone(),
-                arrive_time: row.arrive_time.clone(),
-                lishi: row.lishi.clone(),
+                start_time: row.start_time.to_string(),
+                arrive_time: row.arrive_time.to_string(),
+                lishi: row.lishi.to_string(),
                 bookable: row.bookable(),
                 seats,
-                sale_time: row.sale_time.clone(),
+                sale_time: row.sale_time.as_deref().map(str::to_string),
             })
         })
         .collect()
@@ -202,9 +202,9 @@ pub fn select(
 /// One row through the watch's filters, in order: its seats when it is kept, else the first
 /// reason it is not.
 pub fn judge(
-    page: &LeftTicketPage,
+    page: &LeftTicketPage<'_>,
     watch: &Watch,
-    row: &TrainRow,
+    row: &TrainRow<'_>,
     stations: &StationTable,
 ) -> Result<Vec<SeatMatch>, Dropped> {
     let in_city =
@@ -277,7 +277,7 @@ fn window_text(w: Option<&TimeWindow>) -> String {
 
 /// Why nothing of `page` matched `watch` (pure): the trains returned and, per reason, how many
 /// the filter removed, in filter order. Meant for pages where [`select`] found nothing.
-pub fn explain(page: &LeftTicketPage, watch: &Watch, stations: &StationTable) -> NoMatch {
+pub fn explain(page: &LeftTicketPage<'_>, watch: &Watch, stations: &StationTable) -> NoMatch {
     let mut dropped: Vec<(Dropped, usize)> = Vec::new();
     for row in &page.trains {
         if let Err(why) = judge(page, watch, row, stations) {
@@ -297,7 +297,7 @@ pub fn explain(page: &LeftTicketPage, watch: &Watch, stations: &StationTable) ->
 
 /// The watch's classes present on `row`, in the watch's priority order (display order when the
 /// watch accepts any class), each judged for the watch's party size.
-pub fn seat_matches(watch: &Watch, row: &TrainRow) -> Vec<SeatMatch> {
+pub fn seat_matches(watch: &Watch, row: &TrainRow<'_>) -> Vec<SeatMatch> {
     let wanted: &[SeatClass] = if watch.seats.is_empty() {
         &SeatClass::ALL
     } else {
@@ -314,7 +314,7 @@ pub fn seat_matches(watch: &Watch, row: &TrainRow) -> Vec<SeatMatch> {
         };
         out.push(SeatMatch {
             seat,
-            raw: cell.raw.clone(),
+            raw: cell.raw.to_string(),
             count: match cell.left {
                 SeatLeft::Count(n) => Some(n),
                 SeatLeft::None => Some(0),
@@ -344,10 +344,10 @@ pub fn price_yuan(jiao: u32) -> f64 {
 
 /// A station's name: the page's own `data.map` first (it names pseudo-stations the embedded table
 /// lacks), then the table, else the telecode itself.
-fn station_name(page: &LeftTicketPage, stations: &StationTable, code: &str) -> String {
+fn station_name(page: &LeftTicketPage<'_>, stations: &StationTable, code: &str) -> String {
     page.names
         .get(code)
-        .cloned()
+        .map(|name| name.to_string())
         .or_else(|| stations.by_telecode(code).map(|s| s.name.clone()))
         .unwrap_or_else(|| code.to_string())
 }
@@ -385,7 +385,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::rail::left_ticket::{decode_left_ticket, decode_row};
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row_owned};
     use crate::watchlist::{Schedule, WatchAction};
 
     const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
@@ -445,7 +445,7 @@ mod tests {
         })
     }
 
-    fn page() -> LeftTicketPage {
+    fn page() -> LeftTicketPage<'static> {
         decode_left_ticket(QUERY_G).unwrap()
     }
 
@@ -457,7 +457,7 @@ mod tests {
     }
 
     /// A one-train page, SHH→CZH, with the given fields set on a bookable 57-field row.
-    fn page_with(set: &[(usize, &str)]) -> LeftTicketPage {
+    fn page_with(set: &[(usize, &str)]) -> LeftTicketPage<'static> {
         let mut f = vec![""; 57];
         for (i, v) in [
             (0, "secret"),
@@ -475,7 +475,7 @@ mod tests {
             f[i] = v;
         }
         LeftTicketPage {
-            trains: vec![decode_row(0, &f.join("|")).unwrap()],
+            trains: vec![decode_row_owned(0, &f.join("|")).unwrap()],
             names: Default::default(),
         }
     }

@@ -47,7 +47,7 @@ pub enum Closed {
 
 /// The state of `seat` on `row` for a party of `passengers`; `None` when the train has no such
 /// class.
-pub fn seat_state(row: &TrainRow, seat: SeatClass, passengers: u32) -> Option<SeatState> {
+pub fn seat_state(row: &TrainRow<'_>, seat: SeatClass, passengers: u32) -> Option<SeatState> {
     let cell = row.seats.get(&seat)?;
     if cell.left == SeatLeft::NotOnSale || row.can_web_buy == "IS_TIME_NOT_BUY" {
         return Some(SeatState::Closed(Closed::NotOnSale));
@@ -79,10 +79,10 @@ pub fn seat_state(row: &TrainRow, seat: SeatClass, passengers: u32) -> Option<Se
 }
 
 /// Every class of `row`, in display order, with its state.
-pub fn seat_states(row: &TrainRow, passengers: u32) -> Vec<(SeatClass, SeatState)> {
+pub fn seat_states(row: &TrainRow<'_>, passengers: u32) -> Vec<(SeatClass, SeatState)> {
     row.seats
         .keys()
-        .filter_map(|&s| seat_state(row, s, passengers).map(|st| (s, st)))
+        .filter_map(|s| seat_state(row, s, passengers).map(|st| (s, st)))
         .collect()
 }
 
@@ -100,13 +100,13 @@ impl SeatState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rail::left_ticket::{decode_left_ticket, decode_row};
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row, decode_row_owned};
 
     const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
     /// Real rows of 2025-01-03 (see `sale::opening`'s tests for their source).
     const G7316_ROWS: &str = include_str!("../tests/fixtures/leftTicket/rows.G7316.IMH-AOH.2025-01-03.txt");
 
-    fn row_with(set: &[(usize, &str)]) -> TrainRow {
+    fn row_with(set: &[(usize, &str)]) -> TrainRow<'static> {
         let mut f = vec![""; 57];
         for (i, v) in [
             (0, "secret"),
@@ -122,7 +122,7 @@ mod tests {
         for &(i, v) in set {
             f[i] = v;
         }
-        decode_row(0, &f.join("|")).unwrap()
+        decode_row_owned(0, &f.join("|")).unwrap()
     }
 
     #[test]
@@ -163,8 +163,12 @@ mod tests {
             "no 商务座 on D3010"
         );
         // Sold out on a train whose field 37 is 0 (both 2024 rows): closed, not 候补.
-        let mut g = page.trains[1].clone();
-        g.seats.get_mut(&SeatClass::Second).unwrap().left = SeatLeft::None;
+        let g8294: serde_json::Value = serde_json::from_str(QUERY_G).unwrap();
+        let mut fields: Vec<&str> = g8294["data"]["result"][1].as_str().unwrap().split('|').collect();
+        assert_eq!(fields[30], "有");
+        fields[30] = "无";
+        let g = decode_row_owned(1, &fields.join("|")).unwrap();
+        assert_eq!(g.seats.get(&SeatClass::Second).unwrap().left, SeatLeft::None);
         assert_eq!(
             seat_state(&g, SeatClass::Second, 1),
             Some(SeatState::Closed(Closed::NoHoubu))
