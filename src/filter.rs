@@ -385,7 +385,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::rail::left_ticket::{decode_left_ticket, decode_row_owned};
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row_owned, test_rows};
     use crate::watchlist::{Schedule, WatchAction};
 
     const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
@@ -458,24 +458,9 @@ mod tests {
 
     /// A one-train page, SHH→CZH, with the given fields set on a bookable 57-field row.
     fn page_with(set: &[(usize, &str)]) -> LeftTicketPage<'static> {
-        let mut f = vec![""; 57];
-        for (i, v) in [
-            (0, "secret"),
-            (1, "预订"),
-            (3, "G7"),
-            (6, "SHH"),
-            (7, "CZH"),
-            (8, "10:00"),
-            (9, "11:00"),
-            (11, "Y"),
-        ] {
-            f[i] = v;
-        }
-        for &(i, v) in set {
-            f[i] = v;
-        }
+        let defaults: &[(usize, &str)] = &[(3, "G7"), (8, "10:00"), (9, "11:00")];
         LeftTicketPage {
-            trains: vec![decode_row_owned(0, &f.join("|")).unwrap()],
+            trains: vec![decode_row_owned(0, &test_rows::row_with(57, &[defaults, set].concat())).unwrap()],
             names: Default::default(),
         }
     }

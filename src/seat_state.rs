@@ -100,29 +100,15 @@ impl SeatState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rail::left_ticket::{decode_left_ticket, decode_row, decode_row_owned};
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row, decode_row_owned, test_rows};
 
     const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
     /// Real rows of 2025-01-03 (see `sale::opening`'s tests for their source).
     const G7316_ROWS: &str = include_str!("../tests/fixtures/leftTicket/rows.G7316.IMH-AOH.2025-01-03.txt");
 
+    /// A bookable 57-field row whose train takes 候补, with the fields of `set` set.
     fn row_with(set: &[(usize, &str)]) -> TrainRow<'static> {
-        let mut f = vec![""; 57];
-        for (i, v) in [
-            (0, "secret"),
-            (1, "预订"),
-            (3, "G1"),
-            (6, "SHH"),
-            (7, "CZH"),
-            (11, "Y"),
-            (37, "1"),
-        ] {
-            f[i] = v;
-        }
-        for &(i, v) in set {
-            f[i] = v;
-        }
-        decode_row_owned(0, &f.join("|")).unwrap()
+        decode_row_owned(0, &test_rows::row_with(57, &[&[(37, "1")], set].concat())).unwrap()
     }
 
     #[test]

@@ -14,7 +14,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{JuheError, ORDER_NOT_FOUND, mask_id, msg_code_for_text};
+use super::error::{JuheError, ORDER_NOT_FOUND, msg_code_for_text};
+use crate::identity::mask_id;
 use crate::text::snippet;
 
 // ---- lenient accessors ----------------------------------------------------------------------

@@ -776,13 +776,7 @@ pub(crate) mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let upstream = crate::config::Upstream {
-            rail_url: format!("http://{addr}"),
-            min_interval: std::time::Duration::ZERO,
-            jitter: std::time::Duration::ZERO,
-            ..crate::config::Upstream::default()
-        };
-        let client = RailClient::new(&upstream).unwrap();
+        let client = crate::rail::test_support::unpaced_client(format!("http://{addr}"));
         client.init().await.unwrap();
         let answer = client
             .query_waitlist(&SecretString::from("tk=user-session"))

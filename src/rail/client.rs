@@ -136,8 +136,7 @@ pub struct RailClient {
     /// Held for the whole of each request: the pacing gate. The instant is when the last
     /// request finished.
     gate: tokio::sync::Mutex<Option<Instant>>,
-    /// Requests through the gate, for tests that check nothing bypasses it.
-    #[cfg(test)]
+    /// Requests through the gate (tests check that nothing bypasses it).
     requests: std::sync::atomic::AtomicU64,
 }
 
@@ -210,7 +209,6 @@ impl RailClient {
             local_address,
             session: Mutex::new(Session::default()),
             gate: tokio::sync::Mutex::new(None),
-            #[cfg(test)]
             requests: Default::default(),
         })
     }
@@ -225,9 +223,8 @@ impl RailClient {
         self.local_address
     }
 
-    /// Requests sent so far (all kinds).
-    #[cfg(test)]
-    pub(crate) fn requests_sent(&self) -> u64 {
+    /// Requests sent so far (all kinds), all through the pacing gate.
+    pub fn requests_sent(&self) -> u64 {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -266,7 +263,6 @@ impl RailClient {
             };
             tokio::time::sleep_until(prev + self.min_interval + jitter).await;
         }
-        #[cfg(test)]
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.send(req).await;
         *last = Some(Instant::now());

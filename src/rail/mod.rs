@@ -15,3 +15,5 @@ pub mod throttle;
 
 #[cfg(test)]
 mod sale_sim_tests;
+#[cfg(test)]
+pub(crate) mod test_support;

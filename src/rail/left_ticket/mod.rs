@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 pub use self::field::Field;
+use self::row::TooFewFields;
 pub use self::row::{
     MIN_ROW_FIELDS, SeatCell, SeatCells, SeatLeft, TrainRow, YpEntry, parse_seat_cell, parse_yp_info_new,
 };
@@ -96,18 +97,24 @@ pub fn decode_left_ticket_owned(body: &str) -> Result<LeftTicketPage<'static>, L
 ///
 /// Any row of at least [`MIN_ROW_FIELDS`] fields is accepted; fields past its end read as empty.
 pub fn decode_row(index: usize, row: &str) -> Result<TrainRow<'_>, LeftTicketError> {
-    row::decode_row_with(index, row, Field::borrowed)
+    row::decode_row_with(row, Field::borrowed).map_err(|e| too_few_fields(index, e))
 }
 
 /// [`decode_row`] into a row that does not borrow `row` (see [`decode_left_ticket_owned`]).
 pub fn decode_row_owned(index: usize, row: &str) -> Result<TrainRow<'static>, LeftTicketError> {
-    row::decode_row_with(index, row, Field::owned)
+    row::decode_row_with(row, Field::owned).map_err(|e| too_few_fields(index, e))
+}
+
+fn too_few_fields(index: usize, TooFewFields(n): TooFewFields) -> LeftTicketError {
+    LeftTicketError::Malformed(format!(
+        "row {index} has {n} fields, expected at least {MIN_ROW_FIELDS}"
+    ))
 }
 
 /// The decoder, with the fields' text kept where `keep` says.
 fn decode<'b, 'a>(
     body: &'b str,
-    keep: &dyn Fn(&'b str) -> Field<'a>,
+    keep: &impl Fn(&'b str) -> Field<'a>,
 ) -> Result<LeftTicketPage<'a>, LeftTicketError> {
     let text = body.trim_start_matches('\u{feff}').trim();
     refuse_what_is_not_json(text)?;
@@ -193,7 +200,7 @@ fn data_of<'b>(envelope: Envelope<'b>, text: &str) -> Result<Data<'b>, LeftTicke
 fn page<'b, 'a>(
     names: Vec<(Cow<'b, str>, Option<Cow<'b, str>>)>,
     result: Option<Rows<'b>>,
-    keep: &dyn Fn(&'b str) -> Field<'a>,
+    keep: &impl Fn(&'b str) -> Field<'a>,
 ) -> Result<LeftTicketPage<'a>, LeftTicketError> {
     let text = |t: Cow<'b, str>| match t {
         Cow::Borrowed(t) => keep(t),
@@ -220,7 +227,9 @@ fn page<'b, 'a>(
     let mut trains = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         trains.push(match row {
-            Row::Text(Cow::Borrowed(row)) => row::decode_row_with(i, row, keep)?,
+            Row::Text(Cow::Borrowed(row)) => {
+                row::decode_row_with(row, keep).map_err(|e| too_few_fields(i, e))?
+            }
             // Escapes in the row: its unescaped text does not outlive this loop.
             Row::Text(Cow::Owned(row)) => decode_row_owned(i, &row)?,
             Row::Other(other) => {
@@ -265,10 +274,36 @@ fn messages_text(v: &Value) -> String {
     }
 }
 
+/// Rows for the tests of the decoder and of the modules that read its rows.
+#[cfg(test)]
+pub(crate) mod test_rows {
+    /// A bookable row of `n` fields (G1, SHH → CZH) with the fields of `set` set, in order.
+    pub(crate) fn row_with(n: usize, set: &[(usize, &str)]) -> String {
+        let mut f = vec![""; n];
+        for (i, v) in [
+            (0, "secret"),
+            (1, "预订"),
+            (3, "G1"),
+            (6, "SHH"),
+            (7, "CZH"),
+            (11, "Y"),
+        ] {
+            if i < n {
+                f[i] = v;
+            }
+        }
+        for &(i, v) in set {
+            f[i] = v;
+        }
+        f.join("|")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::seat::SeatClass;
+    use test_rows::row_with;
 
     const QUERY_G: &str = include_str!("../../../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
     const SEED_002: &str = include_str!("../../../tests/fixtures/seed_002_leftTicket.txt");
@@ -295,27 +330,6 @@ mod tests {
             Err(LeftTicketError::Refused { message }) => message,
             other => panic!("expected Refused for {body:?}, got {other:?}"),
         }
-    }
-
-    /// A row of `n` fields with a train code, stations and the given cells set.
-    fn row_with(n: usize, set: &[(usize, &str)]) -> String {
-        let mut f = vec![""; n];
-        for (i, v) in [
-            (0, "secret"),
-            (1, "预订"),
-            (3, "G1"),
-            (6, "SHH"),
-            (7, "CZH"),
-            (11, "Y"),
-        ] {
-            if i < n {
-                f[i] = v;
-            }
-        }
-        for &(i, v) in set {
-            f[i] = v;
-        }
-        f.join("|")
     }
 
     fn cell(raw: &str, left: SeatLeft, price: Option<u32>, count: Option<u32>) -> SeatCell<'_> {

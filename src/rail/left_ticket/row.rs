@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::{Field, LeftTicketError};
+use super::field::Field;
 use crate::seat::SeatClass;
 
 /// Rows shorter than this are not leftTicket rows (2018 rows have 37 fields, §3).
@@ -225,19 +225,19 @@ fn trim(field: &str) -> &str {
     }
 }
 
-/// Decodes one row whose text lives where `keep` says (borrowed, or in a shared copy); `index`
-/// only names the row in the error. Any row of at least [`MIN_ROW_FIELDS`] fields is accepted.
+/// A row of fewer than [`MIN_ROW_FIELDS`] fields: how many it has.
+#[derive(Debug)]
+pub(super) struct TooFewFields(pub usize);
+
+/// Decodes one row, its fields' text kept where `keep` says (borrowed, or copied). Any row of
+/// at least [`MIN_ROW_FIELDS`] fields is accepted.
 pub(super) fn decode_row_with<'r, 'a>(
-    index: usize,
     row: &'r str,
     keep: impl Fn(&'r str) -> Field<'a>,
-) -> Result<TrainRow<'a>, LeftTicketError> {
+) -> Result<TrainRow<'a>, TooFewFields> {
     let fields = Split::new(row);
     if fields.count < MIN_ROW_FIELDS {
-        return Err(LeftTicketError::Malformed(format!(
-            "row {index} has {} fields, expected at least {MIN_ROW_FIELDS}",
-            fields.count
-        )));
+        return Err(TooFewFields(fields.count));
     }
     let f = |i: usize| keep(fields.field(i));
     let houbu_seat_limit = match fields.field(38) {
