@@ -7,7 +7,7 @@
 //! touching the network or the clock. It never panics, whatever the body.
 //!
 //! It runs for every query of every watch, so it builds only what a watch reads: the JSON is
-//! read in one pass into the members used ([`wire`]), rows are sliced, not copied ([`Field`]:
+//! read in one pass into the members used (`wire.rs`), rows are sliced, not copied ([`Field`]:
 //! borrowed from the body; inline when short for pages that outlive it), and seat cells are
 //! read when a class is asked for ([`SeatCells`]). `cargo bench --bench decoder` measures it
 //! against `serde_json` parsing the same body.
