@@ -180,7 +180,7 @@ pub fn select(
     page.trains
         .iter()
         .filter_map(|row| {
-            let seats = judge(page, watch, row, stations).ok()?;
+            let seats = check(watch, row, stations).ok()?;
             Some(TrainMatch {
                 date,
                 station_train_code: row.station_train_code.to_string(),
@@ -207,27 +207,71 @@ pub fn judge(
     row: &TrainRow<'_>,
     stations: &StationTable,
 ) -> Result<Vec<SeatMatch>, Dropped> {
-    let in_city =
-        |wanted: &Station, actual: &str| stations.same_city(wanted).iter().any(|s| s.telecode == actual);
+    check(watch, row, stations).map_err(|filter| dropped(filter, page, watch, row, stations))
+}
+
+/// The filter that removed a row, before it is worded as a [`Dropped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filter {
+    Boards,
+    Alights,
+    Trains,
+    Exclude,
+    Depart,
+    Arrive,
+    Seats,
+}
+
+/// [`judge`] without wording the reason: [`select`] runs it on every row of every page for every
+/// watch, and most rows are dropped, so a drop must cost no allocation.
+fn check(watch: &Watch, row: &TrainRow<'_>, stations: &StationTable) -> Result<Vec<SeatMatch>, Filter> {
     let at = |wanted: &Station, actual: &str| {
-        actual == wanted.telecode || (watch.same_city && in_city(wanted, actual))
+        actual == wanted.telecode || (watch.same_city && in_city(stations, wanted, actual))
     };
     if !at(&watch.from, &row.from_station) {
-        return Err(Dropped::BoardsElsewhere {
-            station: station_name(page, stations, &row.from_station),
-            wanted: watch.from.name.clone(),
-            same_city_would_keep: in_city(&watch.from, &row.from_station),
-        });
+        return Err(Filter::Boards);
     }
     if !at(&watch.to, &row.to_station) {
-        return Err(Dropped::AlightsElsewhere {
-            station: station_name(page, stations, &row.to_station),
-            wanted: watch.to.name.clone(),
-            same_city_would_keep: in_city(&watch.to, &row.to_station),
-        });
+        return Err(Filter::Alights);
     }
-    let code = row.station_train_code.trim().to_ascii_uppercase();
-    let hit = |patterns: &[TrainPattern]| patterns.iter().any(|p| pattern_matches(p, &code));
+    let code = row.station_train_code.trim();
+    let hit = |patterns: &[TrainPattern]| patterns.iter().any(|p| pattern_matches(p, code));
+    if !watch.trains.is_empty() && !hit(&watch.trains) {
+        return Err(Filter::Trains);
+    }
+    if hit(&watch.exclude_trains) {
+        return Err(Filter::Exclude);
+    }
+    let inside = |window: &Option<TimeWindow>, time: &str| match window {
+        None => true,
+        Some(w) => parse_hhmm(time).is_some_and(|t| window_contains(w, t)),
+    };
+    if !inside(&watch.depart, &row.start_time) {
+        return Err(Filter::Depart);
+    }
+    if !inside(&watch.arrive, &row.arrive_time) {
+        return Err(Filter::Arrive);
+    }
+    let seats = seat_matches(watch, row);
+    if seats.is_empty() {
+        return Err(Filter::Seats);
+    }
+    Ok(seats)
+}
+
+/// `actual` is a station of `wanted`'s city.
+fn in_city(stations: &StationTable, wanted: &Station, actual: &str) -> bool {
+    stations.same_city(wanted).iter().any(|s| s.telecode == actual)
+}
+
+/// Why `filter` removed `row`, in words (for [`explain`]).
+fn dropped(
+    filter: Filter,
+    page: &LeftTicketPage<'_>,
+    watch: &Watch,
+    row: &TrainRow<'_>,
+    stations: &StationTable,
+) -> Dropped {
     let list = |patterns: &[TrainPattern]| {
         patterns
             .iter()
@@ -235,37 +279,33 @@ pub fn judge(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if !watch.trains.is_empty() && !hit(&watch.trains) {
-        return Err(Dropped::NotInTrains {
+    match filter {
+        Filter::Boards => Dropped::BoardsElsewhere {
+            station: station_name(page, stations, &row.from_station),
+            wanted: watch.from.name.clone(),
+            same_city_would_keep: in_city(stations, &watch.from, &row.from_station),
+        },
+        Filter::Alights => Dropped::AlightsElsewhere {
+            station: station_name(page, stations, &row.to_station),
+            wanted: watch.to.name.clone(),
+            same_city_would_keep: in_city(stations, &watch.to, &row.to_station),
+        },
+        Filter::Trains => Dropped::NotInTrains {
             trains: list(&watch.trains),
-        });
-    }
-    if hit(&watch.exclude_trains) {
-        return Err(Dropped::Excluded {
+        },
+        Filter::Exclude => Dropped::Excluded {
             trains: list(&watch.exclude_trains),
-        });
-    }
-    let inside = |window: &Option<TimeWindow>, time: &str| match window {
-        None => true,
-        Some(w) => parse_hhmm(time).is_some_and(|t| window_contains(w, t)),
-    };
-    if !inside(&watch.depart, &row.start_time) {
-        return Err(Dropped::DepartsOutside {
+        },
+        Filter::Depart => Dropped::DepartsOutside {
             window: window_text(watch.depart.as_ref()),
-        });
-    }
-    if !inside(&watch.arrive, &row.arrive_time) {
-        return Err(Dropped::ArrivesOutside {
+        },
+        Filter::Arrive => Dropped::ArrivesOutside {
             window: window_text(watch.arrive.as_ref()),
-        });
-    }
-    let seats = seat_matches(watch, row);
-    if seats.is_empty() {
-        return Err(Dropped::NoWantedSeat {
+        },
+        Filter::Seats => Dropped::NoWantedSeat {
             seats: watch.seats.iter().map(|s| s.name()).collect::<Vec<_>>().join("/"),
-        });
+        },
     }
-    Ok(seats)
 }
 
 /// `07:00–12:00`, as people write a range.
@@ -352,13 +392,16 @@ fn station_name(page: &LeftTicketPage<'_>, stations: &StationTable, code: &str) 
         .unwrap_or_else(|| code.to_string())
 }
 
-/// `code` is upper-case already. Exact patterns compare whole codes, prefix patterns the start.
+/// Exact patterns compare whole codes, prefix patterns the start; ASCII case is ignored (`g12`
+/// is `G12`).
 fn pattern_matches(p: &TrainPattern, code: &str) -> bool {
-    let text = p.text.trim().to_ascii_uppercase();
+    let text = p.text.trim();
     if p.prefix {
-        code.starts_with(&text)
+        code.as_bytes()
+            .get(..text.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(text.as_bytes()))
     } else {
-        code == text
+        code.eq_ignore_ascii_case(text)
     }
 }
 
