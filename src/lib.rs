@@ -51,6 +51,7 @@ pub mod sim;
 pub mod stations;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod waitlist;
 pub mod watchlist;
 pub mod web;
