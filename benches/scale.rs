@@ -429,7 +429,10 @@ fn parse_strace(log: &str, split: f64) -> (Traced, Traced) {
             .and_then(|(_, r)| r.split_whitespace().next())
             .and_then(|r| r.parse().ok())
             .unwrap_or(0);
-        for t in [Some(&mut all), (at >= split).then_some(&mut later)].into_iter().flatten() {
+        for t in [Some(&mut all), (at >= split).then_some(&mut later)]
+            .into_iter()
+            .flatten()
+        {
             t.add(call, path, result);
         }
     }
@@ -1128,8 +1131,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         db_written as f64 / lt_total.max(1) as f64
     );
     if let Some((wrote_60, emails_60)) = after_first_minute {
-        let later_polls = naive.saturating_sub(reference_counts(&gen_watches, cfg.queries, 60).0).max(1);
-        let later = wrote.saturating_sub(wrote_60).saturating_sub(email_bytes.saturating_sub(emails_60));
+        let later_polls = naive
+            .saturating_sub(reference_counts(&gen_watches, cfg.queries, 60).0)
+            .max(1);
+        let later = wrote
+            .saturating_sub(wrote_60)
+            .saturating_sub(email_bytes.saturating_sub(emails_60));
         println!(
             "| … after the first minute | {:.2} MB = {:.0} bytes per watch poll ({later_polls} polls) |",
             later as f64 / MB,
@@ -1147,7 +1154,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             t.db_bytes as f64 / MB,
             t.db_syncs
         );
-        let later_polls = naive.saturating_sub(reference_counts(&gen_watches, cfg.queries, 60).0).max(1);
+        let later_polls = naive
+            .saturating_sub(reference_counts(&gen_watches, cfg.queries, 60).0)
+            .max(1);
         let later_cycles = cyc
             .iter()
             .filter(|c| c.first().is_some_and(|r| r.elapsed_ms >= 60_000))

@@ -30,10 +30,12 @@ const DEMO_COOKIE: &str = "JSESSIONID=demo; tk=demo-session";
 const RUN_FOR: Duration = Duration::from_secs(42);
 
 /// A one-minute `night_window` twelve hours from now (Beijing time).
-fn night_window_away() -> String {
-    let t = crate::clock::now() + chrono::TimeDelta::hours(12);
-    let end = t + chrono::TimeDelta::minutes(1);
-    format!("{}-{}", t.format("%H:%M"), end.format("%H:%M"))
+fn night_window_away() -> crate::clock::TimeWindow {
+    let start = (crate::clock::now() + chrono::TimeDelta::hours(12)).time();
+    crate::clock::TimeWindow {
+        start,
+        end: start + chrono::TimeDelta::minutes(1),
+    }
 }
 
 fn demo_scenario() -> Scenario {
@@ -154,7 +156,7 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     settings.email.maildir = dir.join("mail");
     settings.daemon.shutdown_grace = Duration::from_secs(3);
     // The simulator has no nightly maintenance: a demo run at 01:00–05:00 must not poll at the
-    // night pace, so the window is a minute twelve hours away.
+    // night pace, so the window is one minute, twelve hours away.
     settings.daemon.night_window = night_window_away();
     settings.rail.cookie = Some(DEMO_COOKIE.into());
     settings.upstream.juhe_url = sim.base_url();

@@ -149,6 +149,32 @@ pub(crate) fn with_article(type_name: &str) -> String {
     format!("{article} {type_name}")
 }
 
+/// `port must be an integer, found a string (write port = 587, without quotes)`: a value of the
+/// wrong type, worded the same in both files. `hint` is empty or starts with a space.
+pub(crate) fn wrong_type(key: &str, expected: &str, item: &toml_edit::Item, hint: &str) -> String {
+    format!(
+        "{key} must be {expected}, found {}{hint}",
+        with_article(item.type_name())
+    )
+}
+
+/// `notify must hold only strings, found an integer`: an array element of the wrong type.
+pub(crate) fn wrong_element(key: &str, wanted: &str, element: &toml_edit::Value) -> String {
+    format!(
+        "{key} must hold only {wanted}, found {}",
+        with_article(element.type_name())
+    )
+}
+
+/// The hint for a boolean written as something else: a quoted `"true"` is told to lose its
+/// quotes, anything else what a boolean is.
+pub(crate) fn boolean_hint(key: &str, item: &toml_edit::Item) -> String {
+    match item.as_str() {
+        Some(s @ ("true" | "false")) => format!(" (write {key} = {s}, without quotes)"),
+        _ => " (true or false)".to_string(),
+    }
+}
+
 /// The known key closest to `key`, when it is close enough to be a likely typo. Two swapped
 /// neighbours (`hots` for `host`) count as one slip, as they are typed.
 pub(crate) fn nearest_key<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {

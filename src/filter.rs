@@ -172,7 +172,7 @@ impl std::fmt::Display for NoMatch {
 /// The trains of `page` that `watch` cares about, in 12306's order, each with the watch's seat
 /// classes in priority order. `date` is the queried date, copied into every match.
 pub fn select(
-    page: &LeftTicketPage,
+    page: &LeftTicketPage<'_>,
     watch: &Watch,
     date: NaiveDate,
     stations: &StationTable,
@@ -180,20 +180,20 @@ pub fn select(
     page.trains
         .iter()
         .filter_map(|row| {
-            let seats = judge(page, watch, row, stations).ok()?;
+            let seats = check(watch, row, stations).ok()?;
             Some(TrainMatch {
                 date,
-                station_train_code: row.station_train_code.clone(),
-                from_station: row.from_station.clone(),
-                to_station: row.to_station.clone(),
+                station_train_code: row.station_train_code.to_string(),
+                from_station: row.from_station.to_string(),
+                to_station: row.to_station.to_string(),
                 from_name: station_name(page, stations, &row.from_station),
                 to_name: station_name(page, stations, &row.to_station),
-                start_time: row.start_time.clone(),
-                arrive_time: row.arrive_time.clone(),
-                lishi: row.lishi.clone(),
+                start_time: row.start_time.to_string(),
+                arrive_time: row.arrive_time.to_string(),
+                lishi: row.lishi.to_string(),
                 bookable: row.bookable(),
                 seats,
-                sale_time: row.sale_time.clone(),
+                sale_time: row.sale_time.as_deref().map(str::to_string),
             })
         })
         .collect()
@@ -202,32 +202,76 @@ pub fn select(
 /// One row through the watch's filters, in order: its seats when it is kept, else the first
 /// reason it is not.
 pub fn judge(
-    page: &LeftTicketPage,
+    page: &LeftTicketPage<'_>,
     watch: &Watch,
-    row: &TrainRow,
+    row: &TrainRow<'_>,
     stations: &StationTable,
 ) -> Result<Vec<SeatMatch>, Dropped> {
-    let in_city =
-        |wanted: &Station, actual: &str| stations.same_city(wanted).iter().any(|s| s.telecode == actual);
+    check(watch, row, stations).map_err(|filter| dropped(filter, page, watch, row, stations))
+}
+
+/// The filter that removed a row, before it is worded as a [`Dropped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filter {
+    Boards,
+    Alights,
+    Trains,
+    Exclude,
+    Depart,
+    Arrive,
+    Seats,
+}
+
+/// [`judge`] without wording the reason: [`select`] runs it on every row of every page for every
+/// watch, and most rows are dropped, so a drop must cost no allocation.
+fn check(watch: &Watch, row: &TrainRow<'_>, stations: &StationTable) -> Result<Vec<SeatMatch>, Filter> {
     let at = |wanted: &Station, actual: &str| {
-        actual == wanted.telecode || (watch.same_city && in_city(wanted, actual))
+        actual == wanted.telecode || (watch.same_city && in_city(stations, wanted, actual))
     };
     if !at(&watch.from, &row.from_station) {
-        return Err(Dropped::BoardsElsewhere {
-            station: station_name(page, stations, &row.from_station),
-            wanted: watch.from.name.clone(),
-            same_city_would_keep: in_city(&watch.from, &row.from_station),
-        });
+        return Err(Filter::Boards);
     }
     if !at(&watch.to, &row.to_station) {
-        return Err(Dropped::AlightsElsewhere {
-            station: station_name(page, stations, &row.to_station),
-            wanted: watch.to.name.clone(),
-            same_city_would_keep: in_city(&watch.to, &row.to_station),
-        });
+        return Err(Filter::Alights);
     }
-    let code = row.station_train_code.trim().to_ascii_uppercase();
-    let hit = |patterns: &[TrainPattern]| patterns.iter().any(|p| pattern_matches(p, &code));
+    let code = row.station_train_code.trim();
+    let hit = |patterns: &[TrainPattern]| patterns.iter().any(|p| pattern_matches(p, code));
+    if !watch.trains.is_empty() && !hit(&watch.trains) {
+        return Err(Filter::Trains);
+    }
+    if hit(&watch.exclude_trains) {
+        return Err(Filter::Exclude);
+    }
+    let inside = |window: &Option<TimeWindow>, time: &str| match window {
+        None => true,
+        Some(w) => parse_hhmm(time).is_some_and(|t| window_contains(w, t)),
+    };
+    if !inside(&watch.depart, &row.start_time) {
+        return Err(Filter::Depart);
+    }
+    if !inside(&watch.arrive, &row.arrive_time) {
+        return Err(Filter::Arrive);
+    }
+    let seats = seat_matches(watch, row);
+    if seats.is_empty() {
+        return Err(Filter::Seats);
+    }
+    Ok(seats)
+}
+
+/// `actual` is a station of `wanted`'s city.
+fn in_city(stations: &StationTable, wanted: &Station, actual: &str) -> bool {
+    stations.same_city(wanted).iter().any(|s| s.telecode == actual)
+}
+
+/// Why `filter` removed `row`, in words (for [`explain`]).
+fn dropped(
+    filter: Filter,
+    page: &LeftTicketPage<'_>,
+    watch: &Watch,
+    row: &TrainRow<'_>,
+    stations: &StationTable,
+) -> Dropped {
     let list = |patterns: &[TrainPattern]| {
         patterns
             .iter()
@@ -235,37 +279,33 @@ pub fn judge(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if !watch.trains.is_empty() && !hit(&watch.trains) {
-        return Err(Dropped::NotInTrains {
+    match filter {
+        Filter::Boards => Dropped::BoardsElsewhere {
+            station: station_name(page, stations, &row.from_station),
+            wanted: watch.from.name.clone(),
+            same_city_would_keep: in_city(stations, &watch.from, &row.from_station),
+        },
+        Filter::Alights => Dropped::AlightsElsewhere {
+            station: station_name(page, stations, &row.to_station),
+            wanted: watch.to.name.clone(),
+            same_city_would_keep: in_city(stations, &watch.to, &row.to_station),
+        },
+        Filter::Trains => Dropped::NotInTrains {
             trains: list(&watch.trains),
-        });
-    }
-    if hit(&watch.exclude_trains) {
-        return Err(Dropped::Excluded {
+        },
+        Filter::Exclude => Dropped::Excluded {
             trains: list(&watch.exclude_trains),
-        });
-    }
-    let inside = |window: &Option<TimeWindow>, time: &str| match window {
-        None => true,
-        Some(w) => parse_hhmm(time).is_some_and(|t| window_contains(w, t)),
-    };
-    if !inside(&watch.depart, &row.start_time) {
-        return Err(Dropped::DepartsOutside {
+        },
+        Filter::Depart => Dropped::DepartsOutside {
             window: window_text(watch.depart.as_ref()),
-        });
-    }
-    if !inside(&watch.arrive, &row.arrive_time) {
-        return Err(Dropped::ArrivesOutside {
+        },
+        Filter::Arrive => Dropped::ArrivesOutside {
             window: window_text(watch.arrive.as_ref()),
-        });
-    }
-    let seats = seat_matches(watch, row);
-    if seats.is_empty() {
-        return Err(Dropped::NoWantedSeat {
+        },
+        Filter::Seats => Dropped::NoWantedSeat {
             seats: watch.seats.iter().map(|s| s.name()).collect::<Vec<_>>().join("/"),
-        });
+        },
     }
-    Ok(seats)
 }
 
 /// `07:00–12:00`, as people write a range.
@@ -277,7 +317,7 @@ fn window_text(w: Option<&TimeWindow>) -> String {
 
 /// Why nothing of `page` matched `watch` (pure): the trains returned and, per reason, how many
 /// the filter removed, in filter order. Meant for pages where [`select`] found nothing.
-pub fn explain(page: &LeftTicketPage, watch: &Watch, stations: &StationTable) -> NoMatch {
+pub fn explain(page: &LeftTicketPage<'_>, watch: &Watch, stations: &StationTable) -> NoMatch {
     let mut dropped: Vec<(Dropped, usize)> = Vec::new();
     for row in &page.trains {
         if let Err(why) = judge(page, watch, row, stations) {
@@ -297,7 +337,7 @@ pub fn explain(page: &LeftTicketPage, watch: &Watch, stations: &StationTable) ->
 
 /// The watch's classes present on `row`, in the watch's priority order (display order when the
 /// watch accepts any class), each judged for the watch's party size.
-pub fn seat_matches(watch: &Watch, row: &TrainRow) -> Vec<SeatMatch> {
+pub fn seat_matches(watch: &Watch, row: &TrainRow<'_>) -> Vec<SeatMatch> {
     let wanted: &[SeatClass] = if watch.seats.is_empty() {
         &SeatClass::ALL
     } else {
@@ -314,7 +354,7 @@ pub fn seat_matches(watch: &Watch, row: &TrainRow) -> Vec<SeatMatch> {
         };
         out.push(SeatMatch {
             seat,
-            raw: cell.raw.clone(),
+            raw: cell.raw.to_string(),
             count: match cell.left {
                 SeatLeft::Count(n) => Some(n),
                 SeatLeft::None => Some(0),
@@ -344,21 +384,24 @@ pub fn price_yuan(jiao: u32) -> f64 {
 
 /// A station's name: the page's own `data.map` first (it names pseudo-stations the embedded table
 /// lacks), then the table, else the telecode itself.
-fn station_name(page: &LeftTicketPage, stations: &StationTable, code: &str) -> String {
+fn station_name(page: &LeftTicketPage<'_>, stations: &StationTable, code: &str) -> String {
     page.names
         .get(code)
-        .cloned()
+        .map(|name| name.to_string())
         .or_else(|| stations.by_telecode(code).map(|s| s.name.clone()))
         .unwrap_or_else(|| code.to_string())
 }
 
-/// `code` is upper-case already. Exact patterns compare whole codes, prefix patterns the start.
+/// Exact patterns compare whole codes, prefix patterns the start; ASCII case is ignored (`g12`
+/// is `G12`).
 fn pattern_matches(p: &TrainPattern, code: &str) -> bool {
-    let text = p.text.trim().to_ascii_uppercase();
+    let text = p.text.trim();
     if p.prefix {
-        code.starts_with(&text)
+        code.as_bytes()
+            .get(..text.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(text.as_bytes()))
     } else {
-        code == text
+        code.eq_ignore_ascii_case(text)
     }
 }
 
@@ -385,7 +428,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::rail::left_ticket::{decode_left_ticket, decode_row};
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row_owned, test_rows};
     use crate::watchlist::{Schedule, WatchAction};
 
     const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
@@ -445,7 +488,7 @@ mod tests {
         })
     }
 
-    fn page() -> LeftTicketPage {
+    fn page() -> LeftTicketPage<'static> {
         decode_left_ticket(QUERY_G).unwrap()
     }
 
@@ -457,25 +500,10 @@ mod tests {
     }
 
     /// A one-train page, SHH→CZH, with the given fields set on a bookable 57-field row.
-    fn page_with(set: &[(usize, &str)]) -> LeftTicketPage {
-        let mut f = vec![""; 57];
-        for (i, v) in [
-            (0, "secret"),
-            (1, "预订"),
-            (3, "G7"),
-            (6, "SHH"),
-            (7, "CZH"),
-            (8, "10:00"),
-            (9, "11:00"),
-            (11, "Y"),
-        ] {
-            f[i] = v;
-        }
-        for &(i, v) in set {
-            f[i] = v;
-        }
+    fn page_with(set: &[(usize, &str)]) -> LeftTicketPage<'static> {
+        let defaults: &[(usize, &str)] = &[(3, "G7"), (8, "10:00"), (9, "11:00")];
         LeftTicketPage {
-            trains: vec![decode_row(0, &f.join("|")).unwrap()],
+            trains: vec![decode_row_owned(0, &test_rows::row_with(57, &[defaults, set].concat())).unwrap()],
             names: Default::default(),
         }
     }

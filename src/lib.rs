@@ -66,6 +66,7 @@ pub mod sim;
 pub mod stations;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod watchlist;
 pub mod web;
 

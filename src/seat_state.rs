@@ -47,7 +47,7 @@ pub enum Closed {
 
 /// The state of `seat` on `row` for a party of `passengers`; `None` when the train has no such
 /// class.
-pub fn seat_state(row: &TrainRow, seat: SeatClass, passengers: u32) -> Option<SeatState> {
+pub fn seat_state(row: &TrainRow<'_>, seat: SeatClass, passengers: u32) -> Option<SeatState> {
     let cell = row.seats.get(&seat)?;
     if cell.left == SeatLeft::NotOnSale || row.can_web_buy == "IS_TIME_NOT_BUY" {
         return Some(SeatState::Closed(Closed::NotOnSale));
@@ -79,10 +79,10 @@ pub fn seat_state(row: &TrainRow, seat: SeatClass, passengers: u32) -> Option<Se
 }
 
 /// Every class of `row`, in display order, with its state.
-pub fn seat_states(row: &TrainRow, passengers: u32) -> Vec<(SeatClass, SeatState)> {
+pub fn seat_states(row: &TrainRow<'_>, passengers: u32) -> Vec<(SeatClass, SeatState)> {
     row.seats
         .keys()
-        .filter_map(|&s| seat_state(row, s, passengers).map(|st| (s, st)))
+        .filter_map(|s| seat_state(row, s, passengers).map(|st| (s, st)))
         .collect()
 }
 
@@ -100,29 +100,15 @@ impl SeatState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rail::left_ticket::{decode_left_ticket, decode_row};
+    use crate::rail::left_ticket::{decode_left_ticket, decode_row, decode_row_owned, test_rows};
 
     const QUERY_G: &str = include_str!("../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
     /// Real rows of 2025-01-03 (see `sale::opening`'s tests for their source).
     const G7316_ROWS: &str = include_str!("../tests/fixtures/leftTicket/rows.G7316.IMH-AOH.2025-01-03.txt");
 
-    fn row_with(set: &[(usize, &str)]) -> TrainRow {
-        let mut f = vec![""; 57];
-        for (i, v) in [
-            (0, "secret"),
-            (1, "预订"),
-            (3, "G1"),
-            (6, "SHH"),
-            (7, "CZH"),
-            (11, "Y"),
-            (37, "1"),
-        ] {
-            f[i] = v;
-        }
-        for &(i, v) in set {
-            f[i] = v;
-        }
-        decode_row(0, &f.join("|")).unwrap()
+    /// A bookable 57-field row whose train takes 候补, with the fields of `set` set.
+    fn row_with(set: &[(usize, &str)]) -> TrainRow<'static> {
+        decode_row_owned(0, &test_rows::row_with(57, &[&[(37, "1")], set].concat())).unwrap()
     }
 
     #[test]
@@ -163,8 +149,12 @@ mod tests {
             "no 商务座 on D3010"
         );
         // Sold out on a train whose field 37 is 0 (both 2024 rows): closed, not 候补.
-        let mut g = page.trains[1].clone();
-        g.seats.get_mut(&SeatClass::Second).unwrap().left = SeatLeft::None;
+        let g8294: serde_json::Value = serde_json::from_str(QUERY_G).unwrap();
+        let mut fields: Vec<&str> = g8294["data"]["result"][1].as_str().unwrap().split('|').collect();
+        assert_eq!(fields[30], "有");
+        fields[30] = "无";
+        let g = decode_row_owned(1, &fields.join("|")).unwrap();
+        assert_eq!(g.seats.get(&SeatClass::Second).unwrap().left, SeatLeft::None);
         assert_eq!(
             seat_state(&g, SeatClass::Second, 1),
             Some(SeatState::Closed(Closed::NoHoubu))

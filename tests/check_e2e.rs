@@ -305,3 +305,30 @@ fn a_settings_syntax_error_on_a_secret_shows_where_never_the_secret() {
         }
     }
 }
+
+#[test]
+fn a_night_window_that_is_not_hh_mm_hh_mm_is_refused_where_it_is_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_watchlist(
+        dir.path(),
+        &watchlist(&[WatchSpec::new("w", "上海", "常州", &[day(1)])]),
+    );
+    write_file(
+        dir.path(),
+        "yupiao.toml",
+        "[daemon]\nnight_window = \"01:00 to 05:00\"\n",
+    );
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(2);
+    let want =
+        "yupiao.toml:2:16: night_window = \"01:00 to 05:00\" must look like \"01:00-05:00\" (Beijing time)";
+    assert!(out.stderr.contains(want), "missing {want:?}\n{out}");
+
+    write_file(
+        dir.path(),
+        "yupiao.toml",
+        "[daemon]\nnight_window = \"23:30-02:00\"\n",
+    );
+    let out = yupiao(dir.path()).arg("check").run_blocking();
+    out.assert_code(0);
+}

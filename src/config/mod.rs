@@ -9,13 +9,22 @@
 //! [`load`] reads it (and the environment) with every problem at its `file:line:col`.
 
 pub mod discover;
+mod env;
+mod file;
 pub mod load;
+mod loader;
+mod resolve;
+mod schema;
+mod value;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::NaiveTime;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
+
+use crate::clock::TimeWindow;
 
 /// All settings, one struct per `[section]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -221,8 +230,9 @@ pub struct Daemon {
     pub backoff_start: Duration,
     #[serde(deserialize_with = "duration")]
     pub backoff_max: Duration,
-    /// 12306's nightly service window (Beijing time), `HH:MM-HH:MM`.
-    pub night_window: String,
+    /// 12306's nightly service window (Beijing time), written `HH:MM-HH:MM`; parsed once, at load.
+    #[serde(deserialize_with = "window")]
+    pub night_window: TimeWindow,
     /// Polls in the night window happen at most this often per watch.
     #[serde(deserialize_with = "duration")]
     pub night_every: Duration,
@@ -244,7 +254,10 @@ impl Default for Daemon {
             alert_min_gap: Duration::from_secs(600),
             backoff_start: Duration::from_secs(30),
             backoff_max: Duration::from_secs(600),
-            night_window: "01:00-05:00".into(),
+            night_window: TimeWindow {
+                start: NaiveTime::from_hms_opt(1, 0, 0).expect("01:00 is a time"),
+                end: NaiveTime::from_hms_opt(5, 0, 0).expect("05:00 is a time"),
+            },
             night_every: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(5),
             payment_reminder: Duration::from_secs(600),
@@ -254,14 +267,10 @@ impl Default for Daemon {
 }
 
 impl Daemon {
-    /// The parsed `night_window` (validated at load, so `None` only for hand-built settings).
-    pub fn night_window(&self) -> Option<crate::watchlist::TimeWindow> {
-        let (a, b) = self.night_window.split_once('-')?;
-        let t = |s: &str| chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").ok();
-        Some(crate::watchlist::TimeWindow {
-            start: t(a)?,
-            end: t(b)?,
-        })
+    /// The `night_window` field, as the method that re-parsed the text at every use returned it;
+    /// kept so callers compile until they read the field (it is always `Some`).
+    pub fn night_window(&self) -> Option<TimeWindow> {
+        Some(self.night_window)
     }
 }
 
@@ -351,6 +360,14 @@ impl Settings {
     }
 }
 
+/// Reads a daily window, `"01:00-05:00"` (checked at load with the same parser).
+fn window<'de, D: Deserializer<'de>>(d: D) -> Result<TimeWindow, D::Error> {
+    let text = String::deserialize(d)?;
+    value::parse_window(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!("{text:?} must look like \"01:00-05:00\" (Beijing time)"))
+    })
+}
+
 /// Reads `"3s"`, `"10m"`, `"1h 30m"` (humantime) or a bare number of seconds.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     #[derive(Deserialize)]
@@ -361,7 +378,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
     match Raw::deserialize(d)? {
         Raw::Secs(s) => Ok(Duration::from_secs(s)),
-        Raw::Text(t) => load::parse_duration(&t).map_err(|e| {
+        Raw::Text(t) => value::parse_duration(&t).map_err(|e| {
             serde::de::Error::custom(format!(
                 "{t:?} is not a duration ({e}); write e.g. \"3s\", \"10m\", \"1h\""
             ))

@@ -128,7 +128,7 @@ async fn poll_watches(
     now: DateTime<FixedOffset>,
 ) {
     let plan = poll::plan(
-        &selected,
+        selected,
         ctx.rail_today(now),
         ctx.presale_days.load(Ordering::Relaxed),
     );

@@ -188,6 +188,8 @@ async fn finish(
     held: &mut BTreeMap<i64, (OutboxRow, Delivery)>,
 ) {
     let outcome = outcome(&row, attempt, clock::now(), rand::random());
+    // Recorded first, logged after: whoever reads the log line finds the outcome in `status`.
+    let recorded = record(ctx, row.id, &outcome).await;
     match &outcome {
         Delivery::Sent { answer, .. } => {
             tracing::info!(watch = %row.watch, subject = %row.subject, %answer, "email sent")
@@ -199,7 +201,7 @@ async fn finish(
             tracing::warn!(watch = %row.watch, %error, retry_at = %next.format("%H:%M:%S"), "email not delivered; will retry")
         }
     }
-    if let Err(e) = record(ctx, row.id, &outcome).await {
+    if let Err(e) = recorded {
         tracing::error!(
             watch = %row.watch, subject = %row.subject, error = %e,
             "cannot record this email's delivery; holding it in memory and sending nothing more until the database takes writes again"

@@ -11,8 +11,8 @@ use reqwest::header;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use super::JuheError;
 use super::decode::{self, Created, OrderDetail, RefundAccepted, SearchResult};
+use super::error::JuheError;
 use crate::config;
 
 /// A Juhe client. Cheap to share behind an `Arc`.

@@ -14,7 +14,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{JuheError, ORDER_NOT_FOUND, mask_id, msg_code_for_text};
+use super::error::{JuheError, ORDER_NOT_FOUND, msg_code_for_text};
+use crate::identity::mask_id;
+use crate::text::snippet;
 
 // ---- lenient accessors ----------------------------------------------------------------------
 
@@ -55,17 +57,9 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-/// The start of a body for an error message, with long digit runs (ID and phone numbers in
-/// pushes) masked.
-fn snippet(body: &str) -> String {
-    let scrubbed = crate::identity::scrub_numbers(body);
-    let t = scrubbed.trim();
-    let mut s: String = t.chars().take(120).collect();
-    if t.chars().count() > 120 {
-        s.push('…');
-    }
-    s
-}
+/// How much of a body an error message quotes ([`snippet`] masks the ID and phone numbers
+/// pushes carry).
+const QUOTED_CHARS: usize = 120;
 
 // ---- envelope -------------------------------------------------------------------------------
 
@@ -74,12 +68,15 @@ fn snippet(body: &str) -> String {
 /// [`JuheError::Api`], or [`JuheError::NotFound`] for a missing order.
 pub fn envelope(body: &str) -> Result<Value, JuheError> {
     let v: Value = serde_json::from_str(body.trim_start_matches('\u{feff}'))
-        .map_err(|e| JuheError::Decode(format!("not JSON ({e}): {}", snippet(body))))?;
+        .map_err(|e| JuheError::Decode(format!("not JSON ({e}): {}", snippet(body, QUOTED_CHARS))))?;
     if !v.is_object() {
-        return Err(JuheError::Decode(format!("not a JSON object: {}", snippet(body))));
+        return Err(JuheError::Decode(format!(
+            "not a JSON object: {}",
+            snippet(body, QUOTED_CHARS)
+        )));
     }
     let code = integer(&v, "error_code")
-        .ok_or_else(|| JuheError::Decode(format!("no error_code: {}", snippet(body))))?;
+        .ok_or_else(|| JuheError::Decode(format!("no error_code: {}", snippet(body, QUOTED_CHARS))))?;
     let result = match v.get("result") {
         Some(r) if !r.is_null() => r.clone(),
         _ => v.get("data").cloned().unwrap_or(Value::Null),
@@ -618,10 +615,14 @@ pub fn decode_push(kind: u8, body: &str) -> Result<Push, JuheError> {
         return Err(JuheError::Decode(format!("push type {kind} is not 1, 2 or 3")));
     }
     let v = push_value(body)?;
-    let out_order_no = text(&v, "outOrderNo")
-        .ok_or_else(|| JuheError::Decode(format!("push without outOrderNo: {}", snippet(body))))?;
+    let out_order_no = text(&v, "outOrderNo").ok_or_else(|| {
+        JuheError::Decode(format!(
+            "push without outOrderNo: {}",
+            snippet(body, QUOTED_CHARS)
+        ))
+    })?;
     let msg_code = text(&v, "msgCode")
-        .ok_or_else(|| JuheError::Decode(format!("push without msgCode: {}", snippet(body))))?;
+        .ok_or_else(|| JuheError::Decode(format!("push without msgCode: {}", snippet(body, QUOTED_CHARS))))?;
     let passengers = array(&v, "passengers")
         .iter()
         .map(|p| PushPassenger {
@@ -674,8 +675,9 @@ fn mask_msg_detail(detail: &str) -> String {
 fn push_value(body: &str) -> Result<Value, JuheError> {
     let t = body.trim().trim_start_matches('\u{feff}');
     if t.starts_with('{') {
-        return serde_json::from_str(t)
-            .map_err(|e| JuheError::Decode(format!("push is not JSON ({e}): {}", snippet(body))));
+        return serde_json::from_str(t).map_err(|e| {
+            JuheError::Decode(format!("push is not JSON ({e}): {}", snippet(body, QUOTED_CHARS)))
+        });
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(t.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -683,8 +685,12 @@ fn push_value(body: &str) -> Result<Value, JuheError> {
     if let [(_, value)] = pairs.as_slice()
         && value.trim_start().starts_with('{')
     {
-        return serde_json::from_str(value)
-            .map_err(|e| JuheError::Decode(format!("push field is not JSON ({e}): {}", snippet(body))));
+        return serde_json::from_str(value).map_err(|e| {
+            JuheError::Decode(format!(
+                "push field is not JSON ({e}): {}",
+                snippet(body, QUOTED_CHARS)
+            ))
+        });
     }
     if pairs.is_empty() {
         return Err(JuheError::Decode("empty push body".into()));

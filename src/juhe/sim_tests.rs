@@ -66,13 +66,7 @@ async fn g1_order(c: &JuheClient, out_order_no: &str) -> CreateOrder {
         person: "张三".into(),
         cellphone: SecretString::from("13812345678"),
         email: None,
-        passengers: vec![JuhePassenger {
-            name: "张三".into(),
-            passenger_type: 1,
-            id_card_type: "1".into(),
-            id_card_no: SecretString::from("362321199001011030"),
-            birthday: "1990-01-01".into(),
-        }],
+        passengers: vec![super::tests::zhang_san()],
     }
 }
 
@@ -442,32 +436,15 @@ async fn the_control_api_drives_the_juhe_side_out_of_process() {
     let c = client(&sim);
     c.create_order(&g1_order(&c, "yp0011ctl").await).await.unwrap();
     post("advance", serde_json::json!({"by": "2s"})).await.unwrap();
-    let orders: serde_json::Value = http
-        .get(ctl("orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = |path: &str| {
+        let request = http.get(ctl(path)).send();
+        async move { request.await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let orders = get("orders").await;
     assert_eq!(orders[0]["status"], "U");
-    let pushes: serde_json::Value = http
-        .get(ctl("pushes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pushes = get("pushes").await;
     assert_eq!(pushes[0]["body"]["msgCode"], "209");
-    let creates: serde_json::Value = http
-        .get(ctl("creates"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let creates = get("creates").await;
     assert_eq!(creates.as_array().unwrap().len(), 1);
     let dict = c.data_dictionary().await.unwrap();
     assert_eq!(dict["msgCode"]["data"]["215"], "站站查询结果已过期,请重新查询");

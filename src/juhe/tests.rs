@@ -307,6 +307,17 @@ fn only_grabbing_orders_are_cancellable_and_failed_expired_cancelled_refunded_ar
     assert!(!OrderStatus::Unknown("Z".into()).is_final());
 }
 
+/// The passenger of the documentation's examples (a made-up identity).
+pub(super) fn zhang_san() -> JuhePassenger {
+    JuhePassenger {
+        name: "张三".into(),
+        passenger_type: 1,
+        id_card_type: "1".into(),
+        id_card_no: SecretString::from("362321199001011030"),
+        birthday: "1990-01-01".into(),
+    }
+}
+
 fn order() -> CreateOrder {
     CreateOrder {
         query_key: "6d31300d58be4d239af4039c71ddc313".into(),
@@ -329,13 +340,7 @@ fn order() -> CreateOrder {
         person: "张三".into(),
         cellphone: SecretString::from("13812345678"),
         email: Some("a@example.com".into()),
-        passengers: vec![JuhePassenger {
-            name: "张三".into(),
-            passenger_type: 1,
-            id_card_type: "1".into(),
-            id_card_no: SecretString::from("362321199001011030"),
-            birthday: "1990-01-01".into(),
-        }],
+        passengers: vec![zhang_san()],
     }
 }
 

@@ -71,68 +71,84 @@ impl PgError {
 
 /// Sorts a tokio-postgres error into a [`PgError`] variant.
 pub fn classify(e: &tokio_postgres::Error, target: &PgTarget) -> PgError {
-    let target_name = target.redacted().to_string();
-    let detail = chain(e);
-    if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        return match code {
-            "3D000" => PgError::NoDatabase {
+    let class = if let Some(db) = e.as_db_error() {
+        Class::of_sqlstate(db.code().code())
+    } else if has_source::<rustls::Error>(e) {
+        Class::Tls
+    } else if has_source::<std::io::Error>(e) || e.is_closed() {
+        Class::Unreachable
+    } else {
+        Class::of_kind(e)
+    };
+    class.error(e, target)
+}
+
+/// Which [`PgError`] an error becomes, before the target and the detail are attached.
+#[derive(Debug, PartialEq, Eq)]
+enum Class {
+    NoDatabase,
+    Auth,
+    Unreachable,
+    Tls,
+    /// With the SQLSTATE when the server sent one.
+    Query(Option<String>),
+}
+
+impl Class {
+    /// By the server's SQLSTATE.
+    fn of_sqlstate(code: &str) -> Class {
+        match code {
+            "3D000" => Class::NoDatabase,
+            c if c.starts_with("28") => Class::Auth,
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+            "57P01" | "57P02" | "57P03" | "53300" => Class::Unreachable,
+            _ => Class::Query(Some(code.to_string())),
+        }
+    }
+
+    /// By tokio-postgres's own kind, for errors with no SQLSTATE and no typed source.
+    fn of_kind(e: &tokio_postgres::Error) -> Class {
+        // tokio-postgres's `Kind` is private and only shows in its `Debug`
+        // (`Error { kind: Tls, … }`), which is the one place it can be read.
+        let debug = format!("{e:?}");
+        let kind = debug
+            .strip_prefix("Error { kind: ")
+            .and_then(|rest| rest.split([',', ' ', '(']).next())
+            .unwrap_or("");
+        match kind {
+            "Tls" => Class::Tls,
+            "Authentication" | "Config" => Class::Auth,
+            "Timeout" | "Connect" | "Io" | "Closed" => Class::Unreachable,
+            _ => Class::Query(None),
+        }
+    }
+
+    fn error(self, e: &tokio_postgres::Error, target: &PgTarget) -> PgError {
+        let target_name = target.redacted().to_string();
+        let detail = chain(e);
+        match self {
+            Class::NoDatabase => PgError::NoDatabase {
                 target: target_name,
                 database: target.config().get_dbname().unwrap_or_default().to_string(),
             },
-            c if c.starts_with("28") => PgError::Auth {
+            Class::Auth => PgError::Auth {
                 target: target_name,
                 detail,
             },
-            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
-            "57P01" | "57P02" | "57P03" | "53300" => PgError::Unreachable {
+            Class::Unreachable => PgError::Unreachable {
                 target: target_name,
                 detail,
             },
-            _ => PgError::Query {
+            Class::Tls => PgError::Tls {
                 target: target_name,
-                code: Some(code.to_string()),
                 detail,
             },
-        };
-    }
-    if has_source::<rustls::Error>(e) {
-        return PgError::Tls {
-            target: target_name,
-            detail,
-        };
-    }
-    if has_source::<std::io::Error>(e) || e.is_closed() {
-        return PgError::Unreachable {
-            target: target_name,
-            detail,
-        };
-    }
-    // What remains carries no typed source; tokio-postgres's `Kind` is private and only shows in
-    // its `Debug` (`Error { kind: Tls, … }`), which is the one place it can be read.
-    let debug = format!("{e:?}");
-    let kind = debug
-        .strip_prefix("Error { kind: ")
-        .and_then(|rest| rest.split([',', ' ', '(']).next())
-        .unwrap_or("");
-    match kind {
-        "Tls" => PgError::Tls {
-            target: target_name,
-            detail,
-        },
-        "Authentication" | "Config" => PgError::Auth {
-            target: target_name,
-            detail,
-        },
-        "Timeout" | "Connect" | "Io" | "Closed" => PgError::Unreachable {
-            target: target_name,
-            detail,
-        },
-        _ => PgError::Query {
-            target: target_name,
-            code: None,
-            detail,
-        },
+            Class::Query(code) => PgError::Query {
+                target: target_name,
+                code,
+                detail,
+            },
+        }
     }
 }
 

@@ -127,93 +127,182 @@ pub struct Claim {
 pub async fn claim(pool: &PgPool, node: &Node, wanted: &[QueryKey]) -> Result<Claim, PgError> {
     let wanted: BTreeSet<QueryKey> = wanted.iter().cloned().collect();
     let keys: Vec<&str> = wanted.iter().map(QueryKey::as_str).collect();
-    let lease = seconds(node.lease());
-    let err = |e: tokio_postgres::Error| pool.error(&e);
-
     let mut client = pool.get().await?;
     let started = Instant::now();
-    let tx = client.transaction().await.map_err(err)?;
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO lease (query_key)
-             SELECT k FROM unnest($1::text[]) AS k ORDER BY k
-             ON CONFLICT (query_key) DO NOTHING",
-        )
-        .await
-        .map_err(err)?;
-    tx.execute(&insert, &[&keys]).await.map_err(err)?;
-
-    let heartbeat = tx
-        .prepare_cached("UPDATE node SET heartbeat_at = now() WHERE name = $1 AND instance = $2")
-        .await
-        .map_err(err)?;
-    let rows = tx
-        .execute(&heartbeat, &[&node.name(), &node.instance()])
-        .await
-        .map_err(err)?;
-    node.still_registered(rows)?;
-
-    let live = tx
-        .prepare_cached("SELECT name FROM node WHERE heartbeat_at > now() - $1::float8 * interval '1 second'")
-        .await
-        .map_err(err)?;
-    let mut live: Vec<String> = tx
-        .query(&live, &[&lease])
-        .await
-        .map_err(err)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    live.sort();
+    let tx = client.transaction().await.map_err(|e| pool.error(&e))?;
+    let round = Round {
+        tx,
+        pool,
+        node,
+        lease: seconds(node.lease()),
+    };
+    round.add_rows(&keys).await?;
+    round.heartbeat().await?;
+    let live = round.live_nodes().await?;
     let rank = live.iter().position(|n| n == node.name()).unwrap_or(0);
     let share = fair_share(wanted.len(), live.len(), rank);
+    let plan = plan(&round.held().await?, &wanted, share);
+    let mut now_held = round.renew(&plan.keep).await?;
+    round.release(&plan.release).await?;
+    let (acquired, taken_over) = round
+        .take_free(&keys, share.saturating_sub(now_held.len()))
+        .await?;
+    now_held.extend(acquired.iter().cloned());
+    round.tx.commit().await.map_err(|e| pool.error(&e))?;
+    Ok(Claim {
+        held: now_held,
+        acquired,
+        taken_over,
+        released: plan.release,
+        live_nodes: live.len(),
+        share,
+        valid_until: started + node.lease(),
+    })
+}
 
-    let mine = tx
-        .prepare_cached("SELECT query_key FROM lease WHERE holder = $1 FOR UPDATE")
-        .await
-        .map_err(err)?;
-    let held: BTreeSet<QueryKey> = tx
-        .query(&mine, &[&node.name()])
-        .await
-        .map_err(err)?
-        .iter()
-        .map(|r| QueryKey(r.get(0)))
-        .collect();
-    let plan = plan(&held, &wanted, share);
+/// One [`claim`]'s transaction, its statements in the order that keeps concurrent claims from
+/// deadlocking (module doc).
+struct Round<'a> {
+    tx: deadpool_postgres::Transaction<'a>,
+    pool: &'a PgPool,
+    node: &'a Node,
+    /// The lease time in seconds.
+    lease: f64,
+}
 
-    let renew = tx
-        .prepare_cached(
-            "UPDATE lease SET expires_at = now() + $3::float8 * interval '1 second', renewed_at = now()
-             WHERE holder = $1 AND query_key = ANY($2) RETURNING query_key",
-        )
-        .await
-        .map_err(err)?;
-    let keep: Vec<&str> = plan.keep.iter().map(QueryKey::as_str).collect();
-    let mut now_held: BTreeSet<QueryKey> = tx
-        .query(&renew, &[&node.name(), &keep, &lease])
-        .await
-        .map_err(err)?
-        .iter()
-        .map(|r| QueryKey(r.get(0)))
-        .collect();
+impl Round<'_> {
+    fn err(&self, e: tokio_postgres::Error) -> PgError {
+        self.pool.error(&e)
+    }
 
-    if !plan.release.is_empty() {
-        let release = tx
+    /// A lease row for every wanted query that has none yet, inserted in key order.
+    async fn add_rows(&self, keys: &[&str]) -> Result<(), PgError> {
+        let insert = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO lease (query_key)
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+                 ON CONFLICT (query_key) DO NOTHING",
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        self.tx
+            .execute(&insert, &[&keys])
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Says this node is alive; fails if another instance took its name over.
+    async fn heartbeat(&self) -> Result<(), PgError> {
+        let heartbeat = self
+            .tx
+            .prepare_cached("UPDATE node SET heartbeat_at = now() WHERE name = $1 AND instance = $2")
+            .await
+            .map_err(|e| self.err(e))?;
+        let rows = self
+            .tx
+            .execute(&heartbeat, &[&self.node.name(), &self.node.instance()])
+            .await
+            .map_err(|e| self.err(e))?;
+        self.node.still_registered(rows)
+    }
+
+    /// The names of the nodes that heartbeat within one lease time, sorted.
+    async fn live_nodes(&self) -> Result<Vec<String>, PgError> {
+        let live = self
+            .tx
+            .prepare_cached(
+                "SELECT name FROM node WHERE heartbeat_at > now() - $1::float8 * interval '1 second'",
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut live: Vec<String> = self
+            .tx
+            .query(&live, &[&self.lease])
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        live.sort();
+        Ok(live)
+    }
+
+    /// The leases this node holds, locked.
+    async fn held(&self) -> Result<BTreeSet<QueryKey>, PgError> {
+        let mine = self
+            .tx
+            .prepare_cached("SELECT query_key FROM lease WHERE holder = $1 FOR UPDATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(self
+            .tx
+            .query(&mine, &[&self.node.name()])
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| QueryKey(r.get(0)))
+            .collect())
+    }
+
+    /// Extends the leases in `keep` by one lease time; returns those renewed.
+    async fn renew(&self, keep: &[QueryKey]) -> Result<BTreeSet<QueryKey>, PgError> {
+        let renew = self
+            .tx
+            .prepare_cached(
+                "UPDATE lease SET expires_at = now() + $3::float8 * interval '1 second', renewed_at = now()
+                 WHERE holder = $1 AND query_key = ANY($2) RETURNING query_key",
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        let keep: Vec<&str> = keep.iter().map(QueryKey::as_str).collect();
+        Ok(self
+            .tx
+            .query(&renew, &[&self.node.name(), &keep, &self.lease])
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| QueryKey(r.get(0)))
+            .collect())
+    }
+
+    /// Gives the leases in `release` up at once (free, not waiting to expire).
+    async fn release(&self, release: &[QueryKey]) -> Result<(), PgError> {
+        if release.is_empty() {
+            return Ok(());
+        }
+        let statement = self
+            .tx
             .prepare_cached(
                 "UPDATE lease SET holder = NULL, expires_at = now(), renewed_at = NULL
                  WHERE holder = $1 AND query_key = ANY($2)",
             )
             .await
-            .map_err(err)?;
-        let keys: Vec<&str> = plan.release.iter().map(QueryKey::as_str).collect();
-        tx.execute(&release, &[&node.name(), &keys]).await.map_err(err)?;
+            .map_err(|e| self.err(e))?;
+        let keys: Vec<&str> = release.iter().map(QueryKey::as_str).collect();
+        self.tx
+            .execute(&statement, &[&self.node.name(), &keys])
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
-    let mut acquired = Vec::new();
-    let mut taken_over = Vec::new();
-    let take = share.saturating_sub(now_held.len());
-    if take > 0 {
-        let free = tx
+    /// Takes up to `take` free leases among `keys`, skipping the rows other claims hold locked.
+    /// Returns those acquired and, of them, the ones taken over from an expired holder (with
+    /// it), both sorted.
+    async fn take_free(
+        &self,
+        keys: &[&str],
+        take: usize,
+    ) -> Result<(Vec<QueryKey>, Vec<(QueryKey, String)>), PgError> {
+        let mut acquired = Vec::new();
+        let mut taken_over = Vec::new();
+        if take == 0 {
+            return Ok((acquired, taken_over));
+        }
+        let free = self
+            .tx
             .prepare_cached(
                 "WITH picked AS (
                      SELECT query_key, holder FROM lease
@@ -231,33 +320,24 @@ pub async fn claim(pool: &PgPool, node: &Node, wanted: &[QueryKey]) -> Result<Cl
                  RETURNING l.query_key, p.holder",
             )
             .await
-            .map_err(err)?;
+            .map_err(|e| self.err(e))?;
         let limit = i64::try_from(take).unwrap_or(i64::MAX);
-        for row in tx
-            .query(&free, &[&node.name(), &keys, &limit, &lease])
+        for row in self
+            .tx
+            .query(&free, &[&self.node.name(), &keys, &limit, &self.lease])
             .await
-            .map_err(err)?
+            .map_err(|e| self.err(e))?
         {
             let key = QueryKey(row.get(0));
             if let Some(previous) = row.get::<_, Option<String>>(1) {
                 taken_over.push((key.clone(), previous));
             }
-            now_held.insert(key.clone());
             acquired.push(key);
         }
+        acquired.sort();
+        taken_over.sort();
+        Ok((acquired, taken_over))
     }
-    tx.commit().await.map_err(err)?;
-    acquired.sort();
-    taken_over.sort();
-    Ok(Claim {
-        held: now_held,
-        acquired,
-        taken_over,
-        released: plan.release,
-        live_nodes: live.len(),
-        share,
-        valid_until: started + node.lease(),
-    })
 }
 
 /// One row of the `lease` table, for `status`.

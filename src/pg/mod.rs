@@ -13,7 +13,7 @@
 //! - [`error`]: [`PgError`], typed so callers can tell an unreachable server from a refused login,
 //!   a TLS failure or a failed migration.
 //! - [`pool`]: the connection pool (deadpool-postgres).
-//! - [`migrate`]: versioned migrations in `schema_migrations`, applied once however many nodes
+//! - [`migrate`](mod@migrate): versioned migrations in `schema_migrations`, applied once however many nodes
 //!   start at the same moment (advisory lock).
 //! - [`node`]: the node registry (`node` table) and heartbeats.
 //! - [`lease`]: leases on queries (`lease` table): each distinct query is polled by one live node

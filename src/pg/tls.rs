@@ -24,11 +24,11 @@ pub fn client_config(mode: TlsMode, roots: &Roots) -> Result<ClientConfig, Strin
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
         (TlsMode::Disable | TlsMode::Prefer | TlsMode::Require, Roots::Platform) => {
-            Arc::new(KeyHolderOnly(provider.clone()))
+            Arc::new(Lenient::KeyHolderOnly(provider.clone()))
         }
         // libpq: with a root file, `require` checks the chain as `verify-ca` does.
         (TlsMode::Disable | TlsMode::Prefer | TlsMode::Require | TlsMode::VerifyCa, roots) => {
-            Arc::new(AnyHostName(chain_verifier(roots, &provider)?))
+            Arc::new(Lenient::AnyHostName(chain_verifier(roots, &provider)?))
         }
         (TlsMode::VerifyFull, roots) => chain_verifier(roots, &provider)?,
     };
@@ -69,52 +69,19 @@ fn chain_verifier(
     }
 }
 
-/// `sslmode=require` without trust anchors: encrypted, and the server proves it holds the key
-/// of the certificate it shows, but nobody vouches for that certificate (libpq's behaviour).
+/// libpq's lenient modes, which rustls has no verifier for.
 #[derive(Debug)]
-struct KeyHolderOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for KeyHolderOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+enum Lenient {
+    /// `sslmode=require` without trust anchors: encrypted, and the server proves it holds the
+    /// key of the certificate it shows, but nobody vouches for that certificate (libpq's
+    /// behaviour).
+    KeyHolderOnly(Arc<CryptoProvider>),
+    /// `verify-ca`: the chain must lead to a trust anchor; the name in it does not matter.
+    /// rustls checks the name after the chain, so a name mismatch means the chain was good.
+    AnyHostName(Arc<dyn ServerCertVerifier>),
 }
 
-/// `verify-ca`: the chain must lead to a trust anchor; the name in it does not matter. rustls
-/// checks the name after the chain, so a name mismatch means the chain was good.
-#[derive(Debug)]
-struct AnyHostName(Arc<dyn ServerCertVerifier>);
-
-impl ServerCertVerifier for AnyHostName {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -123,10 +90,11 @@ impl ServerCertVerifier for AnyHostName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let chain = match self {
+            Lenient::KeyHolderOnly(_) => return Ok(ServerCertVerified::assertion()),
+            Lenient::AnyHostName(chain) => chain,
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -140,7 +108,15 @@ impl ServerCertVerifier for AnyHostName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        match self {
+            Lenient::KeyHolderOnly(provider) => rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &provider.signature_verification_algorithms,
+            ),
+            Lenient::AnyHostName(chain) => chain.verify_tls12_signature(message, cert, dss),
+        }
     }
 
     fn verify_tls13_signature(
@@ -149,10 +125,23 @@ impl ServerCertVerifier for AnyHostName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        match self {
+            Lenient::KeyHolderOnly(provider) => rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &provider.signature_verification_algorithms,
+            ),
+            Lenient::AnyHostName(chain) => chain.verify_tls13_signature(message, cert, dss),
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        match self {
+            Lenient::KeyHolderOnly(provider) => {
+                provider.signature_verification_algorithms.supported_schemes()
+            }
+            Lenient::AnyHostName(chain) => chain.supported_verify_schemes(),
+        }
     }
 }

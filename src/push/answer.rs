@@ -460,9 +460,20 @@ mod tests {
         }
     }
 
+    /// DingTalk's rate limit: at most 20 messages a minute, then a ten-minute wait.
+    const DINGTALK_TOO_FAST: &str =
+        r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#;
+
     fn class_and_hint(kind: ChannelKind, status: u16, body: &str) -> (FailureClass, Hint) {
         let r = refusal(kind, status, body);
         (r.class, r.hint)
+    }
+
+    /// Every `(kind, body)` answered with HTTP 200 is classified `want`.
+    fn every_200_is(cases: &[(ChannelKind, &str)], want: (FailureClass, Hint)) {
+        for (kind, body) in cases {
+            assert_eq!(class_and_hint(*kind, 200, body), want, "{kind} {body}");
+        }
     }
 
     #[test]
@@ -528,32 +539,29 @@ mod tests {
 
     #[test]
     fn http_200_with_an_error_code_is_a_refusal_not_a_success() {
-        for (kind, body) in [
-            (DingTalk, r#"{"errcode":300005,"errmsg":"token is not exist"}"#),
-            (
-                WeCom,
-                r#"{"errcode":93000,"errmsg":"invalid webhook url, hint: [1708397705432012366598976], from ip: 218.72.126.124, more info at https://open.work.weixin.qq.com/devtool/query?e=93000"}"#,
-            ),
-            (
-                ServerChan,
-                r#"{"message":"[AUTH]用户不存在或者权限不足","code":40001,"info":"用户不存在或者权限不足","args":[null]}"#,
-            ),
-            (PushPlus, r#"{"code":903,"msg":"无效的用户令牌","data":null}"#),
-            (
-                Feishu,
-                r#"{"code":19001,"data":{},"msg":"param invalid: incoming webhook access token invalid"}"#,
-            ),
-            (
-                Telegram,
-                r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#,
-            ),
-        ] {
-            assert_eq!(
-                class_and_hint(kind, 200, body),
-                (Permanent, Hint::BadKey),
-                "{kind}"
-            );
-        }
+        every_200_is(
+            &[
+                (DingTalk, r#"{"errcode":300005,"errmsg":"token is not exist"}"#),
+                (
+                    WeCom,
+                    r#"{"errcode":93000,"errmsg":"invalid webhook url, hint: [1708397705432012366598976], from ip: 218.72.126.124, more info at https://open.work.weixin.qq.com/devtool/query?e=93000"}"#,
+                ),
+                (
+                    ServerChan,
+                    r#"{"message":"[AUTH]用户不存在或者权限不足","code":40001,"info":"用户不存在或者权限不足","args":[null]}"#,
+                ),
+                (PushPlus, r#"{"code":903,"msg":"无效的用户令牌","data":null}"#),
+                (
+                    Feishu,
+                    r#"{"code":19001,"data":{},"msg":"param invalid: incoming webhook access token invalid"}"#,
+                ),
+                (
+                    Telegram,
+                    r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#,
+                ),
+            ],
+            (Permanent, Hint::BadKey),
+        );
     }
 
     #[test]
@@ -596,20 +604,17 @@ mod tests {
 
     #[test]
     fn signature_failures_are_permanent_with_the_signature_hint() {
-        for (kind, body) in [
-            (DingTalk, r#"{"errcode":310000,"errmsg":"sign not match"}"#),
-            (DingTalk, r#"{"errcode":310000,"errmsg":"invalid timestamp"}"#),
-            (
-                Feishu,
-                r#"{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}"#,
-            ),
-        ] {
-            assert_eq!(
-                class_and_hint(kind, 200, body),
-                (Permanent, Hint::BadSignature),
-                "{body}"
-            );
-        }
+        every_200_is(
+            &[
+                (DingTalk, r#"{"errcode":310000,"errmsg":"sign not match"}"#),
+                (DingTalk, r#"{"errcode":310000,"errmsg":"invalid timestamp"}"#),
+                (
+                    Feishu,
+                    r#"{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}"#,
+                ),
+            ],
+            (Permanent, Hint::BadSignature),
+        );
         assert_eq!(
             class_and_hint(Webhook, 401, r#"{"error":"bad signature"}"#),
             (Permanent, Hint::Unauthorized)
@@ -618,33 +623,26 @@ mod tests {
 
     #[test]
     fn robot_security_settings_are_their_own_hint() {
-        for (kind, body) in [
-            (
-                DingTalk,
-                r#"{"errcode":310000,"errmsg":"keywords not in content"}"#,
-            ),
-            (
-                DingTalk,
-                r#"{"errcode":310000,"errmsg":"ip X.X.X.X not in whitelist"}"#,
-            ),
-            (Feishu, r#"{"code":19024,"msg":"Key Words Not Found"}"#),
-            (Feishu, r#"{"code":19022,"msg":"Ip Not Allowed"}"#),
-        ] {
-            assert_eq!(
-                class_and_hint(kind, 200, body),
-                (Permanent, Hint::SecuritySetting),
-                "{body}"
-            );
-        }
+        every_200_is(
+            &[
+                (
+                    DingTalk,
+                    r#"{"errcode":310000,"errmsg":"keywords not in content"}"#,
+                ),
+                (
+                    DingTalk,
+                    r#"{"errcode":310000,"errmsg":"ip X.X.X.X not in whitelist"}"#,
+                ),
+                (Feishu, r#"{"code":19024,"msg":"Key Words Not Found"}"#),
+                (Feishu, r#"{"code":19022,"msg":"Ip Not Allowed"}"#),
+            ],
+            (Permanent, Hint::SecuritySetting),
+        );
     }
 
     #[test]
     fn rate_limits_are_transient_and_keep_the_services_wait() {
-        let dt = refusal(
-            DingTalk,
-            200,
-            r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#,
-        );
+        let dt = refusal(DingTalk, 200, DINGTALK_TOO_FAST);
         assert_eq!(
             (dt.class, dt.hint, dt.retry_after),
             (Transient, Hint::RateLimited, Some(Duration::from_secs(600)))
@@ -684,11 +682,7 @@ mod tests {
 
     #[test]
     fn a_dingtalk_rate_limit_inside_a_500_keeps_its_ten_minute_wait() {
-        let r = refusal(
-            DingTalk,
-            500,
-            r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#,
-        );
+        let r = refusal(DingTalk, 500, DINGTALK_TOO_FAST);
         assert_eq!(
             (r.class, r.hint, r.retry_after),
             (Transient, Hint::RateLimited, Some(Duration::from_secs(600)))

@@ -312,13 +312,7 @@ impl ChannelSpec {
         if let Some(raw) = self.effective_url()
             && let Ok(url) = url::Url::parse(&raw)
         {
-            let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
-            let last = segments
-                .iter()
-                .rev()
-                .find(|s| !s.is_empty())
-                .copied()
-                .unwrap_or("");
+            let (segments, last) = path_segments(&url);
             match self.kind {
                 ChannelKind::Bark | ChannelKind::Feishu | ChannelKind::Ntfy => out.push(last.to_string()),
                 ChannelKind::ServerChan => out.push(last.trim_end_matches(".send").to_string()),
@@ -441,6 +435,18 @@ fn is_chat_id(c: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
+/// The URL's path segments, and the last non-empty one (where most services put the key).
+fn path_segments(url: &url::Url) -> (Vec<&str>, &str) {
+    let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
+    let last = segments
+        .iter()
+        .rev()
+        .find(|s| !s.is_empty())
+        .copied()
+        .unwrap_or("");
+    (segments, last)
+}
+
 /// Parses and checks the URL's shape for `kind`. Errors show the redacted form only.
 fn check_url(kind: ChannelKind, raw: &str) -> Result<url::Url, SpecError> {
     let url = url::Url::parse(raw).map_err(|e| SpecError::UrlNotParsable {
@@ -455,13 +461,7 @@ fn check_url(kind: ChannelKind, raw: &str) -> Result<url::Url, SpecError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(SpecError::UrlNoHost { kind });
     }
-    let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
-    let last = segments
-        .iter()
-        .rev()
-        .find(|s| !s.is_empty())
-        .copied()
-        .unwrap_or("");
+    let (segments, last) = path_segments(&url);
     let query = |key: &str| {
         url.query_pairs()
             .find(|(k, _)| k == key)

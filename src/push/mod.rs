@@ -30,6 +30,8 @@ pub mod send;
 pub mod test_receivers;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;
 
 pub use answer::{FailureClass, Hint, Outcome, Refusal, classify};

@@ -163,6 +163,23 @@ mod tests {
         beijing().with_ymd_and_hms(2026, 12, 4, hh, mm, 0).unwrap() + Duration::days(days)
     }
 
+    /// A seat alert under quiet hours 23:00–07:00, queued at `queued` and looked at `now`, the
+    /// seats still there or gone.
+    fn seat_alert(
+        queued: DateTime<FixedOffset>,
+        now: DateTime<FixedOffset>,
+        seats_left: bool,
+    ) -> QuietDecision {
+        decide(
+            Some(&q("23:00-07:00")),
+            PushEvent::Seats,
+            false,
+            queued,
+            now,
+            seats_left,
+        )
+    }
+
     #[test]
     fn quiet_hours_parse_print_and_reject_bad_forms() {
         assert_eq!(q("23:00-07:00").to_string(), "23:00-07:00");
@@ -246,74 +263,36 @@ mod tests {
 
     #[test]
     fn a_seat_alert_at_night_is_held_until_the_morning() {
-        let w = q("23:00-07:00");
         let night = bj(0, 23, 30);
         assert_eq!(
-            decide(Some(&w), PushEvent::Seats, false, night, night, true),
+            seat_alert(night, night, true),
             QuietDecision::HoldUntil(bj(1, 7, 0))
         );
         // Retried at 03:00 (e.g. after a transient failure): still held, same end.
         assert_eq!(
-            decide(Some(&w), PushEvent::Seats, false, night, bj(1, 3, 0), true),
+            seat_alert(night, bj(1, 3, 0), true),
             QuietDecision::HoldUntil(bj(1, 7, 0))
         );
     }
 
     #[test]
     fn a_held_seat_alert_goes_out_at_the_end_if_the_seats_are_still_there() {
-        let w = q("23:00-07:00");
         assert_eq!(
-            decide(
-                Some(&w),
-                PushEvent::Seats,
-                false,
-                bj(0, 23, 30),
-                bj(1, 7, 0),
-                true
-            ),
+            seat_alert(bj(0, 23, 30), bj(1, 7, 0), true),
             QuietDecision::Deliver
         );
     }
 
     #[test]
     fn a_held_seat_alert_is_dropped_if_the_seats_are_gone_by_the_end() {
-        let w = q("23:00-07:00");
-        assert_eq!(
-            decide(
-                Some(&w),
-                PushEvent::Seats,
-                false,
-                bj(0, 23, 30),
-                bj(1, 7, 0),
-                false
-            ),
-            QuietDecision::Drop
-        );
-        assert_eq!(
-            decide(
-                Some(&w),
-                PushEvent::Seats,
-                false,
-                bj(1, 6, 59),
-                bj(1, 7, 5),
-                false
-            ),
-            QuietDecision::Drop
-        );
+        assert_eq!(seat_alert(bj(0, 23, 30), bj(1, 7, 0), false), QuietDecision::Drop);
+        assert_eq!(seat_alert(bj(1, 6, 59), bj(1, 7, 5), false), QuietDecision::Drop);
     }
 
     #[test]
     fn a_seat_alert_queued_in_the_day_is_never_dropped() {
-        let w = q("23:00-07:00");
         assert_eq!(
-            decide(
-                Some(&w),
-                PushEvent::Seats,
-                false,
-                bj(0, 12, 0),
-                bj(0, 12, 5),
-                false
-            ),
+            seat_alert(bj(0, 12, 0), bj(0, 12, 5), false),
             QuietDecision::Deliver
         );
     }

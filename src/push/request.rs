@@ -613,10 +613,7 @@ pub fn truncate_bytes(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::{SeatMatch, TrainMatch};
-    use crate::notify::render::tests::{day, train, watch};
-    use crate::push::message::{seats_message, test_message, waitlist_message};
-    use crate::seat::SeatClass;
+    use crate::push::message::{test_message, waitlist_message};
     use chrono::TimeZone;
 
     const KEY: &str = "K3yTopSecret9";
@@ -636,22 +633,8 @@ mod tests {
         ChannelSpec::new("phone", kind, secret(url))
     }
 
-    fn trains() -> Vec<TrainMatch> {
-        vec![train(
-            "G8294",
-            vec![SeatMatch {
-                seat: SeatClass::Second,
-                raw: "3".into(),
-                count: Some(3),
-                price_jiao: Some(910),
-                available: true,
-            }],
-        )]
-    }
-
     fn alert() -> PushMessage {
-        let w = watch("回家");
-        seats_message(&[&w], day(), &trains(), "https://kyfw.12306.cn", now())
+        crate::push::fixtures::seat_alert("回家", now())
     }
 
     fn url_of(r: &PreparedRequest) -> String {

@@ -8,14 +8,11 @@ use chrono::{DateTime, FixedOffset, TimeDelta};
 use secrecy::SecretString;
 
 use super::answer::{FailureClass, Hint, Outcome, Refusal};
-use super::channel::ChannelKind;
-use super::message::{PushMessage, seats_message, test_message};
+use super::channel::{ChannelKind, ChannelSpec};
+use super::message::{PushMessage, test_message};
 use super::request::{dingtalk_sign, prepare};
 use super::send::{BODY_CAP, PushError, client, push, send};
 use super::test_receivers::{Failure, TestReceivers};
-use crate::filter::{SeatMatch, TrainMatch};
-use crate::notify::render::tests::{day, train, watch};
-use crate::seat::SeatClass;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -24,18 +21,23 @@ fn now() -> DateTime<FixedOffset> {
 }
 
 fn alert() -> PushMessage {
-    let w = watch("回家 <&> *x*");
-    let trains: Vec<TrainMatch> = vec![train(
-        "G8294",
-        vec![SeatMatch {
-            seat: SeatClass::Second,
-            raw: "3".into(),
-            count: Some(3),
-            price_jiao: Some(910),
-            available: true,
-        }],
-    )];
-    seats_message(&[&w], day(), &trains, "https://kyfw.12306.cn", now())
+    super::fixtures::seat_alert("回家 <&> *x*", now())
+}
+
+/// The receivers on a free port, and the client that pushes to them.
+async fn started() -> (TestReceivers, reqwest::Client) {
+    (TestReceivers::start().await.unwrap(), client().unwrap())
+}
+
+/// Pushes `msg` through `spec` now, with the tests' timeout.
+async fn deliver(http: &reqwest::Client, spec: &ChannelSpec, msg: &PushMessage) -> Outcome {
+    push(http, spec, msg, now(), TIMEOUT).await.unwrap()
+}
+
+/// Pushes `msg` through `spec`, which must accept it.
+async fn deliver_accepted(http: &reqwest::Client, spec: &ChannelSpec, msg: &PushMessage) {
+    let outcome = deliver(http, spec, msg).await;
+    assert!(outcome.is_accepted(), "{}: {outcome:?}", spec.kind);
 }
 
 fn refusal(o: Outcome) -> Refusal {
@@ -47,12 +49,11 @@ fn refusal(o: Outcome) -> Refusal {
 
 #[tokio::test]
 async fn every_kind_is_delivered_to_its_receiver_with_title_and_text() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     for kind in ChannelKind::ALL {
         let spec = r.spec(kind, "phone");
-        let outcome = push(&http, &spec, &msg, now(), TIMEOUT).await.unwrap();
+        let outcome = deliver(&http, &spec, &msg).await;
         assert!(outcome.is_accepted(), "{kind}: {outcome:?}");
         let got = r.accepted(kind);
         assert_eq!(got.len(), 1, "{kind}: exactly one delivery");
@@ -69,24 +70,17 @@ async fn every_kind_is_delivered_to_its_receiver_with_title_and_text() {
 
 #[tokio::test]
 async fn the_services_own_success_answer_is_kept_as_the_detail() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = test_message("phone", now());
     let detail = |o: Outcome| match o {
         Outcome::Accepted { detail } => detail,
         other => panic!("{other:?}"),
     };
-    let sc = push(&http, &r.spec(ChannelKind::ServerChan, "x"), &msg, now(), TIMEOUT)
-        .await
-        .unwrap();
+    let sc = deliver(&http, &r.spec(ChannelKind::ServerChan, "x"), &msg).await;
     assert_eq!(detail(sc), "pushid 1663686");
-    let tg = push(&http, &r.spec(ChannelKind::Telegram, "x"), &msg, now(), TIMEOUT)
-        .await
-        .unwrap();
+    let tg = deliver(&http, &r.spec(ChannelKind::Telegram, "x"), &msg).await;
     assert!(detail(tg).starts_with("message_id "));
-    let pp = push(&http, &r.spec(ChannelKind::PushPlus, "x"), &msg, now(), TIMEOUT)
-        .await
-        .unwrap();
+    let pp = deliver(&http, &r.spec(ChannelKind::PushPlus, "x"), &msg).await;
     assert!(detail(pp).starts_with("流水号 "));
 }
 
@@ -94,8 +88,7 @@ async fn the_services_own_success_answer_is_kept_as_the_detail() {
 async fn each_failure_kind_is_classified_as_its_real_answer_means() {
     use ChannelKind::*;
     use FailureClass::*;
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     let mut cases: Vec<(ChannelKind, Failure, FailureClass, Hint)> = Vec::new();
     for kind in ChannelKind::ALL {
@@ -116,9 +109,7 @@ async fn each_failure_kind_is_classified_as_its_real_answer_means() {
 
     for (kind, failure, class, hint) in cases {
         r.fail(kind, failure);
-        let outcome = push(&http, &r.spec(kind, "phone"), &msg, now(), TIMEOUT)
-            .await
-            .unwrap();
+        let outcome = deliver(&http, &r.spec(kind, "phone"), &msg).await;
         let refused = refusal(outcome);
         assert_eq!(
             (refused.class, refused.hint),
@@ -139,22 +130,13 @@ async fn each_failure_kind_is_classified_as_its_real_answer_means() {
 
 #[tokio::test]
 async fn rate_limits_carry_the_wait_the_service_asked_for() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     r.fail(ChannelKind::Telegram, Failure::RateLimit);
-    let tg = refusal(
-        push(&http, &r.spec(ChannelKind::Telegram, "t"), &msg, now(), TIMEOUT)
-            .await
-            .unwrap(),
-    );
+    let tg = refusal(deliver(&http, &r.spec(ChannelKind::Telegram, "t"), &msg).await);
     assert_eq!(tg.retry_after, Some(Duration::from_secs(1)));
     r.fail(ChannelKind::Webhook, Failure::RateLimit);
-    let hook = refusal(
-        push(&http, &r.spec(ChannelKind::Webhook, "w"), &msg, now(), TIMEOUT)
-            .await
-            .unwrap(),
-    );
+    let hook = refusal(deliver(&http, &r.spec(ChannelKind::Webhook, "w"), &msg).await);
     assert_eq!(
         hook.retry_after,
         Some(Duration::from_secs(1)),
@@ -164,8 +146,7 @@ async fn rate_limits_carry_the_wait_the_service_asked_for() {
 
 #[tokio::test]
 async fn a_wrong_signing_secret_is_refused_by_the_receiver() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     for (kind, hint) in [
         (ChannelKind::DingTalk, Hint::BadSignature),
@@ -174,7 +155,7 @@ async fn a_wrong_signing_secret_is_refused_by_the_receiver() {
     ] {
         let mut spec = r.spec(kind, "phone");
         spec.secret = Some(SecretString::from("SECwrongwrongwrong".to_string()));
-        let refused = refusal(push(&http, &spec, &msg, now(), TIMEOUT).await.unwrap());
+        let refused = refusal(deliver(&http, &spec, &msg).await);
         assert_eq!(
             (refused.class, refused.hint),
             (FailureClass::Permanent, hint),
@@ -187,14 +168,13 @@ async fn a_wrong_signing_secret_is_refused_by_the_receiver() {
     // A missing signature is refused just the same.
     let mut unsigned = r.spec(ChannelKind::DingTalk, "phone");
     unsigned.secret = None;
-    let refused = refusal(push(&http, &unsigned, &msg, now(), TIMEOUT).await.unwrap());
+    let refused = refusal(deliver(&http, &unsigned, &msg).await);
     assert_eq!(refused.hint, Hint::BadSignature);
 }
 
 #[tokio::test]
 async fn signatures_older_than_an_hour_are_refused_and_fresh_ones_taken() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     let stale = now() - TimeDelta::minutes(61);
     let almost = now() - TimeDelta::minutes(55);
@@ -211,8 +191,7 @@ async fn signatures_older_than_an_hour_are_refused_and_fresh_ones_taken() {
 /// reads as a space on the server.
 #[tokio::test]
 async fn dingtalk_signatures_with_plus_and_slash_survive_the_query_string() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let secret = r.config().dingtalk_secret.clone().unwrap();
     let base = now();
     let mut tried = 0;
@@ -236,8 +215,7 @@ async fn dingtalk_signatures_with_plus_and_slash_survive_the_query_string() {
 
 #[tokio::test]
 async fn a_hanging_service_times_out_as_a_transient_failure() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     r.fail(ChannelKind::Bark, Failure::Hang);
     let req = prepare(&r.spec(ChannelKind::Bark, "b"), &alert(), now()).unwrap();
     let err = send(&http, &req, Duration::from_millis(300)).await.unwrap_err();
@@ -252,23 +230,13 @@ async fn a_hanging_service_times_out_as_a_transient_failure() {
 
 #[tokio::test]
 async fn a_closed_port_is_transient_and_delivery_resumes_when_the_receiver_is_back() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     // A first delivery leaves a pooled connection behind: stopping must close it too.
-    assert!(
-        push(&http, &r.spec(ChannelKind::Ntfy, "n"), &msg, now(), TIMEOUT)
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    deliver_accepted(&http, &r.spec(ChannelKind::Ntfy, "n"), &msg).await;
     r.stop().await;
     for kind in ChannelKind::ALL {
-        let refused = refusal(
-            push(&http, &r.spec(kind, "phone"), &msg, now(), TIMEOUT)
-                .await
-                .unwrap(),
-        );
+        let refused = refusal(deliver(&http, &r.spec(kind, "phone"), &msg).await);
         assert_eq!(
             (refused.class, refused.hint),
             (FailureClass::Transient, Hint::Unreachable),
@@ -280,9 +248,7 @@ async fn a_closed_port_is_transient_and_delivery_resumes_when_the_receiver_is_ba
     }
     r.restart().await.unwrap();
     for kind in ChannelKind::ALL {
-        let outcome = push(&http, &r.spec(kind, "phone"), &msg, now(), TIMEOUT)
-            .await
-            .unwrap();
+        let outcome = deliver(&http, &r.spec(kind, "phone"), &msg).await;
         assert!(outcome.is_accepted(), "{kind} after restart: {outcome:?}");
     }
     assert_eq!(r.accepted(ChannelKind::Ntfy).len(), 2);
@@ -290,17 +256,12 @@ async fn a_closed_port_is_transient_and_delivery_resumes_when_the_receiver_is_ba
 
 #[tokio::test]
 async fn no_outcome_ever_repeats_a_key_the_service_echoed() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     for kind in ChannelKind::ALL {
         for failure in [Failure::BadKey, Failure::RateLimit, Failure::ServerError] {
             r.fail(kind, failure);
-            let refused = refusal(
-                push(&http, &r.spec(kind, "phone"), &msg, now(), TIMEOUT)
-                    .await
-                    .unwrap(),
-            );
+            let refused = refusal(deliver(&http, &r.spec(kind, "phone"), &msg).await);
             for secret in r.config().secrets() {
                 assert!(
                     !refused.reason.contains(&secret),
@@ -320,15 +281,9 @@ async fn no_outcome_ever_repeats_a_key_the_service_echoed() {
 
 #[tokio::test]
 async fn ntfy_gets_the_chinese_title_intact_through_rfc_2047() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
-    assert!(
-        push(&http, &r.spec(ChannelKind::Ntfy, "n"), &msg, now(), TIMEOUT)
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    deliver_accepted(&http, &r.spec(ChannelKind::Ntfy, "n"), &msg).await;
     let got = &r.accepted(ChannelKind::Ntfy)[0];
     assert!(got.header("title").unwrap().starts_with("=?UTF-8?B?"));
     assert_eq!(got.title, "余票 G8294 12-01 二等座 3张");
@@ -339,30 +294,14 @@ async fn ntfy_gets_the_chinese_title_intact_through_rfc_2047() {
 
 #[tokio::test]
 async fn the_webhook_receiver_sees_the_same_idempotency_key_on_a_retry() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let msg = alert();
     let spec = r.spec(ChannelKind::Webhook, "w");
     r.fail(ChannelKind::Webhook, Failure::ServerError);
-    assert!(
-        !push(&http, &spec, &msg, now(), TIMEOUT)
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(!deliver(&http, &spec, &msg).await.is_accepted());
     r.heal(ChannelKind::Webhook);
-    assert!(
-        push(&http, &spec, &msg, now(), TIMEOUT)
-            .await
-            .unwrap()
-            .is_accepted()
-    );
-    assert!(
-        push(&http, &spec, &msg, now(), TIMEOUT)
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    deliver_accepted(&http, &spec, &msg).await;
+    deliver_accepted(&http, &spec, &msg).await;
     let all = r.requests(ChannelKind::Webhook);
     assert_eq!(all.len(), 3);
     for q in &all {
@@ -376,8 +315,7 @@ async fn the_webhook_receiver_sees_the_same_idempotency_key_on_a_retry() {
 
 #[tokio::test]
 async fn a_telegram_chat_the_bot_cannot_reach_is_refused_with_the_chat_hint() {
-    let r = TestReceivers::start().await.unwrap();
-    let http = client().unwrap();
+    let (r, http) = started().await;
     let mut spec = r.spec(ChannelKind::Telegram, "t");
     spec.chat_id = Some("-1009999999999".into());
     let refused = refusal(push(&http, &spec, &alert(), now(), TIMEOUT).await.unwrap());

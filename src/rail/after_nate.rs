@@ -24,13 +24,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::client::{RailClient, RailError};
-use super::left_ticket::find_risk_phrase;
+use super::throttle::{self, find_risk_phrase};
+use crate::clock::beijing;
 use crate::config;
+use crate::text::snippet;
 
 /// Path of the 候补订单 query, under the 12306 base URL.
 pub const QUEUE_PATH: &str = "/otn/afterNateOrder/queryQueue";
 /// The page that asks it; sent as `Referer` and linked from emails.
 pub const ORDER_PAGE_PATH: &str = "/otn/view/lineUp_order.html";
+
+/// How much of a body an error message quotes.
+const QUOTED_CHARS: usize = 80;
 
 /// Phrases with which 12306 says the session is not logged in (as opposed to "slow down").
 const LOGGED_OUT_PHRASES: &[&str] = &[
@@ -164,7 +169,7 @@ pub fn decode_queue(body: &str) -> Result<QueueAnswer, AfterNateError> {
         });
     }
     let v: Value = serde_json::from_str(body)
-        .map_err(|_| AfterNateError::Malformed(format!("not JSON: {}", snippet(body))))?;
+        .map_err(|_| AfterNateError::Malformed(format!("not JSON: {}", snippet(body, QUOTED_CHARS))))?;
     let messages = messages_text(&v["messages"]);
     if let Some(p) = LOGGED_OUT_PHRASES.iter().find(|p| messages.contains(*p)) {
         return Ok(QueueAnswer::SessionExpired(format!("12306 says {p}")));
@@ -187,7 +192,10 @@ pub fn decode_queue(body: &str) -> Result<QueueAnswer, AfterNateError> {
         return Err(AfterNateError::Throttled { reason: why });
     }
     if !data.is_object() {
-        return Err(AfterNateError::Malformed(format!("no data: {}", snippet(body))));
+        return Err(AfterNateError::Malformed(format!(
+            "no data: {}",
+            snippet(body, QUOTED_CHARS)
+        )));
     }
     let order = &data["order"];
     if order.as_object().is_some_and(|o| !o.is_empty()) {
@@ -198,7 +206,7 @@ pub fn decode_queue(body: &str) -> Result<QueueAnswer, AfterNateError> {
         status => Err(AfterNateError::Malformed(format!(
             "no order and data.status {} (an afterNate/queryQueue answer?): {}",
             status.map_or_else(|| "missing".to_string(), |s| s.to_string()),
-            snippet(body)
+            snippet(body, QUOTED_CHARS)
         ))),
     }
 }
@@ -310,10 +318,6 @@ fn number(v: &Value) -> Option<i64> {
     }
 }
 
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
 /// Epoch milliseconds (number or string) → Beijing time.
 fn epoch_ms(v: &Value) -> Option<DateTime<FixedOffset>> {
     let ms = number(v).filter(|ms| *ms > 0)?;
@@ -330,11 +334,6 @@ fn date_time(s: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
         .ok()
-}
-
-fn snippet(body: &str) -> String {
-    let s: String = body.chars().take(80).collect();
-    s.replace('\n', " ")
 }
 
 impl RailClient {
@@ -389,20 +388,8 @@ pub fn classify_queue(
             format!("HTTP {status} to {to_path}")
         }));
     }
-    if let Some(p) = extra_risk
-        .iter()
-        .find(|p| !p.is_empty() && body.contains(p.as_str()))
-    {
-        return Err(RailError::Throttled {
-            reason: format!("12306 says {p}"),
-        });
-    }
-    if !status.is_success() {
-        let reason = match find_risk_phrase(body) {
-            Some(p) => format!("HTTP {status}: {p}"),
-            None => format!("HTTP {status}"),
-        };
-        return Err(RailError::Throttled { reason });
+    if let Some(refused) = throttle::refusal(status, body, extra_risk) {
+        return Err(refused);
     }
     Ok(decode_queue(body)?)
 }
@@ -789,13 +776,7 @@ pub(crate) mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let upstream = crate::config::Upstream {
-            rail_url: format!("http://{addr}"),
-            min_interval: std::time::Duration::ZERO,
-            jitter: std::time::Duration::ZERO,
-            ..crate::config::Upstream::default()
-        };
-        let client = RailClient::new(&upstream).unwrap();
+        let client = crate::rail::test_support::unpaced_client(format!("http://{addr}"));
         client.init().await.unwrap();
         let answer = client
             .query_waitlist(&SecretString::from("tk=user-session"))

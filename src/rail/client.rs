@@ -16,10 +16,13 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, redirect};
 use tokio::time::Instant;
 
+pub use super::error::RailError;
 use super::left_ticket::{self, LeftTicketError, LeftTicketPage};
+use super::throttle;
 use crate::config::Upstream;
 use crate::sale::clock::{ClockError, ClockSample};
 use crate::sale::qss::{self, QssTable};
+use crate::text::snippet;
 
 /// One leftTicket request: the unit that watches share (coalescing key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,37 +45,6 @@ impl LeftTicketQuery {
             self.to,
             if self.student { "0X00" } else { "ADULT" }
         )
-    }
-}
-
-/// Why a request did not produce data. The daemon backs off on [`RailError::Throttled`] and
-/// [`RailError::Timeout`], and reports the rest.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RailError {
-    /// 302 to the error page, an HTML body, 403, or a risk phrase: 12306 is refusing us.
-    #[error("throttled by 12306: {reason}")]
-    Throttled { reason: String },
-    /// Nothing within the timeout.
-    #[error("12306 did not answer within {0:?}")]
-    Timeout(Duration),
-    /// Connection-level failure (DNS, refused, reset).
-    #[error("cannot reach 12306: {0}")]
-    Network(String),
-    /// The endpoint moved twice in one request, or the init page names no endpoint.
-    #[error("12306 query endpoint unknown: {0}")]
-    Endpoint(String),
-    /// An answer we could not read.
-    #[error("{0}")]
-    Decode(String),
-    /// An answer too big (or expanding too far) to be a real one; abandoned unread.
-    #[error("refused 12306's answer: {0}")]
-    Oversized(String),
-}
-
-impl RailError {
-    /// Errors that mean "slow down" rather than "something is broken".
-    pub fn is_throttling(&self) -> bool {
-        matches!(self, RailError::Throttled { .. } | RailError::Timeout(_))
     }
 }
 
@@ -164,6 +136,7 @@ pub struct RailClient {
     /// Held for the whole of each request: the pacing gate. The instant is when the last
     /// request finished.
     gate: tokio::sync::Mutex<Option<Instant>>,
+    /// Requests through the gate (tests check that nothing bypasses it).
     requests: std::sync::atomic::AtomicU64,
 }
 
@@ -250,7 +223,7 @@ impl RailClient {
         self.local_address
     }
 
-    /// Requests sent so far (all kinds).
+    /// Requests sent so far (all kinds), all through the pacing gate.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -459,7 +432,7 @@ impl RailClient {
     }
 
     /// One leftTicket query. Opens a session first if needed; follows one `c_url` move.
-    pub async fn query_left_ticket(&self, q: &LeftTicketQuery) -> Result<LeftTicketPage, RailError> {
+    pub async fn query_left_ticket(&self, q: &LeftTicketQuery) -> Result<LeftTicketPage<'static>, RailError> {
         let (initialized, endpoint) = {
             let s = self.lock_session();
             (s.initialized, s.endpoint.clone())
@@ -509,7 +482,7 @@ impl RailClient {
 /// A usable answer to one query request: data, or "ask over there" (`c_url`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Page(LeftTicketPage),
+    Page(LeftTicketPage<'static>),
     Moved(String),
 }
 
@@ -543,25 +516,10 @@ pub fn classify(
         };
         return Err(RailError::Throttled { reason });
     }
-    if let Some(p) = extra_risk
-        .iter()
-        .find(|p| !p.is_empty() && body.contains(p.as_str()))
-    {
-        return Err(RailError::Throttled {
-            reason: format!("12306 says {p}"),
-        });
+    if let Some(refused) = throttle::refusal(status, body, extra_risk) {
+        return Err(refused);
     }
-    if !status.is_success() {
-        if let Some(p) = left_ticket::find_risk_phrase(body) {
-            return Err(RailError::Throttled {
-                reason: format!("HTTP {status}: {p}"),
-            });
-        }
-        return Err(RailError::Throttled {
-            reason: format!("HTTP {status}"),
-        });
-    }
-    match left_ticket::decode_left_ticket(body) {
+    match left_ticket::decode_left_ticket_owned(body) {
         Ok(page) => Ok(Answer::Page(page)),
         Err(LeftTicketError::EndpointMoved { c_url }) => Ok(Answer::Moved(c_url)),
         Err(LeftTicketError::Html) => Err(RailError::Throttled {
@@ -592,7 +550,7 @@ pub fn parse_login_conf(body: &str) -> Result<LoginConf, RailError> {
                 reason: "login/conf answered with an HTML page".into(),
             }
         } else {
-            RailError::Decode(format!("login/conf is not JSON: {}", snippet(body)))
+            RailError::Decode(format!("login/conf is not JSON: {}", snippet(body, 80)))
         }
     })?;
     let data = &v["data"];
@@ -623,11 +581,6 @@ pub fn parse_login_conf(body: &str) -> Result<LoginConf, RailError> {
         now,
         now_ms: millis.filter(|ms| *ms > 0),
     })
-}
-
-fn snippet(body: &str) -> String {
-    let s: String = body.chars().take(80).collect();
-    s.replace('\n', " ")
 }
 
 #[cfg(test)]

@@ -1,28 +1,11 @@
 //! The real client against the simulator for what 起售 needs: 12306's clock through
 //! `login/conf`, and `qss.js` found from the index page.
 
-use std::time::Duration;
-
 use chrono::TimeDelta;
 
-use super::client::{RailClient, RailError};
-use crate::config::Upstream;
+use super::client::RailError;
+use super::test_support::sim_and_client;
 use crate::sale::clock::{Resolution, ServerClock};
-use crate::sim::{Scenario, Sim};
-
-async fn sim_and_client() -> (Sim, RailClient) {
-    let sim = Sim::start("127.0.0.1:0".parse().unwrap(), Scenario::builtin())
-        .await
-        .unwrap();
-    let client = RailClient::new(&Upstream {
-        rail_url: sim.base_url(),
-        min_interval: Duration::ZERO,
-        jitter: Duration::ZERO,
-        ..Upstream::default()
-    })
-    .unwrap();
-    (sim, client)
-}
 
 #[tokio::test]
 async fn the_offset_of_a_clock_minutes_away_is_measured_within_the_round_trip() {

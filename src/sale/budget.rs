@@ -479,22 +479,33 @@ impl<K: Ord + Clone> Scheduler<K> {
             return Next::Idle;
         }
         let t0 = self.earliest_send(now);
-        let pace = delta(self.config.pace());
+        let next_opening = self.next_opening(t0);
+        // The link is kept free for the next opening to come.
+        let hold = next_opening.filter(|r| t0 + delta(self.config.pace()) > *r || self.would_fill_window(*r));
+        if let Some(next) = self.first_after_opening(t0, hold) {
+            return next;
+        }
+        let jobs = self.jobs(t0);
+        self.earliest_deadline(&jobs, t0)
+            .or_else(|| self.burst_bonus(&jobs, t0))
+            .unwrap_or_else(|| self.wake(&jobs, next_opening, t0))
+    }
 
-        // 1. The next opening to come: the link is kept free for it.
-        let next_opening = self
-            .entries
+    /// 1. The next opening to come after `t0` (with the lag), among the queries not yet opened.
+    fn next_opening(&self, t0: At) -> Option<At> {
+        self.entries
             .values()
             .filter(|e| !e.opened)
             .filter_map(|e| e.spec.opening.map(|o| o + self.lag()))
             .filter(|r| *r > t0)
-            .min();
-        let hold = next_opening.filter(|r| t0 + pace > *r || self.would_fill_window(*r));
+            .min()
+    }
 
-        // 2. First requests after an opening that has come: those still within the promise
-        //    (`ON_TIME` after their opening) earliest opening first; then, unless an opening is
-        //    about to come, the late ones (openings that passed before the query joined), latest
-        //    opening first: an older one has missed its moment already.
+    /// 2. First requests after an opening that has come: those still within the promise
+    ///    (`ON_TIME` after their opening) earliest opening first; then, unless an opening is
+    ///    about to come (`hold`: wait for it), the late ones (openings that passed before the
+    ///    query joined), latest opening first: an older one has missed its moment already.
+    fn first_after_opening(&self, t0: At, hold: Option<At>) -> Option<Next<K>> {
         let due: Vec<(&K, &Entry)> = self
             .entries
             .iter()
@@ -508,50 +519,51 @@ impl<K: Ord + Clone> Scheduler<K> {
             .iter()
             .min_by_key(|(k, e)| (std::cmp::Reverse(e.spec.opening), -e.spec.priority, *k));
         let first = match (on_time, hold, late) {
-            (Some((k, _)), _, _) => Some(*k),
-            (None, Some(r), _) => return Next::Wait { until: r },
-            (None, None, Some((k, _))) => Some(*k),
-            (None, None, None) => None,
+            (Some((k, _)), _, _) => *k,
+            (None, Some(r), _) => return Some(Next::Wait { until: r }),
+            (None, None, Some((k, _))) => *k,
+            (None, None, None) => return None,
         };
-        if let Some(k) = first {
-            return Next::Send {
-                key: k.clone(),
-                at: t0,
-                reason: Reason::Opening,
-            };
-        }
+        Some(Next::Send {
+            key: first.clone(),
+            at: t0,
+            reason: Reason::Opening,
+        })
+    }
 
-        // 3. Earliest deadline among the due queries.
-        let jobs = self.jobs(t0);
-        let released = jobs.iter().filter(|j| j.release <= t0).min_by(|a, b| a.order(b));
-        if let Some(j) = released {
-            return Next::Send {
-                key: j.key.clone(),
-                at: t0,
-                reason: if j.phase == Phase::Burst {
-                    Reason::Burst
-                } else {
-                    Reason::Due
-                },
-            };
-        }
+    /// 3. Earliest deadline among the due queries.
+    fn earliest_deadline(&self, jobs: &[Job<'_, K>], t0: At) -> Option<Next<K>> {
+        let released = jobs
+            .iter()
+            .filter(|j| j.release <= t0)
+            .min_by(|a, b| a.order(b))?;
+        Some(Next::Send {
+            key: released.key.clone(),
+            at: t0,
+            reason: if released.phase == Phase::Burst {
+                Reason::Burst
+            } else {
+                Reason::Due
+            },
+        })
+    }
 
-        // 4. A free slot goes to an opening burst (the one served longest ago), unless the
-        //    queries' next requests could then no longer all be on time.
+    /// 4. A free slot goes to an opening burst (the one served longest ago), unless the
+    ///    queries' next requests could then no longer all be on time.
+    fn burst_bonus(&self, jobs: &[Job<'_, K>], t0: At) -> Option<Next<K>> {
         let bonus = jobs
             .iter()
             .filter(|j| j.phase == Phase::Burst)
-            .min_by_key(|j| (self.entries[j.key].last, -j.priority, j.key));
-        if let Some(b) = bonus
-            && self.all_on_time(&jobs, b, t0)
-        {
-            return Next::Send {
-                key: b.key.clone(),
-                at: t0,
-                reason: Reason::Burst,
-            };
-        }
+            .min_by_key(|j| (self.entries[j.key].last, -j.priority, j.key))?;
+        self.all_on_time(jobs, bonus, t0).then(|| Next::Send {
+            key: bonus.key.clone(),
+            at: t0,
+            reason: Reason::Burst,
+        })
+    }
 
+    /// Nothing to send at `t0`: wait for the next release, opening or end of a wait.
+    fn wake(&self, jobs: &[Job<'_, K>], next_opening: Option<At>, t0: At) -> Next<K> {
         let waiting = self
             .entries
             .values()

@@ -418,7 +418,7 @@ mod tests {
         at_beijing(ymd(y, m, d), NaiveTime::from_hms_opt(h, min, 0).unwrap())
     }
 
-    fn page_of(rows: &[&str]) -> LeftTicketPage {
+    fn page_of<'a>(rows: &[&'a str]) -> LeftTicketPage<'a> {
         LeftTicketPage {
             trains: rows
                 .iter()

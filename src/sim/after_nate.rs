@@ -16,8 +16,6 @@
 //! `{"session":"expired"}` or `{"session":"valid"}`, `{"cookie":"tk-value"}`. 404 when there is
 //! no order (or no such train) to change, 400 for anything else it cannot do.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +24,7 @@ use axum::{Json, Router};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::rail::{Envelope, cookies};
 use super::{Sim, lock, ok, refuse};
 
 /// Where 12306 sends a logged-out visitor.
@@ -270,24 +269,11 @@ async fn query_queue(State(sim): State<Sim>, headers: HeaderMap) -> Response {
             loseTime: None,
         },
     };
-    Json(Envelope {
-        validateMessagesShowId: "_validatorMessage",
-        status: true,
-        httpstatus: 200,
-        data,
-        messages: [],
-        validateMessages: BTreeMap::new(),
-    })
-    .into_response()
+    Json(Envelope::ok(data)).into_response()
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookies(headers)
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.trim().to_string())
 }
@@ -302,17 +288,6 @@ fn status_name(code: &str) -> &'static str {
         "07" => "兑现成功",
         _ => "未知状态",
     }
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Envelope {
-    validateMessagesShowId: &'static str,
-    status: bool,
-    httpstatus: u16,
-    data: Data,
-    messages: [(); 0],
-    validateMessages: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -540,32 +515,15 @@ async fn control(State(sim): State<Sim>, Json(body): Json<ControlBody>) -> Respo
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use reqwest::redirect::Policy;
     use secrecy::SecretString;
     use serde_json::Value;
 
     use super::*;
-    use crate::config::Upstream;
     use crate::rail::after_nate::{QueueAnswer, decode_queue, tests::seed_body};
-    use crate::rail::client::RailClient;
-    use crate::sim::Scenario;
+    use crate::sim::test_support::sim_and_rail_client;
     use crate::waitlist::{self, WaitlistReason};
-
-    async fn start() -> (Sim, RailClient) {
-        let sim = Sim::start("127.0.0.1:0".parse().unwrap(), Scenario::builtin())
-            .await
-            .unwrap();
-        let client = RailClient::new(&Upstream {
-            rail_url: sim.base_url(),
-            min_interval: Duration::ZERO,
-            jitter: Duration::ZERO,
-            ..Upstream::default()
-        })
-        .unwrap();
-        (sim, client)
-    }
 
     fn cookie(v: &str) -> SecretString {
         SecretString::from(v.to_string())
@@ -580,7 +538,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_tk_cookie_the_query_is_sent_to_the_login_page() {
-        let (sim, client) = start().await;
+        let (sim, client) = sim_and_rail_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         let raw = reqwest::Client::builder()
             .redirect(Policy::none())
@@ -600,7 +558,7 @@ mod tests {
 
     #[tokio::test]
     async fn seed_order_is_served_and_decodes_exactly_like_the_real_seed() {
-        let (sim, client) = start().await;
+        let (sim, client) = sim_and_rail_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         let got = order(
             client
@@ -628,7 +586,7 @@ mod tests {
                 _ => {}
             }
         }
-        let (sim, _) = start().await;
+        let (sim, _) = sim_and_rail_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         let body = reqwest::Client::new()
             .post(format!("{}/otn/afterNateOrder/queryQueue", sim.base_url()))
@@ -653,7 +611,7 @@ mod tests {
 
     #[tokio::test]
     async fn status_and_queue_changes_are_observed_and_decided() {
-        let (sim, client) = start().await;
+        let (sim, client) = sim_and_rail_client().await;
         let c = cookie("tk=t1");
         sim.set_waitlist(Some(WaitlistSpec {
             status: "00".into(),
@@ -708,7 +666,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_order_is_status_two_not_async() {
-        let (sim, client) = start().await;
+        let (sim, client) = sim_and_rail_client().await;
         let a = client.query_waitlist(&cookie("tk=t1")).await.unwrap();
         assert_eq!(a, QueueAnswer::NoOrder);
         assert_eq!(sim.set_waitlist_status("01"), Err(WaitlistSimError::NoOrder));
@@ -717,7 +675,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_session_needs_the_new_cookie() {
-        let (sim, client) = start().await;
+        let (sim, client) = sim_and_rail_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         sim.expire_session();
         let old = cookie("tk=old");
@@ -740,7 +698,7 @@ mod tests {
 
     #[tokio::test]
     async fn control_api_drives_the_order_and_the_session() {
-        let (sim, client) = start().await;
+        let (sim, client) = sim_and_rail_client().await;
         let http = reqwest::Client::new();
         let url = format!("{}/sim/waitlist", sim.base_url());
         let post = |body: Value| http.post(&url).json(&body).send();

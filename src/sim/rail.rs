@@ -94,18 +94,34 @@ async fn init(State(sim): State<Sim>) -> Response {
     response
 }
 
-/// `login/conf` as an anonymous visitor sees it, field for field like the 2024 capture.
+/// 12306's JSON envelope around a successful answer (`login/conf`, `queryQueue`), field for
+/// field like the captures.
 #[derive(Serialize)]
 #[allow(non_snake_case)]
-struct LoginConf {
+pub(super) struct Envelope<T> {
     validateMessagesShowId: &'static str,
     status: bool,
     httpstatus: u16,
-    data: LoginConfData,
+    data: T,
     messages: [(); 0],
     validateMessages: BTreeMap<String, String>,
 }
 
+impl<T> Envelope<T> {
+    /// `status: true`, HTTP 200, no messages.
+    pub(super) fn ok(data: T) -> Envelope<T> {
+        Envelope {
+            validateMessagesShowId: "_validatorMessage",
+            status: true,
+            httpstatus: 200,
+            data,
+            messages: [],
+            validateMessages: BTreeMap::new(),
+        }
+    }
+}
+
+/// `login/conf`'s `data` as an anonymous visitor sees it, field for field like the 2024 capture.
 #[derive(Serialize)]
 #[allow(non_snake_case)]
 struct LoginConfData {
@@ -132,39 +148,32 @@ async fn login_conf(State(sim): State<Sim>) -> Response {
     let now = sim.now();
     let query_url = sim.advertised_endpoint();
     let days = sim.presale_days();
-    axum::Json(LoginConf {
-        validateMessagesShowId: "_validatorMessage",
-        status: true,
-        httpstatus: 200,
-        data: LoginConfData {
-            is_open_updateHBTime: "Y",
-            isstudentDate: false,
-            is_message_passCode: "N",
-            is_phone_check: "N",
-            studentDate: [
-                "2020-04-01",
-                "2020-11-30",
-                "2020-12-01",
-                "2020-12-31",
-                "2021-01-01",
-                "2025-09-30",
-            ],
-            is_uam_login: "Y",
-            is_login_passCode: "Y",
-            is_sweep_login: "Y",
-            nowStr: now.format("%Y%m%d%H%M%S").to_string(),
-            queryUrl: query_url,
-            psr_qr_code_result: "N",
-            now: now.timestamp_millis(),
-            login_url: "resources/login.html",
-            stu_control: days,
-            is_login: "N",
-            is_olympicLogin: "N",
-            other_control: days,
-        },
-        messages: [],
-        validateMessages: BTreeMap::new(),
-    })
+    axum::Json(Envelope::ok(LoginConfData {
+        is_open_updateHBTime: "Y",
+        isstudentDate: false,
+        is_message_passCode: "N",
+        is_phone_check: "N",
+        studentDate: [
+            "2020-04-01",
+            "2020-11-30",
+            "2020-12-01",
+            "2020-12-31",
+            "2021-01-01",
+            "2025-09-30",
+        ],
+        is_uam_login: "Y",
+        is_login_passCode: "Y",
+        is_sweep_login: "Y",
+        nowStr: now.format("%Y%m%d%H%M%S").to_string(),
+        queryUrl: query_url,
+        psr_qr_code_result: "N",
+        now: now.timestamp_millis(),
+        login_url: "resources/login.html",
+        stu_control: days,
+        is_login: "N",
+        is_olympicLogin: "N",
+        other_control: days,
+    }))
     .into_response()
 }
 
@@ -307,13 +316,17 @@ pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
 }
 
 fn has_session(headers: &HeaderMap) -> bool {
+    cookies(headers).any(|(name, value)| name == "JSESSIONID" && !value.is_empty())
+}
+
+/// Every `name=value` pair of the request's `Cookie` headers, in order.
+pub(super) fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == "JSESSIONID" && !value.is_empty())
 }
 
 async fn pause(sim: &Sim, delay: Duration) {

@@ -28,9 +28,20 @@ fn client() -> Client {
         .unwrap()
 }
 
+/// The built-in scenario, and a client holding its session.
+async fn builtin_with_session() -> (Sim, Client) {
+    let sim = start(Scenario::builtin()).await;
+    let c = session(&sim).await;
+    (sim, c)
+}
+
 /// A client holding the session cookies of `init`, as every real client does before querying.
 async fn session(sim: &Sim) -> Client {
-    let c = client();
+    with_session(sim, client()).await
+}
+
+/// `c` once it holds the session cookies of `init`.
+async fn with_session(sim: &Sim, c: Client) -> Client {
     let r = c
         .get(format!("{}/otn/leftTicket/init", sim.base_url()))
         .send()
@@ -65,13 +76,39 @@ async fn get(c: &Client, url: &str) -> (StatusCode, reqwest::header::HeaderMap, 
     (status, headers, r.text().await.unwrap())
 }
 
+/// A SHH→CZH query URL of `leftTicket/queryG` for `date`.
+fn shh_czh_url(sim: &Sim, date: &str) -> String {
+    query_url(sim, "leftTicket/queryG", date, "SHH", "CZH")
+}
+
+/// A SHH→CZH query of `endpoint` for `date`, as sent: status, headers and body.
+async fn ask(
+    sim: &Sim,
+    c: &Client,
+    endpoint: &str,
+    date: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    get(c, &query_url(sim, endpoint, date, "SHH", "CZH")).await
+}
+
+/// GET `url`, the JSON answer.
+async fn get_json<T: serde::de::DeserializeOwned>(c: &Client, url: String) -> T {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// POST `url` without a body, the JSON answer (`login/conf`).
+async fn post_for_json(c: &Client, url: String) -> Value {
+    c.post(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// POST `body` as JSON to `url` (the control API).
+async fn post_json(c: &Client, url: String, body: Value) -> reqwest::Response {
+    c.post(url).json(&body).send().await.unwrap()
+}
+
 /// A normal SHH→CZH query for the date `days` from today; the JSON answer.
 async fn shh_czh(sim: &Sim, c: &Client, days: u64) -> Value {
-    let (status, _, body) = get(
-        c,
-        &query_url(sim, "leftTicket/queryG", &in_days(days), "SHH", "CZH"),
-    )
-    .await;
+    let (status, _, body) = ask(sim, c, "leftTicket/queryG", &in_days(days)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -155,11 +192,7 @@ async fn login_conf_has_the_shape_of_the_real_one() {
 #[tokio::test]
 async fn a_query_without_cookies_is_sent_to_the_error_page() {
     let sim = start(Scenario::builtin()).await;
-    let (status, headers, body) = get(
-        &client(),
-        &query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH"),
-    )
-    .await;
+    let (status, headers, body) = ask(&sim, &client(), "leftTicket/queryG", &in_days(1)).await;
     assert_error_redirect(status, &headers, &body);
     assert_eq!(outcomes(&sim), ["302-no-cookie"]);
     sim.shutdown().await;
@@ -167,13 +200,8 @@ async fn a_query_without_cookies_is_sent_to_the_error_page() {
 
 #[tokio::test]
 async fn a_stale_endpoint_answers_c_url_and_rotation_moves_the_endpoint() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
-    let (_, _, body) = get(
-        &c,
-        &query_url(&sim, "leftTicket/queryZ", &in_days(1), "SHH", "CZH"),
-    )
-    .await;
+    let (sim, c) = builtin_with_session().await;
+    let (_, _, body) = ask(&sim, &c, "leftTicket/queryZ", &in_days(1)).await;
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         v,
@@ -183,17 +211,9 @@ async fn a_stale_endpoint_answers_c_url_and_rotation_moves_the_endpoint() {
     sim.rotate_endpoint("leftTicket/queryZ");
     let (_, _, page) = get(&c, &format!("{}/otn/leftTicket/init", sim.base_url())).await;
     assert!(page.contains("'leftTicket/queryZ'"));
-    let (_, _, body) = get(
-        &c,
-        &query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH"),
-    )
-    .await;
+    let (_, _, body) = ask(&sim, &c, "leftTicket/queryG", &in_days(1)).await;
     assert!(body.contains(r#""c_url":"leftTicket/queryZ""#), "{body}");
-    let (status, _, body) = get(
-        &c,
-        &query_url(&sim, "leftTicket/queryZ", &in_days(1), "SHH", "CZH"),
-    )
-    .await;
+    let (status, _, body) = ask(&sim, &c, "leftTicket/queryZ", &in_days(1)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains(r#""status":true"#));
     assert_eq!(outcomes(&sim), ["c_url", "c_url", "ok"]);
@@ -207,8 +227,7 @@ async fn a_stale_endpoint_answers_c_url_and_rotation_moves_the_endpoint() {
 
 #[tokio::test]
 async fn past_unpadded_and_out_of_presale_dates_are_sent_to_the_error_page() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     let yesterday = (today() - Days::new(1)).format("%Y-%m-%d").to_string();
     let unpadded = (today() + Days::new(1)).format("%Y-%-m-%-d").to_string();
     let unpadded = if unpadded.len() == 10 {
@@ -223,8 +242,7 @@ async fn past_unpadded_and_out_of_presale_dates_are_sent_to_the_error_page() {
         "garbage".to_string(),
         String::new(),
     ] {
-        let (status, headers, body) =
-            get(&c, &query_url(&sim, "leftTicket/queryG", &date, "SHH", "CZH")).await;
+        let (status, headers, body) = ask(&sim, &c, "leftTicket/queryG", &date).await;
         assert_error_redirect(status, &headers, &body);
     }
     for days in [0, 14] {
@@ -248,13 +266,8 @@ async fn past_unpadded_and_out_of_presale_dates_are_sent_to_the_error_page() {
 
 #[tokio::test]
 async fn shanghai_to_changzhou_is_widened_to_both_cities() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
-    let (_, _, text) = get(
-        &c,
-        &query_url(&sim, "leftTicket/queryG", &in_days(2), "SHH", "CZH"),
-    )
-    .await;
+    let (sim, c) = builtin_with_session().await;
+    let (_, _, text) = ask(&sim, &c, "leftTicket/queryG", &in_days(2)).await;
     assert!(
         text.starts_with(r#"{"httpstatus":200,"data":{"result":["#),
         "{text}"
@@ -282,8 +295,7 @@ async fn shanghai_to_changzhou_is_widened_to_both_cities() {
 
 #[tokio::test]
 async fn unknown_stations_get_an_empty_result() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     let (status, _, body) = get(
         &c,
         &query_url(&sim, "leftTicket/queryG", &in_days(1), "XXQ", "CZH"),
@@ -298,9 +310,8 @@ async fn unknown_stations_get_an_empty_result() {
 
 #[tokio::test]
 async fn each_failure_mode_answers_like_12306_and_expires_after_its_count() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
-    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    let (sim, c) = builtin_with_session().await;
+    let url = shh_czh_url(&sim, &in_days(1));
 
     sim.set_mode(FailureMode::Throttle302, Some(2));
     for _ in 0..2 {
@@ -371,9 +382,8 @@ async fn each_failure_mode_answers_like_12306_and_expires_after_its_count() {
 
 #[tokio::test]
 async fn a_mode_without_count_lasts_until_changed() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
-    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    let (sim, c) = builtin_with_session().await;
+    let url = shh_czh_url(&sim, &in_days(1));
     sim.set_mode(FailureMode::Forbidden, None);
     for _ in 0..3 {
         assert_eq!(get(&c, &url).await.0, StatusCode::FORBIDDEN);
@@ -385,8 +395,7 @@ async fn a_mode_without_count_lasts_until_changed() {
 
 #[tokio::test]
 async fn the_builtin_timeline_makes_g8294_second_class_come_and_go() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     let mut seen = Vec::new();
     for advance in [0, 20, 15, 15] {
         sim.advance(Duration::from_secs(advance));
@@ -432,8 +441,7 @@ async fn a_dated_step_changes_only_its_date() {
 
 #[tokio::test]
 async fn set_seat_applies_to_one_date_or_to_all() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     let day3 = today() + Days::new(3);
     sim.set_seat("G8294", Some(day3), SeatClass::Second, "9");
     assert_eq!(cell(&shh_czh(&sim, &c, 3).await, "G8294", SeatClass::Second), "9");
@@ -462,8 +470,7 @@ async fn set_seat_applies_to_one_date_or_to_all() {
 
 #[tokio::test]
 async fn the_control_api_drives_the_simulator_over_http() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     let base = sim.base_url();
     let post = |path: &str, body: Value| c.post(format!("{base}{path}")).json(&body).send();
 
@@ -500,7 +507,7 @@ async fn the_control_api_drives_the_simulator_over_http() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let url = query_url(&sim, "leftTicket/queryG", &day, "SHH", "CZH");
+    let url = shh_czh_url(&sim, &day);
     assert_eq!(get(&c, &url).await.0, StatusCode::FORBIDDEN);
     assert_eq!(get(&c, &url).await.0, StatusCode::OK);
     let r = post("/sim/mode", json!({"mode": "slow", "count": 1, "delay_ms": 50}))
@@ -521,14 +528,7 @@ async fn the_control_api_drives_the_simulator_over_http() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(sim.elapsed() >= Duration::from_secs(3600));
 
-    let stats: SimStats = c
-        .get(format!("{base}/sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: SimStats = get_json(&c, format!("{base}/sim/stats")).await;
     assert_eq!(stats, sim.stats());
     let o: Vec<&str> = stats.queries.iter().map(|q| q.outcome.as_str()).collect();
     assert_eq!(o, ["ok", "ok", "forbidden", "ok", "slow", "c_url"]);
@@ -543,8 +543,7 @@ async fn the_control_api_drives_the_simulator_over_http() {
 
 #[tokio::test]
 async fn stats_count_requests_by_path() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     shh_czh(&sim, &c, 1).await;
     shh_czh(&sim, &c, 2).await;
     c.post(format!("{}/otn/login/conf", sim.base_url()))
@@ -569,10 +568,9 @@ async fn stats_count_requests_by_path() {
 
 #[tokio::test]
 async fn shutdown_stops_the_server_promptly_even_mid_delay() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     sim.set_mode(FailureMode::Slow(Duration::from_secs(30)), None);
-    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    let url = shh_czh_url(&sim, &in_days(1));
     let pending = tokio::spawn(async move { c.get(url).send().await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let base = sim.base_url();
@@ -591,13 +589,7 @@ async fn session_from(sim: &Sim, ip: &str) -> Client {
         .local_address(ip.parse::<IpAddr>().unwrap())
         .build()
         .unwrap();
-    let r = c
-        .get(format!("{}/otn/leftTicket/init", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    c
+    with_session(sim, c).await
 }
 
 #[tokio::test]
@@ -605,7 +597,7 @@ async fn clients_on_other_loopback_addresses_are_told_apart_in_the_stats() {
     let sim = start(Scenario::builtin()).await;
     let two = session_from(&sim, "127.0.0.2").await;
     let three = session_from(&sim, "127.0.0.3").await;
-    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    let url = shh_czh_url(&sim, &in_days(1));
     for _ in 0..2 {
         assert_eq!(get(&three, &url).await.0, StatusCode::OK);
     }
@@ -636,7 +628,7 @@ async fn an_address_over_its_limit_gets_the_error_page_while_the_others_are_serv
     }));
     let two = session_from(&sim, "127.0.0.2").await;
     let three = session_from(&sim, "127.0.0.3").await;
-    let url = query_url(&sim, "leftTicket/queryG", &in_days(1), "SHH", "CZH");
+    let url = shh_czh_url(&sim, &in_days(1));
     // init counted: two more queries fit in 127.0.0.2's budget of three.
     for _ in 0..2 {
         assert_eq!(get(&two, &url).await.0, StatusCode::OK);
@@ -739,8 +731,7 @@ async fn shh_czh_on(sim: &Sim, c: &Client, date: NaiveDate) -> BTreeMap<String, 
 
 #[tokio::test]
 async fn a_date_opens_at_its_boarding_stations_time_by_the_simulators_clock() {
-    let sim = start(Scenario::builtin()).await;
-    let c = session(&sim).await;
+    let (sim, c) = builtin_with_session().await;
     // The simulator's today is some day; its last window day opens today, per boarding station:
     // 上海虹桥 (D3010, G7158) at 13:30, 上海 (G8294, K1805) at 14:30.
     let today = NaiveDate::from_ymd_opt(2026, 12, 20).unwrap();
@@ -787,23 +778,11 @@ async fn the_clock_can_be_set_behind_or_ahead_and_login_conf_tells_it() {
     let sim = start(Scenario::builtin()).await;
     let base = sim.base_url();
     let c = client();
-    let r = c
-        .post(format!("{base}/sim/clock"))
-        .json(&json!({"offset": "-5m"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(&c, format!("{base}/sim/clock"), json!({"offset": "-5m"})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let view: Value = r.json().await.unwrap();
     assert_eq!(view["offset_ms"], -300_000);
-    let conf: Value = c
-        .post(format!("{base}/otn/login/conf"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let conf: Value = post_for_json(&c, format!("{base}/otn/login/conf")).await;
     let now_ms = conf["data"]["now"].as_i64().unwrap();
     let machine = chrono::Utc::now().timestamp_millis();
     assert!(
@@ -818,21 +797,14 @@ async fn the_clock_can_be_set_behind_or_ahead_and_login_conf_tells_it() {
         "nowStr is now cut to the second"
     );
 
-    let r = c
-        .post(format!("{base}/sim/clock"))
-        .json(&json!({"at": "2026-12-20 13:29:50"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        &c,
+        format!("{base}/sim/clock"),
+        json!({"at": "2026-12-20 13:29:50"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let view: Value = c
-        .get(format!("{base}/sim/clock"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view: Value = get_json(&c, format!("{base}/sim/clock")).await;
     let at = DateTime::parse_from_rfc3339(view["now"].as_str().unwrap()).unwrap();
     let want = bj(NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(), 13, 29, 50);
     assert!((at - want).num_milliseconds().abs() < 5_000, "{at}");
@@ -844,12 +816,7 @@ async fn the_clock_can_be_set_behind_or_ahead_and_login_conf_tells_it() {
         json!({}),
         json!({"offset": "1m", "at": "2026-12-20 13:00"}),
     ] {
-        let r = c
-            .post(format!("{base}/sim/clock"))
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(&c, format!("{base}/sim/clock"), bad.clone()).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     sim.shutdown().await;
@@ -887,12 +854,12 @@ async fn qss_js_is_served_with_its_bom_where_12306_serves_it_and_follows_the_sal
     let (status, _, _) = get(&c, &format!("{base}/index/script/core/common/other.js")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let r = c
-        .post(format!("{base}/sim/sale-time"))
-        .json(&json!({"station": "上海", "time": "09:15"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        &c,
+        format!("{base}/sim/sale-time"),
+        json!({"station": "上海", "time": "09:15"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let (_, _, body) = get(&c, &format!("{base}/otn/resources/js/query/qss.js")).await;
     let table = crate::sale::qss::decode_qss(&body).unwrap();
@@ -903,19 +870,19 @@ async fn qss_js_is_served_with_its_bom_where_12306_serves_it_and_follows_the_sal
     let rows = shh_czh_on(&sim, &session, day + Days::new(14)).await;
     assert_eq!(rows["G8294"][55], "202612200915");
     assert_eq!(rows["G8294"][1], "预订", "open since 09:15");
-    let r = c
-        .post(format!("{base}/sim/sale-time"))
-        .json(&json!({"station": "北京难", "time": "09:15"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        &c,
+        format!("{base}/sim/sale-time"),
+        json!({"station": "北京难", "time": "09:15"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = c
-        .post(format!("{base}/sim/sale-time"))
-        .json(&json!({"station": "上海", "time": "9h"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        &c,
+        format!("{base}/sim/sale-time"),
+        json!({"station": "上海", "time": "9h"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     sim.shutdown().await;
 }
@@ -926,32 +893,15 @@ async fn the_presale_window_can_be_changed_and_login_conf_follows() {
     let base = sim.base_url();
     let c = session(&sim).await;
     let day20 = in_days(20);
-    let (status, headers, body) = get(&c, &query_url(&sim, "leftTicket/queryG", &day20, "SHH", "CZH")).await;
+    let (status, headers, body) = ask(&sim, &c, "leftTicket/queryG", &day20).await;
     assert_error_redirect(status, &headers, &body);
-    let r = c
-        .post(format!("{base}/sim/presale"))
-        .json(&json!({"days": 30}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(&c, format!("{base}/sim/presale"), json!({"days": 30})).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let conf: Value = c
-        .post(format!("{base}/otn/login/conf"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let conf: Value = post_for_json(&c, format!("{base}/otn/login/conf")).await;
     assert_eq!(conf["data"]["other_control"], 30);
-    let (status, _, _) = get(&c, &query_url(&sim, "leftTicket/queryG", &day20, "SHH", "CZH")).await;
+    let (status, _, _) = ask(&sim, &c, "leftTicket/queryG", &day20).await;
     assert_eq!(status, StatusCode::OK);
-    let r = c
-        .post(format!("{base}/sim/presale"))
-        .json(&json!({"days": 0}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(&c, format!("{base}/sim/presale"), json!({"days": 0})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     sim.shutdown().await;
 }

@@ -4,7 +4,7 @@
 //! Why it is drawn this way:
 //! - **Step lines.** A seat count holds until the next change (`seat_history` stores changes
 //!   only), so each series is a step function: `H` to the time of the next change, then `V` to
-//!   its value. 有 is drawn at [`PLENTY`](super::view::PLENTY) with a dot (it means "at least 20");
+//!   its value. 有 is drawn at [`PLENTY`] with a dot (it means "at least 20");
 //!   无 is 0; `*` (not on sale) and a class that left the page are gaps, never zeros.
 //! - **Scales to its container.** The plot is `viewBox="0 0 600 100"` with
 //!   `preserveAspectRatio="none"`, drawn at 100 % width and a fixed CSS height, with
@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, Duration as TimeDelta, FixedOffset, NaiveTime, TimeZone, Timelike};
 
-use super::escape_into;
+use super::html::escape_into;
 use super::view::{HourHistogram, Level, PLENTY, Point, Series, Time, Timeline};
 use crate::clock::beijing;
 
@@ -361,9 +361,22 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
     let points: usize = t.series.iter().map(|s| s.points.len()).sum();
     out.reserve(2048 + 300 * t.series.len() + 9 * points);
     let scale = Scale::for_timeline(t);
-    let summary = timeline_summary(t);
+    let ticks = time_ticks(t.from, t.to);
+    out.push_str("<figure class=\"tl\">");
+    timeline_caption(t, out);
+    out.push_str("<div class=\"plot\">");
+    y_labels(&scale, out);
+    timeline_svg(t, &scale, &ticks, out);
+    x_labels(&scale, &ticks, out);
+    out.push_str("</div>");
+    timeline_legend(t, out);
+    out.push_str("</figure>");
+}
+
+/// The travel date, the span shown, how many changes and alerts it holds.
+fn timeline_caption(t: &Timeline, out: &mut String) {
     let changes: u64 = t.series.iter().map(|s| s.changes as u64).sum();
-    out.push_str("<figure class=\"tl\"><figcaption><b>");
+    out.push_str("<figcaption><b>");
     escape_into(out, &date_label(t.date));
     let _ = write!(
         out,
@@ -381,74 +394,104 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
             if t.alerts.len() == 1 { "" } else { "s" }
         );
     }
-    out.push_str("</span></figcaption><div class=\"plot\"><div class=\"yl\" aria-hidden=\"true\">");
+    out.push_str("</span></figcaption>");
+}
+
+/// The three values the grid lines mark: the top (有 when it is [`PLENTY`]), half, and 0.
+fn y_marks(scale: &Scale) -> [(u32, String); 3] {
     let mid = scale.ymax / 2;
     let top_label = if scale.ymax == PLENTY {
         "有".to_string()
     } else {
         scale.ymax.to_string()
     };
-    for (v, label) in [
+    [
         (scale.ymax, top_label),
         (mid, mid.to_string()),
         (0, "0".to_string()),
-    ] {
+    ]
+}
+
+/// The value axis, as HTML beside the SVG (text would stretch inside it).
+fn y_labels(scale: &Scale, out: &mut String) {
+    out.push_str("<div class=\"yl\" aria-hidden=\"true\">");
+    for (v, label) in y_marks(scale) {
         let _ = write!(out, "<span style=\"top:{}%\">{label}</span>", scale.y(v));
     }
+    out.push_str("</div>");
+}
+
+/// The plot: grid, alert marks and one step line per series.
+fn timeline_svg(t: &Timeline, scale: &Scale, ticks: &[(Time, String)], out: &mut String) {
+    let summary = timeline_summary(t);
     let _ = write!(
         out,
-        "</div><svg class=\"chart\" viewBox=\"0 0 {COLUMNS} {HEIGHT}\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\""
+        "<svg class=\"chart\" viewBox=\"0 0 {COLUMNS} {HEIGHT}\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\""
     );
     escape_into(out, &summary);
     out.push_str("\"><title>");
     escape_into(out, &summary);
     out.push_str("</title><path class=\"grid\" d=\"");
-    for v in [scale.ymax, mid, 0] {
+    for (v, _) in y_marks(scale) {
         let _ = write!(out, "M0 {}H{COLUMNS}", scale.y(v));
     }
-    let ticks = time_ticks(t.from, t.to);
-    for (tt, _) in &ticks {
+    for (tt, _) in ticks {
         let _ = write!(out, "M{} 0V{HEIGHT}", scale.x(*tt));
     }
     out.push_str("\"/>");
-    if !t.alerts.is_empty() {
-        out.push_str("<g class=\"al\"><title>Alerts: ");
-        let times: Vec<String> = t.alerts.iter().map(|a| mdhm(*a)).collect();
-        escape_into(out, &times.join(", "));
-        out.push_str("</title>");
-        let mut xs: Vec<i32> = t.alerts.iter().map(|a| scale.x(*a)).collect();
-        xs.dedup();
-        // A faint line through the plot, and a tick above it that stands out.
-        out.push_str("<path d=\"");
-        for x in &xs {
-            let _ = write!(out, "M{x} 0V{HEIGHT}");
-        }
-        out.push_str("\"/><path class=\"tk\" d=\"");
-        for x in &xs {
-            let _ = write!(out, "M{x} -4V2");
-        }
-        out.push_str("\"/></g>");
-    }
+    alert_marks(t, scale, out);
     for (i, s) in t.series.iter().enumerate() {
         let class = series_class(i);
         let _ = write!(out, "<path class=\"ln {class}\" d=\"");
-        series_path(&s.points, &scale, out);
+        series_path(&s.points, scale, out);
         out.push_str("\"/>");
         if s.points.iter().any(|p| p.level == Level::Plenty) {
             let _ = write!(out, "<path class=\"pl {class}\" d=\"");
-            plenty_marks(&s.points, &scale, out);
+            plenty_marks(&s.points, scale, out);
             out.push_str("\"/>");
         }
     }
-    out.push_str("</svg><div class=\"xl\" aria-hidden=\"true\">");
-    for (tt, label) in &ticks {
+    out.push_str("</svg>");
+}
+
+/// When alerts were sent: a faint line through the plot, and a tick above it that stands out.
+fn alert_marks(t: &Timeline, scale: &Scale, out: &mut String) {
+    if t.alerts.is_empty() {
+        return;
+    }
+    out.push_str("<g class=\"al\"><title>Alerts: ");
+    let times: Vec<String> = t.alerts.iter().map(|a| mdhm(*a)).collect();
+    escape_into(out, &times.join(", "));
+    out.push_str("</title>");
+    let mut xs: Vec<i32> = t.alerts.iter().map(|a| scale.x(*a)).collect();
+    xs.dedup();
+    out.push_str("<path d=\"");
+    for x in &xs {
+        let _ = write!(out, "M{x} 0V{HEIGHT}");
+    }
+    out.push_str("\"/><path class=\"tk\" d=\"");
+    for x in &xs {
+        let _ = write!(out, "M{x} -4V2");
+    }
+    out.push_str("\"/></g>");
+}
+
+/// The time axis, as HTML below the SVG.
+fn x_labels(scale: &Scale, ticks: &[(Time, String)], out: &mut String) {
+    out.push_str("<div class=\"xl\" aria-hidden=\"true\">");
+    for (tt, label) in ticks {
         let x = scale.x(*tt);
         let p = x as f64 * 100.0 / COLUMNS as f64;
         let _ = write!(out, "<span{} style=\"left:{}%\">", edge_class(p), pct(x, COLUMNS));
         escape_into(out, label);
         out.push_str("</span>");
     }
-    out.push_str("</div></div><ul class=\"lg\">");
+    out.push_str("</div>");
+}
+
+/// Each series with its colour and where it ended, then what the marks mean.
+fn timeline_legend(t: &Timeline, out: &mut String) {
+    out.push_str("<ul class=\"lg\">");
     for (i, s) in t.series.iter().enumerate() {
         let lv = last_level(s);
         let _ = write!(out, "<li><i class=\"sw {}\"></i>", series_class(i));
@@ -469,7 +512,7 @@ pub fn timeline_html(t: &Timeline, out: &mut String) {
     if !t.alerts.is_empty() {
         out.push_str("<li class=\"mut\"><i class=\"sw alk\"></i>alert sent</li>");
     }
-    out.push_str("</ul></figure>");
+    out.push_str("</ul>");
 }
 
 /// The hour with the most returns (the earliest on a tie).

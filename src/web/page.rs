@@ -321,8 +321,42 @@ pub struct Tile {
     pub href: &'static str,
 }
 
+/// The summary strip: watches, 余票 now, 候补 and 抢票 when there are any, the outbox and 12306.
 fn tiles(v: &ViewModel) -> Vec<Tile> {
+    [
+        Some(watches_tile(v)),
+        Some(seats_tile(v)),
+        waitlist_tile(v),
+        grab_tile(v),
+        Some(outbox_tile(v)),
+        Some(rail_tile(v)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn watches_tile(v: &ViewModel) -> Tile {
     let active = v.watches.iter().filter(|w| w.state == WatchState::Active).count();
+    let failing = v
+        .watches
+        .iter()
+        .filter(|w| matches!(w.outcome, Some(Outcome::Error(_)) | Some(Outcome::Throttled(_))))
+        .count();
+    Tile {
+        label: "Watches",
+        value: active.to_string(),
+        note: if failing > 0 {
+            format!("{failing} failing")
+        } else {
+            format!("{} in all", v.watches.len())
+        },
+        class: if failing > 0 { "warn" } else { "" },
+        href: "#watches",
+    }
+}
+
+fn seats_tile(v: &ViewModel) -> Tile {
     let seats: usize = v
         .watches
         .iter()
@@ -333,70 +367,66 @@ fn tiles(v: &ViewModel) -> Vec<Tile> {
         .iter()
         .filter(|w| w.seats_now.iter().any(|s| s.available))
         .count();
-    let failing = v
-        .watches
-        .iter()
-        .filter(|w| matches!(w.outcome, Some(Outcome::Error(_)) | Some(Outcome::Throttled(_))))
-        .count();
+    Tile {
+        label: "余票 now",
+        value: seats.to_string(),
+        note: format!("on {with_seats} watch{}", if with_seats == 1 { "" } else { "es" }),
+        class: if seats > 0 { "ok" } else { "" },
+        href: "#watches",
+    }
+}
+
+fn waitlist_tile(v: &ViewModel) -> Option<Tile> {
+    if v.waitlists.is_empty() {
+        return None;
+    }
     let to_pay = v.waitlists.iter().filter(|o| o.pay_before.is_some()).count();
+    Some(Tile {
+        label: "候补",
+        value: v.waitlists.len().to_string(),
+        note: if to_pay > 0 {
+            format!("{to_pay} to pay")
+        } else {
+            "orders followed".into()
+        },
+        class: if to_pay > 0 { "warn" } else { "" },
+        href: "#waitlist",
+    })
+}
+
+fn grab_tile(v: &ViewModel) -> Option<Tile> {
+    if v.grabs.is_empty() {
+        return None;
+    }
     let grabbing = v
         .grabs
         .iter()
         .filter(|g| matches!(g.phase, GrabPhase::Grabbing | GrabPhase::Intent))
         .count();
     let issued = v.grabs.iter().filter(|g| g.phase == GrabPhase::Issued).count();
+    Some(Tile {
+        label: "抢票",
+        value: grabbing.to_string(),
+        note: format!("grabbing · {issued} issued"),
+        class: if issued > 0 { "ok" } else { "" },
+        href: "#grab",
+    })
+}
+
+fn outbox_tile(v: &ViewModel) -> Tile {
     let pending: u64 = v.outbox.iter().map(|c| c.pending).sum();
     let failed: u64 = v.outbox.iter().map(|c| c.failed).sum();
-    let mut out = vec![
-        Tile {
-            label: "Watches",
-            value: active.to_string(),
-            note: if failing > 0 {
-                format!("{failing} failing")
-            } else {
-                format!("{} in all", v.watches.len())
-            },
-            class: if failing > 0 { "warn" } else { "" },
-            href: "#watches",
-        },
-        Tile {
-            label: "余票 now",
-            value: seats.to_string(),
-            note: format!("on {with_seats} watch{}", if with_seats == 1 { "" } else { "es" }),
-            class: if seats > 0 { "ok" } else { "" },
-            href: "#watches",
-        },
-    ];
-    if !v.waitlists.is_empty() {
-        out.push(Tile {
-            label: "候补",
-            value: v.waitlists.len().to_string(),
-            note: if to_pay > 0 {
-                format!("{to_pay} to pay")
-            } else {
-                "orders followed".into()
-            },
-            class: if to_pay > 0 { "warn" } else { "" },
-            href: "#waitlist",
-        });
-    }
-    if !v.grabs.is_empty() {
-        out.push(Tile {
-            label: "抢票",
-            value: grabbing.to_string(),
-            note: format!("grabbing · {issued} issued"),
-            class: if issued > 0 { "ok" } else { "" },
-            href: "#grab",
-        });
-    }
-    out.push(Tile {
+    Tile {
         label: "Outbox",
         value: pending.to_string(),
         note: format!("pending · {failed} failed"),
         class: if failed > 0 { "err" } else { "" },
         href: "#outbox",
-    });
-    out.push(Tile {
+    }
+}
+
+fn rail_tile(v: &ViewModel) -> Tile {
+    Tile {
         label: "12306",
         value: v
             .rail
@@ -409,8 +439,7 @@ fn tiles(v: &ViewModel) -> Vec<Tile> {
             _ => "",
         },
         href: "#rail",
-    });
-    out
+    }
 }
 
 #[derive(Template)]

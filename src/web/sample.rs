@@ -9,7 +9,7 @@ use chrono::{Duration as TimeDelta, NaiveDate, Timelike};
 
 use super::view::{
     AlertCounts, AlertMoment, Backoff, ChannelView, DaemonView, GrabPhase, GrabView, NodeView, Outcome,
-    RailView, RejectedEdit, SeatNow, Time, ViewModel, WaitlistView, Wants, WatchState, WatchView,
+    RailView, RejectedEdit, SeatNow, Time, Timeline, ViewModel, WaitlistView, Wants, WatchState, WatchView,
     timelines_from_changes,
 };
 use crate::decide::SeatKey;
@@ -114,82 +114,12 @@ fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
     };
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
-    let start_day = (now - TimeDelta::days(size.days))
-        .with_hour(0)
-        .and_then(|t| t.with_minute(0))
-        .and_then(|t| t.with_second(0))
-        .unwrap_or(now);
     for date in &dates {
-        let mut last_avail: std::collections::HashMap<(usize, usize), bool> = Default::default();
-        let mut day_changes: Vec<(Time, usize, usize)> = Vec::new();
-        for day in 0..size.days {
-            let day_start = start_day + TimeDelta::days(day);
-            for _ in 0..size.changes_per_day {
-                let t = change_time(r, day_start);
-                if t < now {
-                    day_changes.push((
-                        t,
-                        r.below(trains.len() as u64) as usize,
-                        r.below(seats.len() as u64) as usize,
-                    ));
-                }
-            }
-        }
-        day_changes.sort();
-        // 起售: every seat starts as `*` (not on sale) at the start of the history.
-        for (ti, train) in trains.iter().enumerate() {
-            for (si, seat) in seats.iter().enumerate() {
-                changes.push(Change {
-                    at: start_day,
-                    key: SeatKey {
-                        date: *date,
-                        train: (*train).to_string(),
-                        seat: *seat,
-                    },
-                    raw: "*".into(),
-                    count: None,
-                    price_jiao: Some(1390),
-                    available: false,
-                });
-                last_avail.insert((ti, si), false);
-            }
-        }
-        for (t, ti, si) in day_changes {
-            let (raw, count) = level_raw(r);
-            let available = raw == "有" || count.is_some_and(|c| c >= 1);
-            if available && !last_avail[&(ti, si)] && r.below(3) == 0 {
-                alerts.push(AlertMoment { at: t, date: *date });
-            }
-            last_avail.insert((ti, si), available);
-            changes.push(Change {
-                at: t,
-                key: SeatKey {
-                    date: *date,
-                    train: trains[ti].to_string(),
-                    seat: seats[si],
-                },
-                raw: raw.into(),
-                count,
-                price_jiao: Some(1390),
-                available,
-            });
-        }
+        let (date_changes, date_alerts) = history(*date, trains, seats, size, now, r);
+        changes.extend(date_changes);
+        alerts.extend(date_alerts);
     }
     let (timelines, came_back) = timelines_from_changes(&changes, &alerts, now);
-    let seats_now: Vec<SeatNow> = timelines
-        .iter()
-        .flat_map(|t| {
-            t.series.iter().filter_map(move |s| {
-                s.points.last().map(|p| SeatNow {
-                    date: t.date,
-                    train: s.train.clone(),
-                    seat: s.seat,
-                    level: p.level,
-                    available: p.available,
-                })
-            })
-        })
-        .collect();
     let outcome = match i % 17 {
         5 => Some(Outcome::Throttled(
             "HTTP 302 to https://www.12306.cn/mormhweb/logFiles/error.html".into(),
@@ -213,24 +143,7 @@ fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
         to: to.into(),
         same_city: i % 4 == 3,
         dates,
-        wants: Wants {
-            trains: if i.is_multiple_of(3) {
-                vec!["G*".into(), "D*".into()]
-            } else {
-                trains.iter().map(|t| t.to_string()).collect()
-            },
-            exclude_trains: if i.is_multiple_of(3) {
-                vec!["G7*".into()]
-            } else {
-                vec![]
-            },
-            seats: seats.iter().map(|s| s.name().to_string()).collect(),
-            passengers: 1 + (i % 3) as u32,
-            depart: i.is_multiple_of(2).then(|| "07:00-12:00".to_string()),
-            arrive: None,
-            student: false,
-            grab: i % 7 == 2,
-        },
+        wants: wants(i, trains, seats),
         schedule: ["every 30s", "every 1m", "cron 0 */2 7-22 * * *"][i % 3].into(),
         state: WatchState::Active,
         next_poll: Some(now + TimeDelta::seconds(5 + (i % 50) as i64)),
@@ -242,7 +155,7 @@ fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
         outcome,
         backoff,
         last_change: changes.iter().map(|c| c.at).max(),
-        seats_now,
+        seats_now: seats_now(&timelines),
         alerts: AlertCounts {
             sent: alerts.len() as u64,
             pending: (i % 13 == 4) as u64,
@@ -251,6 +164,110 @@ fn watch(i: usize, size: Size, now: Time, r: &mut Lcg) -> WatchView {
         timelines,
         came_back,
     }
+}
+
+/// `size.days` days of changes of every seat of `trains` on `date`, each series starting as `*`
+/// (not on sale), and an alert at some of the moments seats came back.
+fn history(
+    date: NaiveDate,
+    trains: &[&str],
+    seats: &[SeatClass],
+    size: Size,
+    now: Time,
+    r: &mut Lcg,
+) -> (Vec<Change>, Vec<AlertMoment>) {
+    let mut changes = Vec::new();
+    let mut alerts = Vec::new();
+    let start_day = (now - TimeDelta::days(size.days))
+        .with_hour(0)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now);
+    let mut last_avail: std::collections::HashMap<(usize, usize), bool> = Default::default();
+    let mut day_changes: Vec<(Time, usize, usize)> = Vec::new();
+    for day in 0..size.days {
+        let day_start = start_day + TimeDelta::days(day);
+        for _ in 0..size.changes_per_day {
+            let t = change_time(r, day_start);
+            if t < now {
+                day_changes.push((
+                    t,
+                    r.below(trains.len() as u64) as usize,
+                    r.below(seats.len() as u64) as usize,
+                ));
+            }
+        }
+    }
+    day_changes.sort();
+    let change = |at: Time, train: &str, seat: SeatClass, raw: &str, count, available| Change {
+        at,
+        key: SeatKey {
+            date,
+            train: train.to_string(),
+            seat,
+        },
+        raw: raw.into(),
+        count,
+        price_jiao: Some(1390),
+        available,
+    };
+    // 起售: every seat starts as `*` (not on sale) at the start of the history.
+    for (ti, train) in trains.iter().enumerate() {
+        for (si, seat) in seats.iter().enumerate() {
+            changes.push(change(start_day, train, *seat, "*", None, false));
+            last_avail.insert((ti, si), false);
+        }
+    }
+    for (t, ti, si) in day_changes {
+        let (raw, count) = level_raw(r);
+        let available = raw == "有" || count.is_some_and(|c| c >= 1);
+        if available && !last_avail[&(ti, si)] && r.below(3) == 0 {
+            alerts.push(AlertMoment { at: t, date });
+        }
+        last_avail.insert((ti, si), available);
+        changes.push(change(t, trains[ti], seats[si], raw, count, available));
+    }
+    (changes, alerts)
+}
+
+/// What the watch asks for, varied by its number.
+fn wants(i: usize, trains: &[&str], seats: &[SeatClass]) -> Wants {
+    Wants {
+        trains: if i.is_multiple_of(3) {
+            vec!["G*".into(), "D*".into()]
+        } else {
+            trains.iter().map(|t| t.to_string()).collect()
+        },
+        exclude_trains: if i.is_multiple_of(3) {
+            vec!["G7*".into()]
+        } else {
+            vec![]
+        },
+        seats: seats.iter().map(|s| s.name().to_string()).collect(),
+        passengers: 1 + (i % 3) as u32,
+        depart: i.is_multiple_of(2).then(|| "07:00-12:00".to_string()),
+        arrive: None,
+        student: false,
+        grab: i % 7 == 2,
+    }
+}
+
+/// The last point of every series: the seats as they are now.
+fn seats_now(timelines: &[Timeline]) -> Vec<SeatNow> {
+    timelines
+        .iter()
+        .flat_map(|t| {
+            t.series.iter().filter_map(move |s| {
+                s.points.last().map(|p| SeatNow {
+                    date: t.date,
+                    train: s.train.clone(),
+                    seat: s.seat,
+                    level: p.level,
+                    available: p.available,
+                })
+            })
+        })
+        .collect()
 }
 
 /// A whole page's worth.
@@ -275,88 +292,8 @@ pub fn view(size: Size, now: Time) -> ViewModel {
             ],
         }),
         watches,
-        waitlists: vec![
-            WaitlistView {
-                name: "我的候补".into(),
-                state: WatchState::Active,
-                last_poll: Some(now - TimeDelta::seconds(40)),
-                next_poll: Some(now + TimeDelta::seconds(80)),
-                outcome: Some(Outcome::Ok),
-                last_error: None,
-                session_expired: false,
-                reserve_no: Some("E87000007466000022".into()),
-                status_code: Some("01".into()),
-                status_name: Some("待支付".into()),
-                pay_before: Some(now + TimeDelta::minutes(23)),
-                realize_limit: Some(now + TimeDelta::days(2) + TimeDelta::hours(5)),
-                needs: vec![
-                    "G105 2026-12-12 二等座 候补人数较少".into(),
-                    "G3 2026-12-12 一等座 候补人数中等".into(),
-                ],
-                emails: AlertCounts {
-                    sent: 3,
-                    pending: 0,
-                    failed: 0,
-                },
-            },
-            WaitlistView {
-                name: "春运 候补".into(),
-                state: WatchState::Active,
-                last_poll: Some(now - TimeDelta::minutes(31)),
-                next_poll: Some(now + TimeDelta::minutes(1)),
-                outcome: Some(Outcome::Ok),
-                last_error: None,
-                session_expired: true,
-                reserve_no: Some("E87000009912000031".into()),
-                status_code: Some("00".into()),
-                status_name: Some("排队中".into()),
-                pay_before: None,
-                realize_limit: Some(now + TimeDelta::days(5)),
-                needs: vec!["G1 2026-12-15 二等座 候补人数较多".into()],
-                emails: AlertCounts {
-                    sent: 1,
-                    pending: 0,
-                    failed: 0,
-                },
-            },
-        ],
-        grabs: vec![
-            GrabView {
-                out_order_no: "YP261204093012K7Q2M9XA".into(),
-                watch: "上海虹桥→常州 回家".into(),
-                date: now.date_naive() + TimeDelta::days(3),
-                phase: GrabPhase::Grabbing,
-                state_label: "D 抢票中".into(),
-                trains: vec!["G8294".into(), "G7001".into()],
-                seats: vec!["二等座".into(), "一等座".into()],
-                from: "上海虹桥".into(),
-                to: "常州".into(),
-                passengers: vec!["张三 (成人, 身份证 1101***********514)".into()],
-                next_step: "Juhe is grabbing; next orderDetail check".into(),
-                next_check: Some(now + TimeDelta::seconds(42)),
-                last_error: None,
-                updated_at: now - TimeDelta::minutes(4),
-            },
-            GrabView {
-                out_order_no: "YP261203201544B2C4D6EF".into(),
-                watch: "广州南→深圳北 周末".into(),
-                date: now.date_naive() + TimeDelta::days(1),
-                phase: GrabPhase::Issued,
-                state_label: "F 抢票成功(出票成功)".into(),
-                trains: vec!["G6001".into()],
-                seats: vec!["二等座".into()],
-                from: "广州南".into(),
-                to: "深圳北".into(),
-                passengers: vec![
-                    "李四 (成人, 身份证 4403***********21X)".into(),
-                    "李小四 (儿童, 身份证 4403***********046)".into(),
-                ],
-                next_step: "ticket issued: nothing more to do (refund with `yupiao orders refund`)".into(),
-                next_check: None,
-                last_error: None,
-                updated_at: now - TimeDelta::hours(13),
-            },
-        ],
+        waitlists: waitlists(now),
+        grabs: grabs(now),
         outbox: vec![ChannelView {
             channel: "email".into(),
             pending: 2,
@@ -365,24 +302,119 @@ pub fn view(size: Size, now: Time) -> ViewModel {
             last_error: Some("550 5.1.1 <old@example.com>: Recipient address rejected".into()),
             last_error_at: Some(now - TimeDelta::hours(3)),
         }],
-        rail: RailView {
-            base_url: "https://kyfw.12306.cn".into(),
-            endpoint: Some("leftTicket/queryG".into()),
-            requests_5min: Some(57),
-            backoff: None,
-            clock_offset_ms: Some(-420),
-            nodes: vec![
-                NodeView {
-                    name: "node-a".into(),
-                    last_seen: Some(now - TimeDelta::seconds(4)),
-                    requests_5min: Some(31),
-                },
-                NodeView {
-                    name: "node-b".into(),
-                    last_seen: Some(now - TimeDelta::seconds(9)),
-                    requests_5min: Some(26),
-                },
+        rail: rail(now),
+    }
+}
+
+/// Two 候补 orders: one to pay within the half hour, one queueing with its session expired.
+fn waitlists(now: Time) -> Vec<WaitlistView> {
+    vec![
+        WaitlistView {
+            name: "我的候补".into(),
+            state: WatchState::Active,
+            last_poll: Some(now - TimeDelta::seconds(40)),
+            next_poll: Some(now + TimeDelta::seconds(80)),
+            outcome: Some(Outcome::Ok),
+            last_error: None,
+            session_expired: false,
+            reserve_no: Some("E87000007466000022".into()),
+            status_code: Some("01".into()),
+            status_name: Some("待支付".into()),
+            pay_before: Some(now + TimeDelta::minutes(23)),
+            realize_limit: Some(now + TimeDelta::days(2) + TimeDelta::hours(5)),
+            needs: vec![
+                "G105 2026-12-12 二等座 候补人数较少".into(),
+                "G3 2026-12-12 一等座 候补人数中等".into(),
             ],
+            emails: AlertCounts {
+                sent: 3,
+                pending: 0,
+                failed: 0,
+            },
         },
+        WaitlistView {
+            name: "春运 候补".into(),
+            state: WatchState::Active,
+            last_poll: Some(now - TimeDelta::minutes(31)),
+            next_poll: Some(now + TimeDelta::minutes(1)),
+            outcome: Some(Outcome::Ok),
+            last_error: None,
+            session_expired: true,
+            reserve_no: Some("E87000009912000031".into()),
+            status_code: Some("00".into()),
+            status_name: Some("排队中".into()),
+            pay_before: None,
+            realize_limit: Some(now + TimeDelta::days(5)),
+            needs: vec!["G1 2026-12-15 二等座 候补人数较多".into()],
+            emails: AlertCounts {
+                sent: 1,
+                pending: 0,
+                failed: 0,
+            },
+        },
+    ]
+}
+
+/// Two 抢票 orders: one grabbing, one issued.
+fn grabs(now: Time) -> Vec<GrabView> {
+    vec![
+        GrabView {
+            out_order_no: "YP261204093012K7Q2M9XA".into(),
+            watch: "上海虹桥→常州 回家".into(),
+            date: now.date_naive() + TimeDelta::days(3),
+            phase: GrabPhase::Grabbing,
+            state_label: "D 抢票中".into(),
+            trains: vec!["G8294".into(), "G7001".into()],
+            seats: vec!["二等座".into(), "一等座".into()],
+            from: "上海虹桥".into(),
+            to: "常州".into(),
+            passengers: vec!["张三 (成人, 身份证 1101***********514)".into()],
+            next_step: "Juhe is grabbing; next orderDetail check".into(),
+            next_check: Some(now + TimeDelta::seconds(42)),
+            last_error: None,
+            updated_at: now - TimeDelta::minutes(4),
+        },
+        GrabView {
+            out_order_no: "YP261203201544B2C4D6EF".into(),
+            watch: "广州南→深圳北 周末".into(),
+            date: now.date_naive() + TimeDelta::days(1),
+            phase: GrabPhase::Issued,
+            state_label: "F 抢票成功(出票成功)".into(),
+            trains: vec!["G6001".into()],
+            seats: vec!["二等座".into()],
+            from: "广州南".into(),
+            to: "深圳北".into(),
+            passengers: vec![
+                "李四 (成人, 身份证 4403***********21X)".into(),
+                "李小四 (儿童, 身份证 4403***********046)".into(),
+            ],
+            next_step: "ticket issued: nothing more to do (refund with `yupiao orders refund`)".into(),
+            next_check: None,
+            last_error: None,
+            updated_at: now - TimeDelta::hours(13),
+        },
+    ]
+}
+
+/// 12306 as two nodes poll it.
+fn rail(now: Time) -> RailView {
+    RailView {
+        base_url: "https://kyfw.12306.cn".into(),
+        endpoint: Some("leftTicket/queryG".into()),
+        requests_5min: Some(57),
+        backoff: None,
+        clock_offset_ms: Some(-420),
+        nodes: vec![
+            NodeView {
+                name: "node-a".into(),
+                last_seen: Some(now - TimeDelta::seconds(4)),
+                requests_5min: Some(31),
+            },
+            NodeView {
+                name: "node-b".into(),
+                last_seen: Some(now - TimeDelta::seconds(9)),
+                requests_5min: Some(26),
+            },
+        ],
     }
 }

@@ -657,14 +657,8 @@ mod tests {
         let got = read_until(&mut events, "data: 2").await;
         assert!(got.contains("event: changed\n"), "{got}");
         assert!(got.contains("id: 2\n"), "{got}");
-        let html = http
-            .get(format!("{}/", r.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = http.get(format!("{}/", r.base)).send().await.unwrap();
+        let html = page.text().await.unwrap();
         assert!(html.contains("改过的名字"));
         assert!(html.contains("data-revision=\"2\""));
 

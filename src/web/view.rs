@@ -554,25 +554,14 @@ pub fn waitlist_from_report(r: &WaitlistReport) -> WaitlistView {
 }
 
 /// One 抢票 order from its stored row. The summary was masked when it was stored; numbers in
-/// it and in Juhe's error texts are scrubbed again here all the same.
+/// it and in Juhe's error texts are scrubbed again here all the same. A summary that cannot be
+/// read back is logged and shown as an error, with the order's other facts.
 pub fn grab_from_row(o: &GrabOrderRow, now: Time) -> GrabView {
-    let summary: Option<OrderSummary> = serde_json::from_str(&o.summary).ok();
-    let phase = match o.state.as_str() {
-        "intent" => GrabPhase::Intent,
-        "abandoned" => GrabPhase::Abandoned,
-        code => match OrderStatus::parse(code) {
-            OrderStatus::Issued => GrabPhase::Issued,
-            OrderStatus::Failed
-            | OrderStatus::Expired
-            | OrderStatus::Cancelled
-            | OrderStatus::Refunded
-            | OrderStatus::Changed => GrabPhase::Ended,
-            OrderStatus::Created
-            | OrderStatus::NotStarted
-            | OrderStatus::Grabbing
-            | OrderStatus::Unknown(_) => GrabPhase::Grabbing,
-        },
+    let (summary, unreadable) = match stored_summary(o) {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e)),
     };
+    let phase = grab_phase(&o.state);
     let state_label = match o.state.as_str() {
         "intent" => "intent 已记录，等待聚合确认".to_string(),
         "abandoned" => "abandoned 未下单".to_string(),
@@ -580,28 +569,10 @@ pub fn grab_from_row(o: &GrabOrderRow, now: Time) -> GrabView {
     };
     let settled = crate::order::GrabState::parse(&o.state).is_settled();
     let next_check = (!settled).then_some(o.next_check_at);
-    let when = |t: Time| {
-        if t <= now {
-            "now".to_string()
-        } else {
-            t.format("%m-%d %H:%M").to_string()
-        }
-    };
-    let next_step = match phase {
-        GrabPhase::Intent => format!(
-            "look the order up with orderDetail ({}) and adopt it, or send it again under the same outOrderNo",
-            when(o.next_check_at)
-        ),
-        GrabPhase::Grabbing => format!(
-            "Juhe is grabbing; next orderDetail check {}",
-            when(o.next_check_at)
-        ),
-        GrabPhase::Issued => {
-            "ticket issued: nothing more to do (refund with `yupiao orders refund`)".to_string()
-        }
-        GrabPhase::Ended => "nothing: the order has ended".to_string(),
-        GrabPhase::Abandoned => "nothing: no order was placed".to_string(),
-    };
+    let last_error = [unreadable, o.last_error.as_deref().map(scrub_numbers)]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| format!("{a}; {b}"));
     GrabView {
         out_order_no: o.out_order_no.clone(),
         watch: o.watch.clone(),
@@ -619,10 +590,66 @@ pub fn grab_from_row(o: &GrabOrderRow, now: Time) -> GrabView {
             .as_ref()
             .map(|s| s.passengers.iter().map(|p| scrub_numbers(p)).collect())
             .unwrap_or_default(),
-        next_step,
+        next_step: grab_next_step(phase, o.next_check_at, now),
         next_check,
-        last_error: o.last_error.as_deref().map(scrub_numbers),
+        last_error,
         updated_at: o.updated_at,
+    }
+}
+
+/// The order summary stored with a 抢票 order. A row that cannot be read back is logged; the
+/// error says where the JSON breaks, never what it holds (it names passengers).
+fn stored_summary(o: &GrabOrderRow) -> Result<OrderSummary, String> {
+    serde_json::from_str(&o.summary).map_err(|e| {
+        let why = format!(
+            "stored order summary unreadable ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        );
+        tracing::warn!(out_order_no = %o.out_order_no, error = %why, "cannot read a 抢票 order back");
+        why
+    })
+}
+
+/// Where a 抢票 order is, from its stored state: yupiao's own `intent` and `abandoned`, or
+/// Juhe's status letter.
+fn grab_phase(state: &str) -> GrabPhase {
+    match state {
+        "intent" => GrabPhase::Intent,
+        "abandoned" => GrabPhase::Abandoned,
+        code => match OrderStatus::parse(code) {
+            OrderStatus::Issued => GrabPhase::Issued,
+            OrderStatus::Failed
+            | OrderStatus::Expired
+            | OrderStatus::Cancelled
+            | OrderStatus::Refunded
+            | OrderStatus::Changed => GrabPhase::Ended,
+            OrderStatus::Created
+            | OrderStatus::NotStarted
+            | OrderStatus::Grabbing
+            | OrderStatus::Unknown(_) => GrabPhase::Grabbing,
+        },
+    }
+}
+
+/// What yupiao does next about an order in `phase`, next checked at `next_check`.
+fn grab_next_step(phase: GrabPhase, next_check: Time, now: Time) -> String {
+    let when = if next_check <= now {
+        "now".to_string()
+    } else {
+        next_check.format("%m-%d %H:%M").to_string()
+    };
+    match phase {
+        GrabPhase::Intent => format!(
+            "look the order up with orderDetail ({when}) and adopt it, or send it again under the same outOrderNo"
+        ),
+        GrabPhase::Grabbing => format!("Juhe is grabbing; next orderDetail check {when}"),
+        GrabPhase::Issued => {
+            "ticket issued: nothing more to do (refund with `yupiao orders refund`)".to_string()
+        }
+        GrabPhase::Ended => "nothing: the order has ended".to_string(),
+        GrabPhase::Abandoned => "nothing: no order was placed".to_string(),
     }
 }
 
@@ -873,5 +900,33 @@ mod tests {
             "https://kyfw.12306.cn"
         );
         assert_eq!(public_url("http://127.0.0.1:8306"), "http://127.0.0.1:8306");
+    }
+
+    #[test]
+    fn a_grab_order_whose_summary_cannot_be_read_back_shows_the_error_and_its_other_facts() {
+        let now = at("2026-12-04T09:30:00+08:00");
+        let row = GrabOrderRow {
+            out_order_no: "YP261204093012K7Q2M9XA".into(),
+            watch: "回家 抢票".into(),
+            date: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+            state: "D".into(),
+            order_no: None,
+            summary: r#"{"trains": ["G8294"], "passengers": [110101199003074514"#.into(),
+            detail: None,
+            last_error: Some("聚合超时".into()),
+            created_at: now,
+            updated_at: now,
+            next_check_at: now,
+        };
+        let g = grab_from_row(&row, now);
+        assert_eq!(g.phase, GrabPhase::Grabbing);
+        assert_eq!(g.watch, "回家 抢票");
+        assert!(g.trains.is_empty());
+        let error = g.last_error.unwrap();
+        assert!(
+            error.starts_with("stored order summary unreadable (") && error.ends_with("; 聚合超时"),
+            "{error}"
+        );
+        assert!(!error.contains("110101199003074514"), "{error}");
     }
 }

@@ -6,112 +6,49 @@
 //! module turns a body into either a page of typed rows or an error naming the case, without
 //! touching the network or the clock. It never panics, whatever the body.
 //!
+//! It runs for every query of every watch, so it builds only what a watch reads: the JSON is
+//! read in one pass into the members used (`wire.rs`), rows are sliced, not copied ([`Field`]:
+//! borrowed from the body; inline when short for pages that outlive it), and seat cells are
+//! read when a class is asked for ([`SeatCells`]). `cargo bench --bench decoder` measures it
+//! against `serde_json` parsing the same body.
+//!
 //! Decisions beyond the protocol doc:
-//! - A seat cell that is none of `""`, `--`, `无`, `有`, digits or `*` is dropped from
+//! - A seat cell that is none of `""`, `--`, `无`, `有`, digits or `*` is left out of
 //!   [`TrainRow::seats`] (read as "class not on this train") rather than guessed at.
 //! - A non-JSON body containing a [`RISK_PHRASES`] entry is [`LeftTicketError::Refused`], not
 //!   `Malformed`: 12306 sometimes answers risk control as plain text.
 //! - `yp_info_new` only enriches cells that exist; when two groups map to one class (`M` and
 //!   优选 `D`), the first one wins.
 
+mod field;
+mod row;
+mod wire;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::seat::SeatClass;
+pub use self::field::Field;
+use self::row::TooFewFields;
+pub use self::row::{
+    MIN_ROW_FIELDS, SeatCell, SeatCells, SeatLeft, TrainRow, YpEntry, parse_seat_cell, parse_yp_info_new,
+};
+use self::wire::{Data, Envelope, Row, Rows, Top};
+pub use super::throttle::{RISK_PHRASES, find_risk_phrase};
+use crate::text::snippet;
 
-/// Rows shorter than this are not leftTicket rows (2018 rows have 37 fields, §3).
-pub const MIN_ROW_FIELDS: usize = 36;
+/// How much of a body an error message quotes.
+const QUOTED_CHARS: usize = 60;
 
-/// Phrases 12306 uses when risk control refuses a query (protocol doc §2.2, community list 2026).
-pub const RISK_PHRASES: &[&str] = &[
-    "您的访问过于频繁",
-    "访问过于频繁",
-    "请求过于频繁",
-    "操作过于频繁",
-    "请使用本人账号登录",
-    "抱歉，当前排队人数超过",
-    "网络可能存在问题，请您重试一下",
-    "验证码校验失败次数过多",
-    "非法请求",
-    "系统繁忙，请稍后重试",
-];
-
-/// The first risk phrase found in `text`, if any. Full-width and ASCII commas are treated alike,
-/// since 12306's messages use both.
-pub fn find_risk_phrase(text: &str) -> Option<&'static str> {
-    let normalized = text.replace(',', "，");
-    RISK_PHRASES.iter().copied().find(|p| normalized.contains(p))
-}
-
-/// One decoded leftTicket answer.
+/// One decoded leftTicket answer. `'a` is the body it borrows from; pages that outlive their
+/// body ([`decode_left_ticket_owned`]) are `LeftTicketPage<'static>`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LeftTicketPage {
+pub struct LeftTicketPage<'a> {
     /// One entry per row of `data.result`, in 12306's order.
-    pub trains: Vec<TrainRow>,
+    pub trains: Vec<TrainRow<'a>>,
     /// `data.map`: telecode → station name, for every station appearing in the rows.
-    pub names: BTreeMap<String, String>,
-}
-
-/// What a seat cell (fields 20–33) says. `""` and `--` mean the class is not on the train and
-/// produce no [`SeatCell`] at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum SeatLeft {
-    /// `无`: none left.
-    None,
-    /// `有`: plenty, read as at least 20.
-    Plenty,
-    /// `1`…: exactly this many.
-    Count(u32),
-    /// `*`: not on sale yet (never availability).
-    NotOnSale,
-}
-
-/// One seat class on one train.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeatCell {
-    /// The raw cell text (`有`, `无`, `13`, `*`).
-    pub raw: String,
-    pub left: SeatLeft,
-    /// Price in tenths of a yuan (jiao) from `yp_info_new`, when present.
-    pub price_jiao: Option<u32>,
-    /// Exact count from `yp_info_new`, when present (exact even where the cell says `有`).
-    pub exact_count: Option<u32>,
-}
-
-/// One train row (protocol doc §3). Fields past the end of a short row are empty/None.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TrainRow {
-    /// Field 0; empty when the train cannot be booked.
-    pub secret_str: String,
-    /// Field 1: `预订`, or why not (`停运`, `xx月xx日xx点起售`…).
-    pub button_text: String,
-    /// Field 2, e.g. `55000G829420`.
-    pub train_no: String,
-    /// Field 3, e.g. `G8294`.
-    pub station_train_code: String,
-    /// Fields 4/5: origin / terminus telecodes of the whole train.
-    pub start_station: String,
-    pub end_station: String,
-    /// Fields 6/7: the **actual** boarding / alighting telecodes.
-    pub from_station: String,
-    pub to_station: String,
-    /// Fields 8/9/10: `14:44` / `15:53` / `01:09`.
-    pub start_time: String,
-    pub arrive_time: String,
-    pub lishi: String,
-    /// Field 11: `Y`, `N`, `IS_TIME_NOT_BUY`.
-    pub can_web_buy: String,
-    /// Field 13: `20240422`.
-    pub start_train_date: String,
-    /// Seat cells present on this train (non-empty, not `--`).
-    pub seats: BTreeMap<SeatClass, SeatCell>,
-    /// Field 37 == "1": 候补 allowed on this train.
-    pub houbu_train_flag: bool,
-    /// Field 38: seat codes whose 候补 list is full (`"null"` read as empty).
-    pub houbu_seat_limit: String,
-    /// Field 55: sale opening `202404081430`, when present.
-    pub sale_time: Option<String>,
+    pub names: BTreeMap<Field<'a>, Field<'a>>,
 }
 
 /// Why a body is not a page of trains. The client maps these to its own error classes.
@@ -131,7 +68,7 @@ pub enum LeftTicketError {
     Malformed(String),
 }
 
-/// Decodes one leftTicket body (protocol doc §2–§3).
+/// Decodes one leftTicket body (protocol doc §2–§3) into a page borrowing from it.
 ///
 /// Empty results (`data` null, `result` empty) are an empty page, not an error: "no trains" is a
 /// normal answer. Everything that is not data comes back as the [`LeftTicketError`] case the
@@ -146,8 +83,70 @@ pub enum LeftTicketError {
 /// );
 /// assert_eq!(decode_left_ticket("<html>error</html>"), Err(LeftTicketError::Html));
 /// ```
-pub fn decode_left_ticket(body: &str) -> Result<LeftTicketPage, LeftTicketError> {
+pub fn decode_left_ticket(body: &str) -> Result<LeftTicketPage<'_>, LeftTicketError> {
+    decode(body, &Field::borrowed)
+}
+
+/// [`decode_left_ticket`] into a page that does not borrow `body` (what the client returns):
+/// short fields are kept inline, long ones (secretStr) in one allocation each.
+pub fn decode_left_ticket_owned(body: &str) -> Result<LeftTicketPage<'static>, LeftTicketError> {
+    decode(body, &Field::owned)
+}
+
+/// Decodes one `|`-separated row, borrowing from it; `index` only names the row in the error.
+///
+/// Any row of at least [`MIN_ROW_FIELDS`] fields is accepted; fields past its end read as empty.
+pub fn decode_row(index: usize, row: &str) -> Result<TrainRow<'_>, LeftTicketError> {
+    row::decode_row_with(row, Field::borrowed).map_err(|e| too_few_fields(index, e))
+}
+
+/// [`decode_row`] into a row that does not borrow `row` (see [`decode_left_ticket_owned`]).
+pub fn decode_row_owned(index: usize, row: &str) -> Result<TrainRow<'static>, LeftTicketError> {
+    row::decode_row_with(row, Field::owned).map_err(|e| too_few_fields(index, e))
+}
+
+fn too_few_fields(index: usize, TooFewFields(n): TooFewFields) -> LeftTicketError {
+    LeftTicketError::Malformed(format!(
+        "row {index} has {n} fields, expected at least {MIN_ROW_FIELDS}"
+    ))
+}
+
+/// The decoder, with the fields' text kept where `keep` says.
+fn decode<'b, 'a>(
+    body: &'b str,
+    keep: &impl Fn(&'b str) -> Field<'a>,
+) -> Result<LeftTicketPage<'a>, LeftTicketError> {
     let text = body.trim_start_matches('\u{feff}').trim();
+    refuse_what_is_not_json(text)?;
+    let envelope = match wire::parse(text) {
+        Ok(Top::Object(envelope)) => envelope,
+        Ok(Top::NotObject) => {
+            return Err(LeftTicketError::Malformed(format!(
+                "not a JSON object: {}",
+                snippet(text, QUOTED_CHARS)
+            )));
+        }
+        Err(_) => {
+            return Err(match find_risk_phrase(text) {
+                Some(_) => LeftTicketError::Refused {
+                    message: snippet(text, QUOTED_CHARS),
+                },
+                None => LeftTicketError::Malformed(format!("not JSON: {}", snippet(text, QUOTED_CHARS))),
+            });
+        }
+    };
+    match data_of(envelope, text)? {
+        Data::Object { names, result } => page(names, result, keep),
+        Data::Empty => Ok(LeftTicketPage::default()),
+        Data::Other(other) => Err(LeftTicketError::Malformed(format!(
+            "data is not an object: {}",
+            snippet(&other.to_string(), QUOTED_CHARS)
+        ))),
+    }
+}
+
+/// The answers 12306 gives without JSON: nothing, a bare digit, an HTML page.
+fn refuse_what_is_not_json(text: &str) -> Result<(), LeftTicketError> {
     if text.is_empty() {
         return Err(LeftTicketError::Refused {
             message: "查询失败，请稍后再试！".to_string(),
@@ -161,240 +160,90 @@ pub fn decode_left_ticket(body: &str) -> Result<LeftTicketPage, LeftTicketError>
     if text.starts_with('<') {
         return Err(LeftTicketError::Html);
     }
-    let json: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(_) => {
-            return Err(match find_risk_phrase(text) {
-                Some(_) => LeftTicketError::Refused {
-                    message: snippet(text),
-                },
-                None => LeftTicketError::Malformed(format!("not JSON: {}", snippet(text))),
-            });
-        }
-    };
-    let Some(obj) = json.as_object() else {
-        return Err(LeftTicketError::Malformed(format!(
-            "not a JSON object: {}",
-            snippet(text)
-        )));
-    };
+    Ok(())
+}
 
-    let status = obj.get("status").and_then(truthy);
+/// The `data` member of an answer that is data: a renamed endpoint, a risk phrase in `messages`
+/// or `status:false` are errors first. `text` is the body, for the error message.
+fn data_of<'b>(envelope: Envelope<'b>, text: &str) -> Result<Data<'b>, LeftTicketError> {
+    let status = envelope.status.as_ref().and_then(truthy);
     if status != Some(true)
-        && let Some(c_url) = obj.get("c_url").and_then(Value::as_str)
+        && let Some(c_url) = envelope.c_url.as_ref().and_then(Value::as_str)
         && !c_url.trim().is_empty()
     {
         return Err(LeftTicketError::EndpointMoved {
             c_url: c_url.trim().to_string(),
         });
     }
-
-    let messages = obj.get("messages").map(messages_text).unwrap_or_default();
+    let messages = envelope.messages.as_ref().map(messages_text).unwrap_or_default();
     if find_risk_phrase(&messages).is_some() {
         return Err(LeftTicketError::Refused { message: messages });
     }
-    match status {
-        Some(false) => {
-            let message = if messages.is_empty() {
+    match (status, envelope.data) {
+        (Some(false), _) => Err(LeftTicketError::Refused {
+            message: if messages.is_empty() {
                 "status:false".to_string()
             } else {
                 messages
-            };
-            return Err(LeftTicketError::Refused { message });
-        }
-        None if !obj.contains_key("data") => {
-            return Err(LeftTicketError::Malformed(format!(
-                "neither status nor data: {}",
-                snippet(text)
-            )));
-        }
-        _ => {}
+            },
+        }),
+        (None, None) => Err(LeftTicketError::Malformed(format!(
+            "neither status nor data: {}",
+            snippet(text, QUOTED_CHARS)
+        ))),
+        (_, data) => Ok(data.unwrap_or(Data::Empty)),
     }
+}
 
-    let data = match obj.get("data") {
-        None | Some(Value::Null) => return Ok(LeftTicketPage::default()),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(LeftTicketPage::default()),
-        Some(Value::Array(a)) if a.is_empty() => return Ok(LeftTicketPage::default()),
-        Some(Value::Object(d)) => d,
-        Some(other) => {
-            return Err(LeftTicketError::Malformed(format!(
-                "data is not an object: {}",
-                snippet(&other.to_string())
-            )));
-        }
+/// The page of a `data` object: its station names and its rows, each row decoded in order (the
+/// first unreadable row is the error).
+fn page<'b, 'a>(
+    names: Vec<(Cow<'b, str>, Option<Cow<'b, str>>)>,
+    result: Option<Rows<'b>>,
+    keep: &impl Fn(&'b str) -> Field<'a>,
+) -> Result<LeftTicketPage<'a>, LeftTicketError> {
+    let text = |t: Cow<'b, str>| match t {
+        Cow::Borrowed(t) => keep(t),
+        Cow::Owned(t) => Field::owned(&t),
     };
-
-    let mut page = LeftTicketPage::default();
-    if let Some(Value::Object(map)) = data.get("map") {
-        for (code, name) in map {
-            if let Some(name) = name.as_str() {
-                page.names.insert(code.clone(), name.to_string());
-            }
-        }
+    let mut station_names = BTreeMap::new();
+    for (code, name) in names {
+        // As in a JSON object, a repeated code means its last value.
+        match name {
+            Some(name) => station_names.insert(text(code), text(name)),
+            None => station_names.remove(code.as_ref()),
+        };
     }
-    let rows = match data.get("result") {
-        None | Some(Value::Null) => return Ok(page),
-        Some(Value::Array(rows)) => rows,
-        Some(other) => {
+    let rows = match result {
+        None | Some(Rows::Null) => Vec::new(),
+        Some(Rows::List(rows)) => rows,
+        Some(Rows::Other(other)) => {
             return Err(LeftTicketError::Malformed(format!(
                 "data.result is not a list: {}",
-                snippet(&other.to_string())
+                snippet(&other.to_string(), QUOTED_CHARS)
             )));
         }
     };
-    for (i, row) in rows.iter().enumerate() {
-        let Some(row) = row.as_str() else {
-            return Err(LeftTicketError::Malformed(format!(
-                "row {i} is not a string: {}",
-                snippet(&row.to_string())
-            )));
-        };
-        page.trains.push(decode_row(i, row)?);
+    let mut trains = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        trains.push(match row {
+            Row::Text(Cow::Borrowed(row)) => {
+                row::decode_row_with(row, keep).map_err(|e| too_few_fields(i, e))?
+            }
+            // Escapes in the row: its unescaped text does not outlive this loop.
+            Row::Text(Cow::Owned(row)) => decode_row_owned(i, &row)?,
+            Row::Other(other) => {
+                return Err(LeftTicketError::Malformed(format!(
+                    "row {i} is not a string: {}",
+                    snippet(&other.to_string(), QUOTED_CHARS)
+                )));
+            }
+        });
     }
-    Ok(page)
-}
-
-/// Decodes one `|`-separated row; `index` only names the row in the error.
-///
-/// Any row of at least [`MIN_ROW_FIELDS`] fields is accepted; fields past its end read as empty.
-pub fn decode_row(index: usize, row: &str) -> Result<TrainRow, LeftTicketError> {
-    let fields: Vec<&str> = row.split('|').collect();
-    if fields.len() < MIN_ROW_FIELDS {
-        return Err(LeftTicketError::Malformed(format!(
-            "row {index} has {} fields, expected at least {MIN_ROW_FIELDS}",
-            fields.len()
-        )));
-    }
-    let f = |i: usize| fields.get(i).copied().unwrap_or("").trim();
-    let s = |i: usize| f(i).to_string();
-
-    let mut seats = BTreeMap::new();
-    for class in SeatClass::ALL {
-        let raw = f(class.column());
-        if let Some(left) = parse_seat_cell(raw) {
-            seats.insert(
-                class,
-                SeatCell {
-                    raw: raw.to_string(),
-                    left,
-                    price_jiao: None,
-                    exact_count: None,
-                },
-            );
-        }
-    }
-    for entry in parse_yp_info_new(f(39)) {
-        if let Some(cell) = seats.get_mut(&entry.seat)
-            && cell.price_jiao.is_none()
-            && cell.exact_count.is_none()
-        {
-            cell.price_jiao = Some(entry.price_jiao);
-            cell.exact_count = Some(entry.count);
-        }
-    }
-
-    let houbu_seat_limit = match f(38) {
-        "null" => String::new(),
-        other => other.to_string(),
-    };
-    let sale_time = Some(f(55)).filter(|t| !t.is_empty()).map(str::to_string);
-
-    Ok(TrainRow {
-        secret_str: s(0),
-        button_text: s(1),
-        train_no: s(2),
-        station_train_code: s(3),
-        start_station: s(4),
-        end_station: s(5),
-        from_station: s(6),
-        to_station: s(7),
-        start_time: s(8),
-        arrive_time: s(9),
-        lishi: s(10),
-        can_web_buy: s(11),
-        start_train_date: s(13),
-        seats,
-        houbu_train_flag: f(37) == "1",
-        houbu_seat_limit,
-        sale_time,
+    Ok(LeftTicketPage {
+        trains,
+        names: station_names,
     })
-}
-
-/// Reads one seat cell (§3.1). `None` means "no such class on this train": `""`, `--`, and any
-/// text 12306 is not known to send.
-pub fn parse_seat_cell(raw: &str) -> Option<SeatLeft> {
-    match raw.trim() {
-        "" | "--" => None,
-        "无" => Some(SeatLeft::None),
-        "有" => Some(SeatLeft::Plenty),
-        "*" => Some(SeatLeft::NotOnSale),
-        digits if digits.bytes().all(|b| b.is_ascii_digit()) => {
-            // More digits than a u32 holds is still "very many", never a panic.
-            Some(SeatLeft::Count(digits.parse().unwrap_or(u32::MAX)))
-        }
-        _ => None,
-    }
-}
-
-/// One group of `yp_info_new` (field 39), already resolved to its seat class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct YpEntry {
-    /// The class the group prices; a count ≥ 3000 turns the group into [`SeatClass::NoSeat`].
-    pub seat: SeatClass,
-    /// Price in jiao (tenths of a yuan).
-    pub price_jiao: u32,
-    /// Seats left, exact.
-    pub count: u32,
-}
-
-/// Splits `yp_info_new` into 10-character groups (§3.2): seat code, price × 10 (5 digits),
-/// count (4 digits, ≥ 3000 = the 无座 entry, real count − 3000). Groups that are short, not
-/// digits or carry an unknown code are skipped.
-pub fn parse_yp_info_new(text: &str) -> Vec<YpEntry> {
-    text.trim()
-        .as_bytes()
-        .chunks(10)
-        .filter_map(|g| {
-            if g.len() != 10 || !g[1..].iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let digits = |r: &[u8]| r.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
-            let mut seat = SeatClass::from_code(char::from(g[0]))?;
-            let price_jiao = digits(&g[1..6]);
-            let mut count = digits(&g[6..10]);
-            if count >= 3000 {
-                seat = SeatClass::NoSeat;
-                count -= 3000;
-            }
-            Some(YpEntry {
-                seat,
-                price_jiao,
-                count,
-            })
-        })
-        .collect()
-}
-
-impl TrainRow {
-    /// 12306 would let a user order this train now: `预订`, canWebBuy `Y` and a secretStr (§3.4).
-    /// Seed 002 shows `有` next to `IS_TIME_NOT_BUY`, so seat cells alone never decide this.
-    pub fn bookable(&self) -> bool {
-        self.button_text == "预订" && self.can_web_buy == "Y" && !self.secret_str.is_empty()
-    }
-
-    /// A 候补 (waitlist) order is possible for `seat` (§3.4): `预订`, the cell says `无`, the
-    /// train allows 候补, the class's waitlist is not full, and it is not 无座/其他. 12306's page
-    /// also refuses trains leaving within 3 h; that needs a clock and is left to the caller.
-    pub fn houbu_possible(&self, seat: SeatClass) -> bool {
-        let Some(code) = seat.code() else {
-            return false;
-        };
-        self.button_text == "预订"
-            && self.houbu_train_flag
-            && !matches!(seat, SeatClass::NoSeat | SeatClass::Other)
-            && self.seats.get(&seat).is_some_and(|c| c.left == SeatLeft::None)
-            && !self.houbu_seat_limit.contains(code)
-    }
 }
 
 /// `true`/`false`, also when 12306 sends them as strings.
@@ -425,28 +274,39 @@ fn messages_text(v: &Value) -> String {
     }
 }
 
-/// The start of a body for an error message: one line, at most 80 characters.
-fn snippet(text: &str) -> String {
-    const MAX: usize = 60;
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flat = flat.trim();
-    if flat.chars().count() > MAX {
-        let cut: String = flat.chars().take(MAX).collect();
-        format!("{cut}…")
-    } else {
-        flat.to_string()
+/// Rows for the tests of the decoder and of the modules that read its rows.
+#[cfg(test)]
+pub(crate) mod test_rows {
+    /// A bookable row of `n` fields (G1, SHH → CZH) with the fields of `set` set, in order.
+    pub(crate) fn row_with(n: usize, set: &[(usize, &str)]) -> String {
+        let mut f = vec![""; n];
+        for (i, v) in [
+            (0, "secret"),
+            (1, "预订"),
+            (3, "G1"),
+            (6, "SHH"),
+            (7, "CZH"),
+            (11, "Y"),
+        ] {
+            if i < n {
+                f[i] = v;
+            }
+        }
+        for &(i, v) in set {
+            f[i] = v;
+        }
+        f.join("|")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seat::SeatClass;
+    use test_rows::row_with;
 
-    const QUERY_G: &str = include_str!("../../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
-    const SEED_002: &str = include_str!("../../tests/fixtures/seed_002_leftTicket.txt");
+    const QUERY_G: &str = include_str!("../../../tests/fixtures/leftTicket/queryG.SHH-CZH.2024-04-22.json");
+    const SEED_002: &str = include_str!("../../../tests/fixtures/seed_002_leftTicket.txt");
 
     /// The 2018 answer is the JSON block between the ``` fences of seed 002.
     fn seed_002_json() -> &'static str {
@@ -472,30 +332,9 @@ mod tests {
         }
     }
 
-    /// A row of `n` fields with a train code, stations and the given cells set.
-    fn row_with(n: usize, set: &[(usize, &str)]) -> String {
-        let mut f = vec![""; n];
-        for (i, v) in [
-            (0, "secret"),
-            (1, "预订"),
-            (3, "G1"),
-            (6, "SHH"),
-            (7, "CZH"),
-            (11, "Y"),
-        ] {
-            if i < n {
-                f[i] = v;
-            }
-        }
-        for &(i, v) in set {
-            f[i] = v;
-        }
-        f.join("|")
-    }
-
-    fn cell(raw: &str, left: SeatLeft, price: Option<u32>, count: Option<u32>) -> SeatCell {
+    fn cell(raw: &str, left: SeatLeft, price: Option<u32>, count: Option<u32>) -> SeatCell<'_> {
         SeatCell {
-            raw: raw.to_string(),
+            raw,
             left,
             price_jiao: price,
             exact_count: count,
@@ -543,7 +382,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        assert_eq!(d.seats, want);
+        assert_eq!(d.seats.iter().collect::<BTreeMap<_, _>>(), want);
 
         let g = &page.trains[1];
         assert_eq!(g.train_no, "55000G829420");
@@ -577,7 +416,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        assert_eq!(g.seats, want);
+        assert_eq!(g.seats.iter().collect::<BTreeMap<_, _>>(), want);
     }
 
     #[test]
@@ -606,7 +445,7 @@ mod tests {
 
         let row = row_with(40, &[(30, "有"), (39, "O00910002₩₩garbage")]);
         let row = decode_row(0, &row).unwrap();
-        assert_eq!(row.seats[&SeatClass::Second].price_jiao, None);
+        assert_eq!(row.seats.get(&SeatClass::Second).unwrap().price_jiao, None);
     }
 
     #[test]
@@ -620,14 +459,17 @@ mod tests {
         assert_eq!(g.button_text, "23:00-06:00系统维护时间");
         assert_eq!(g.can_web_buy, "IS_TIME_NOT_BUY");
         assert_eq!((g.from_station.as_str(), g.to_station.as_str()), ("VNP", "AOH"));
-        assert_eq!(g.seats[&SeatClass::Second].left, SeatLeft::Plenty);
-        assert_eq!(g.seats[&SeatClass::Business].left, SeatLeft::Count(7));
-        assert_eq!(g.seats[&SeatClass::Business].price_jiao, None);
+        assert_eq!(g.seats.get(&SeatClass::Second).unwrap().left, SeatLeft::Plenty);
+        assert_eq!(
+            g.seats.get(&SeatClass::Business).unwrap().left,
+            SeatLeft::Count(7)
+        );
+        assert_eq!(g.seats.get(&SeatClass::Business).unwrap().price_jiao, None);
         assert!(!g.bookable());
         assert!(!g.houbu_train_flag);
         assert_eq!(g.sale_time, None);
         assert_eq!(
-            page.trains[1].seats[&SeatClass::Business].left,
+            page.trains[1].seats.get(&SeatClass::Business).unwrap().left,
             SeatLeft::Count(17)
         );
     }
@@ -768,16 +610,23 @@ mod tests {
 
     #[test]
     fn a_row_of_exactly_36_fields_decodes_with_the_missing_fields_empty() {
-        let row = decode_row(0, &row_with(36, &[(30, "5"), (32, "*"), (29, "--"), (31, "无")])).unwrap();
+        let row =
+            decode_row_owned(0, &row_with(36, &[(30, "5"), (32, "*"), (29, "--"), (31, "无")])).unwrap();
         assert_eq!(row.station_train_code, "G1");
         assert!(row.bookable());
         assert!(!row.houbu_train_flag);
         assert_eq!(row.houbu_seat_limit, "");
         assert_eq!(row.sale_time, None);
         assert_eq!(row.seats.len(), 3);
-        assert_eq!(row.seats[&SeatClass::Second].left, SeatLeft::Count(5));
-        assert_eq!(row.seats[&SeatClass::Business].left, SeatLeft::NotOnSale);
-        assert_eq!(row.seats[&SeatClass::First].left, SeatLeft::None);
+        assert_eq!(
+            row.seats.get(&SeatClass::Second).unwrap().left,
+            SeatLeft::Count(5)
+        );
+        assert_eq!(
+            row.seats.get(&SeatClass::Business).unwrap().left,
+            SeatLeft::NotOnSale
+        );
+        assert_eq!(row.seats.get(&SeatClass::First).unwrap().left, SeatLeft::None);
     }
 
     #[test]
@@ -798,11 +647,11 @@ mod tests {
 
     #[test]
     fn bookable_needs_the_button_can_web_buy_and_a_secret() {
-        let ok = decode_row(0, &row_with(57, &[])).unwrap();
+        let ok = decode_row_owned(0, &row_with(57, &[])).unwrap();
         assert!(ok.bookable());
         for set in [(0, ""), (1, "停运"), (11, "N"), (11, "IS_TIME_NOT_BUY")] {
             assert!(
-                !decode_row(0, &row_with(57, &[set])).unwrap().bookable(),
+                !decode_row_owned(0, &row_with(57, &[set])).unwrap().bookable(),
                 "{set:?}"
             );
         }
@@ -810,7 +659,7 @@ mod tests {
 
     #[test]
     fn houbu_is_possible_only_for_sold_out_classes_of_houbu_trains_with_room_in_the_list() {
-        let row = decode_row(
+        let row = decode_row_owned(
             0,
             &row_with(
                 57,
@@ -831,12 +680,12 @@ mod tests {
         assert!(!row.houbu_possible(SeatClass::NoSeat));
         assert!(!row.houbu_possible(SeatClass::HardSeat), "not on this train");
 
-        let no_flag = decode_row(0, &row_with(57, &[(37, "0"), (30, "无")])).unwrap();
+        let no_flag = decode_row_owned(0, &row_with(57, &[(37, "0"), (30, "无")])).unwrap();
         assert!(!no_flag.houbu_possible(SeatClass::Second));
-        let null_limit = decode_row(0, &row_with(39, &[(37, "1"), (38, "null"), (30, "无")])).unwrap();
+        let null_limit = decode_row_owned(0, &row_with(39, &[(37, "1"), (38, "null"), (30, "无")])).unwrap();
         assert_eq!(null_limit.houbu_seat_limit, "");
         assert!(null_limit.houbu_possible(SeatClass::Second));
-        let stopped = decode_row(0, &row_with(57, &[(1, "停运"), (37, "1"), (30, "无")])).unwrap();
+        let stopped = decode_row_owned(0, &row_with(57, &[(1, "停运"), (37, "1"), (30, "无")])).unwrap();
         assert!(!stopped.houbu_possible(SeatClass::Second));
     }
 
@@ -854,5 +703,123 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `body` with every row rewritten by `f`.
+    fn with_rows(body: &str, f: impl Fn(&str) -> String) -> String {
+        let mut v: Value = serde_json::from_str(body).unwrap();
+        let rows: Vec<Value> = rows_of(body).iter().map(|r| Value::from(f(r))).collect();
+        v["data"]["result"] = Value::from(rows);
+        v.to_string()
+    }
+
+    #[test]
+    fn the_owned_page_the_client_keeps_reads_exactly_as_the_borrowed_one() {
+        for body in [QUERY_G, seed_002_json()] {
+            let borrowed = decode_left_ticket(body).unwrap();
+            let owned = decode_left_ticket_owned(body).unwrap();
+            assert_eq!(owned, borrowed);
+            assert_eq!(format!("{owned:?}"), format!("{borrowed:?}"));
+        }
+        for body in [
+            "",
+            "<html>",
+            r#"{"status":false,"c_url":"leftTicket/queryX"}"#,
+            "[1]",
+        ] {
+            assert_eq!(decode_left_ticket_owned(body), decode_left_ticket(body), "{body}");
+        }
+    }
+
+    #[test]
+    fn escapes_in_rows_names_and_keys_read_as_the_text_they_stand_for() {
+        let plain = decode_left_ticket(QUERY_G).unwrap();
+        // `\/` for `/`, `\uXXXX` for 预订, for a station name and for a key.
+        let escaped = with_rows(QUERY_G, |r| r.replacen("%2F", "%2F/", 1))
+            .replace('/', r"\/")
+            .replace("预订", r"\u9884\u8ba2")
+            .replace("上海虹桥", r"\u4e0a\u6d77\u8679\u6865")
+            .replace(r#""result""#, r#""r\u0065sult""#);
+        assert!(
+            escaped.contains(r"\u9884") && escaped.contains(r"\/"),
+            "{escaped}"
+        );
+        for page in [
+            decode_left_ticket(&escaped).unwrap(),
+            decode_left_ticket_owned(&escaped).unwrap(),
+        ] {
+            assert_eq!(page.names["AOH"], "上海虹桥");
+            assert_eq!(page.trains.len(), 2);
+            for (got, want) in page.trains.iter().zip(&plain.trains) {
+                assert_eq!(got.button_text, "预订");
+                assert_eq!(
+                    got.secret_str.replacen("%2F/", "%2F", 1),
+                    want.secret_str.as_str()
+                );
+                let same_secret = TrainRow {
+                    secret_str: want.secret_str.clone(),
+                    ..got.clone()
+                };
+                assert_eq!(same_secret, *want);
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_member_means_its_last_value_as_in_any_json_object() {
+        let body = r#"{"status":false,"data":{"map":{"SHH":"x"},"result":"x"},"status":true,
+            "data":{"map":{"SHH":"上海","CZH":"常州","SHH":"上海站","CZH":7},"result":7,"result":[]}}"#;
+        let page = decode_left_ticket(body).unwrap();
+        assert_eq!(page.names.len(), 1, "{page:?}");
+        assert_eq!(page.names["SHH"], "上海站");
+        assert!(page.trains.is_empty());
+    }
+
+    #[test]
+    fn members_the_decoder_skips_must_still_be_json_a_value_would_accept() {
+        for body in [
+            r#"{"status":true,"httpstatus":1e400,"data":null}"#,
+            r#"{"status":true,"extra":"\ud800","data":null}"#,
+            r#"{"status":true,"extra":"\x","data":null}"#,
+            r#"{"status":true,"data":{"flag":[1,],"result":[]}}"#,
+        ] {
+            assert!(serde_json::from_str::<Value>(body).is_err(), "{body}");
+            match decode_left_ticket(body) {
+                Err(LeftTicketError::Malformed(m)) => assert!(m.starts_with("not JSON"), "{m}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let deep = format!(
+            r#"{{"status":true,"extra":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        assert!(matches!(
+            decode_left_ticket(&deep),
+            Err(LeftTicketError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn odd_values_are_quoted_as_json_in_the_error() {
+        let err = |body: &str| match decode_left_ticket(body) {
+            Err(LeftTicketError::Malformed(m)) => m,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(
+            err(r#"{"status":true,"data":{"result":[{"b":[1, 2.5],"a":null}]}}"#),
+            r#"row 0 is not a string: {"a":null,"b":[1,2.5]}"#
+        );
+        assert_eq!(
+            err(r#"{"status":true,"data":{"result":{"x" : true}}}"#),
+            r#"data.result is not a list: {"x":true}"#
+        );
+        assert_eq!(
+            err(r#"{"status":true,"data":" x "}"#),
+            r#"data is not an object: " x ""#
+        );
+        assert_eq!(err(r#"{"status":true,"data":[0]}"#), "data is not an object: [0]");
+        assert_eq!(err("[1, 2]"), "not a JSON object: [1, 2]");
     }
 }
