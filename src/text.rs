@@ -5,6 +5,7 @@
 //! a changed format. Those errors are logged, stored, shown by `status` and emailed, so the quote
 //! is flattened to one line, cut short, and its long digit runs (identity and phone numbers,
 //! [`crate::identity::scrub_numbers`]) masked. Every decoder quotes through [`snippet`].
+//! Counted nouns (`2 watches`) are worded here too, for every message that counts.
 
 use crate::identity::scrub_numbers;
 
@@ -24,6 +25,11 @@ pub fn snippet(text: &str, max_chars: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// `1 watch`, `2 watches`, `0 watches`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

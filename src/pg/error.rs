@@ -9,8 +9,6 @@
 
 use std::error::Error as _;
 
-use super::target::PgTarget;
-
 /// A PostgreSQL failure, by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
@@ -69,8 +67,15 @@ impl PgError {
     }
 }
 
+/// Which server an error names: the redacted URL (never its password) and the database.
+#[derive(Debug, Clone, Copy)]
+pub struct Server<'a> {
+    pub redacted: &'a str,
+    pub database: &'a str,
+}
+
 /// Sorts a tokio-postgres error into a [`PgError`] variant.
-pub fn classify(e: &tokio_postgres::Error, target: &PgTarget) -> PgError {
+pub fn classify(e: &tokio_postgres::Error, target: Server<'_>) -> PgError {
     let class = if let Some(db) = e.as_db_error() {
         Class::of_sqlstate(db.code().code())
     } else if has_source::<rustls::Error>(e) {
@@ -123,13 +128,13 @@ impl Class {
         }
     }
 
-    fn error(self, e: &tokio_postgres::Error, target: &PgTarget) -> PgError {
-        let target_name = target.redacted().to_string();
+    fn error(self, e: &tokio_postgres::Error, target: Server<'_>) -> PgError {
+        let target_name = target.redacted.to_string();
         let detail = chain(e);
         match self {
             Class::NoDatabase => PgError::NoDatabase {
                 target: target_name,
-                database: target.config().get_dbname().unwrap_or_default().to_string(),
+                database: target.database.to_string(),
             },
             Class::Auth => PgError::Auth {
                 target: target_name,
@@ -153,16 +158,16 @@ impl Class {
 }
 
 /// The pool's errors: a timeout waiting for a connection is the server being unreachable.
-pub fn classify_pool(e: &deadpool_postgres::PoolError, target: &PgTarget) -> PgError {
+pub fn classify_pool(e: &deadpool_postgres::PoolError, target: Server<'_>) -> PgError {
     use deadpool_postgres::PoolError;
     match e {
         PoolError::Backend(e) => classify(e, target),
         PoolError::Timeout(kind) => PgError::Unreachable {
-            target: target.redacted().to_string(),
+            target: target.redacted.to_string(),
             detail: format!("no connection within the pool's timeout ({kind:?})"),
         },
         other => PgError::Unreachable {
-            target: target.redacted().to_string(),
+            target: target.redacted.to_string(),
             detail: other.to_string(),
         },
     }

@@ -39,7 +39,7 @@ pub struct PgPool {
 impl std::fmt::Debug for PgPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgPool")
-            .field("target", &self.target.redacted())
+            .field("target", &self.target.server())
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +77,7 @@ impl PgPool {
         client
             .simple_query("SELECT 1")
             .await
-            .map_err(|e| error::classify(&e, &pool.target))?;
+            .map_err(|e| error::classify(&e, pool.target.server()))?;
         Ok(pool)
     }
 
@@ -86,7 +86,7 @@ impl PgPool {
         self.pool
             .get()
             .await
-            .map_err(|e| error::classify_pool(&e, &self.target))
+            .map_err(|e| error::classify_pool(&e, self.target.server()))
     }
 
     /// What logs may say about the server (`postgres://user@host:port/db`).
@@ -96,7 +96,7 @@ impl PgPool {
 
     /// Turns a statement's error into a [`PgError`] naming this pool's server.
     pub fn error(&self, e: &tokio_postgres::Error) -> PgError {
-        error::classify(e, &self.target)
+        error::classify(e, self.target.server())
     }
 
     /// Closes every connection; later [`PgPool::get`] calls fail.

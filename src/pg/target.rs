@@ -14,59 +14,10 @@ use tokio_postgres::config::{Host, SslMode};
 
 use super::error::{self, PgError};
 use super::tls;
+pub use super::tls::{Roots, TlsMode};
 
 /// Gives up connecting after this long when the URL sets no `connect_timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How much TLS the URL asks for (libpq's `sslmode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain TCP.
-    Disable,
-    /// TLS when the server offers it, unverified, else plain (libpq's default).
-    Prefer,
-    /// TLS or nothing; the certificate is not checked unless `sslrootcert` names trust anchors
-    /// (then as `VerifyCa`), exactly as libpq does.
-    Require,
-    /// TLS, the certificate chain checked against the trust anchors, not the host name.
-    VerifyCa,
-    /// TLS, chain and host name checked.
-    VerifyFull,
-}
-
-impl TlsMode {
-    fn parse(value: &str) -> Result<TlsMode, PgError> {
-        Ok(match value {
-            "disable" => TlsMode::Disable,
-            "prefer" => TlsMode::Prefer,
-            "require" => TlsMode::Require,
-            "verify-ca" => TlsMode::VerifyCa,
-            "verify-full" => TlsMode::VerifyFull,
-            other => {
-                return Err(PgError::Url {
-                    reason: format!(
-                        "sslmode={other:?} is not supported: use disable, prefer, require, \
-                         verify-ca or verify-full"
-                    ),
-                });
-            }
-        })
-    }
-
-    /// Whether a connection without TLS is refused.
-    pub fn requires_tls(self) -> bool {
-        matches!(self, TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull)
-    }
-}
-
-/// Where the trust anchors for certificate checks come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Roots {
-    /// The operating system's store (`sslrootcert` absent or `system`).
-    Platform,
-    /// A PEM file (`sslrootcert=/path/root.crt`).
-    File(PathBuf),
-}
 
 /// A parsed `postgres://` URL: what to connect to and how.
 #[derive(Clone)]
@@ -156,6 +107,14 @@ impl PgTarget {
         &self.redacted
     }
 
+    /// The server as errors name it.
+    pub fn server(&self) -> error::Server<'_> {
+        error::Server {
+            redacted: &self.redacted,
+            database: self.config.get_dbname().unwrap_or_default(),
+        }
+    }
+
     pub fn tls_mode(&self) -> TlsMode {
         self.tls
     }
@@ -190,7 +149,7 @@ impl PgTarget {
             .config
             .connect(self.connector()?)
             .await
-            .map_err(|e| error::classify(&e, self))?;
+            .map_err(|e| error::classify(&e, self.server()))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "PostgreSQL connection ended");

@@ -17,7 +17,59 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, RootCertStore, SignatureScheme};
 
-use super::target::{Roots, TlsMode};
+use std::path::PathBuf;
+
+use super::error::PgError;
+
+/// How much TLS the URL asks for (libpq's `sslmode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, unverified, else plain (libpq's default).
+    Prefer,
+    /// TLS or nothing; the certificate is not checked unless `sslrootcert` names trust anchors
+    /// (then as `VerifyCa`), exactly as libpq does.
+    Require,
+    /// TLS, the certificate chain checked against the trust anchors, not the host name.
+    VerifyCa,
+    /// TLS, chain and host name checked.
+    VerifyFull,
+}
+
+impl TlsMode {
+    pub(super) fn parse(value: &str) -> Result<TlsMode, PgError> {
+        Ok(match value {
+            "disable" => TlsMode::Disable,
+            "prefer" => TlsMode::Prefer,
+            "require" => TlsMode::Require,
+            "verify-ca" => TlsMode::VerifyCa,
+            "verify-full" => TlsMode::VerifyFull,
+            other => {
+                return Err(PgError::Url {
+                    reason: format!(
+                        "sslmode={other:?} is not supported: use disable, prefer, require, \
+                         verify-ca or verify-full"
+                    ),
+                });
+            }
+        })
+    }
+
+    /// Whether a connection without TLS is refused.
+    pub fn requires_tls(self) -> bool {
+        matches!(self, TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull)
+    }
+}
+
+/// Where the trust anchors for certificate checks come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roots {
+    /// The operating system's store (`sslrootcert` absent or `system`).
+    Platform,
+    /// A PEM file (`sslrootcert=/path/root.crt`).
+    File(PathBuf),
+}
 
 /// The client configuration for `mode`; the error says what is wrong (an unreadable root file).
 pub fn client_config(mode: TlsMode, roots: &Roots) -> Result<ClientConfig, String> {

@@ -299,7 +299,7 @@ impl Scenario {
         if !errors.is_empty() {
             anyhow::bail!(
                 "scenario has {}:\n  {}",
-                crate::cli::count(errors.len(), "problem", "problems"),
+                crate::text::count(errors.len(), "problem", "problems"),
                 errors.join("\n  ")
             );
         }

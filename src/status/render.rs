@@ -4,10 +4,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use super::report::{NextRun, StatusReport, WaitlistReport, WatchReport};
 
-/// `1 watch`, `2 watches`, `0 watches`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::text::count;
 
 fn t(x: &Option<DateTime<FixedOffset>>) -> String {
     x.map_or_else(|| "—".to_string(), |t| t.format("%m-%d %H:%M:%S").to_string())

@@ -7,10 +7,13 @@
 //! row, never a silent `None`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::ErrorCode;
 
-use super::sqlite::BUSY_TIMEOUT;
+/// How long a writer waits for another connection's lock before SQLite answers `SQLITE_BUSY`,
+/// which is then an error naming this wait.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Something went wrong with the database; every message says what to do about it.
 #[derive(Debug, thiserror::Error)]

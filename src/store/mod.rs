@@ -45,13 +45,14 @@ pub mod status;
 pub mod waitlist;
 
 pub use cycle::{CycleEmail, CyclePoll, CycleRecord, CycleWritten};
+pub use error::BUSY_TIMEOUT;
 pub use error::{StoreError, out_of_space};
 pub use grab::{GrabEvent, GrabIntent, GrabOrder, GrabOrderRow, GrabRequest, GrabUpdate, Push, RequestKind};
 pub use handle::Db;
 pub use outbox::{Delivery, EmailKind, NewEmail, OutboxCounts, OutboxRow, OutboxState};
 pub use prune::Pruned;
 pub use seats::{Change, MatchNote};
-pub use sqlite::{BUSY_TIMEOUT, DaemonLock, Store};
+pub use sqlite::{DaemonLock, Store};
 pub use status::{Fact, JobKey, PollOutcome, PollStatus, WatchStatus};
 pub use waitlist::WaitlistRecord;
 

@@ -3,16 +3,12 @@
 //! table's file uses.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use super::error::{StoreError, no_space};
+use super::error::{BUSY_TIMEOUT, StoreError, no_space};
 use super::lock;
 use super::schema::{MIGRATIONS, SCHEMA_VERSION};
-
-/// How long a statement waits for another connection's write lock before failing.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `PRAGMA application_id` of a yupiao database ("YUPI"), so we never migrate someone else's file.
 const APPLICATION_ID: i32 = 0x5955_5049;
