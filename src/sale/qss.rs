@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveTime;
 use serde_json::Value;
 
+use crate::text::snippet;
+
 /// Where `qss.js` is when no page was read: the index page's directory, unversioned.
 pub const DEFAULT_QSS_URL: &str = "https://www.12306.cn/index/script/core/common/qss.js";
 /// The page that links the current (versioned) `qss.js`.
@@ -88,15 +90,15 @@ fn squeeze(name: &str) -> String {
 pub fn decode_qss(body: &str) -> Result<QssTable, QssError> {
     let text = body.trim_start_matches('\u{feff}').trim();
     let Some(at) = text.find("citys") else {
-        return Err(QssError::NotQss(snippet(text)));
+        return Err(QssError::NotQss(snippet(text, 80)));
     };
     let rest = text[at + "citys".len()..].trim_start();
     let Some(rest) = rest.strip_prefix('=') else {
-        return Err(QssError::NotQss(snippet(text)));
+        return Err(QssError::NotQss(snippet(text, 80)));
     };
     let rest = rest.trim_start();
     let (Some(0), Some(end)) = (rest.find('{'), rest.rfind('}')) else {
-        return Err(QssError::NotQss(snippet(text)));
+        return Err(QssError::NotQss(snippet(text, 80)));
     };
     let object: serde_json::Map<String, Value> =
         serde_json::from_str(&rest[..=end]).map_err(|e| QssError::Malformed(e.to_string()))?;
@@ -164,10 +166,6 @@ pub fn parse_qss_link(html: &str) -> Option<String> {
 pub fn resolve_link(page_url: &str, link: &str) -> Option<String> {
     let base = url::Url::parse(page_url).ok()?;
     base.join(link).ok().map(String::from)
-}
-
-fn snippet(text: &str) -> String {
-    text.chars().take(80).collect::<String>().replace('\n', " ")
 }
 
 #[cfg(test)]

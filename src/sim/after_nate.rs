@@ -278,6 +278,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
+/// 12306's dictionary, written out again on purpose: the simulator is the decoder's independent
+/// witness, so it shares no table with `decide::waitlist::WaitlistStatus`.
 fn status_name(code: &str) -> &'static str {
     match code {
         "00" => "排队中",
@@ -522,7 +524,7 @@ mod tests {
 
     use super::*;
     use crate::rail::after_nate::{QueueAnswer, decode_queue, tests::seed_body};
-    use crate::sim::test_support::sim_and_rail_client;
+    use crate::rail::test_support::sim_and_client;
     use crate::waitlist::{self, WaitlistReason};
 
     fn cookie(v: &str) -> SecretString {
@@ -538,7 +540,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_tk_cookie_the_query_is_sent_to_the_login_page() {
-        let (sim, client) = sim_and_rail_client().await;
+        let (sim, client) = sim_and_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         let raw = reqwest::Client::builder()
             .redirect(Policy::none())
@@ -558,7 +560,7 @@ mod tests {
 
     #[tokio::test]
     async fn seed_order_is_served_and_decodes_exactly_like_the_real_seed() {
-        let (sim, client) = sim_and_rail_client().await;
+        let (sim, client) = sim_and_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         let got = order(
             client
@@ -586,7 +588,7 @@ mod tests {
                 _ => {}
             }
         }
-        let (sim, _) = sim_and_rail_client().await;
+        let (sim, _) = sim_and_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         let body = reqwest::Client::new()
             .post(format!("{}/otn/afterNateOrder/queryQueue", sim.base_url()))
@@ -611,7 +613,7 @@ mod tests {
 
     #[tokio::test]
     async fn status_and_queue_changes_are_observed_and_decided() {
-        let (sim, client) = sim_and_rail_client().await;
+        let (sim, client) = sim_and_client().await;
         let c = cookie("tk=t1");
         sim.set_waitlist(Some(WaitlistSpec {
             status: "00".into(),
@@ -666,7 +668,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_order_is_status_two_not_async() {
-        let (sim, client) = sim_and_rail_client().await;
+        let (sim, client) = sim_and_client().await;
         let a = client.query_waitlist(&cookie("tk=t1")).await.unwrap();
         assert_eq!(a, QueueAnswer::NoOrder);
         assert_eq!(sim.set_waitlist_status("01"), Err(WaitlistSimError::NoOrder));
@@ -675,7 +677,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_session_needs_the_new_cookie() {
-        let (sim, client) = sim_and_rail_client().await;
+        let (sim, client) = sim_and_client().await;
         sim.set_waitlist(Some(WaitlistSpec::seed()));
         sim.expire_session();
         let old = cookie("tk=old");
@@ -698,7 +700,7 @@ mod tests {
 
     #[tokio::test]
     async fn control_api_drives_the_order_and_the_session() {
-        let (sim, client) = sim_and_rail_client().await;
+        let (sim, client) = sim_and_client().await;
         let http = reqwest::Client::new();
         let url = format!("{}/sim/waitlist", sim.base_url());
         let post = |body: Value| http.post(&url).json(&body).send();

@@ -855,6 +855,4 @@ async fn presale(State(sim): State<Sim>, Json(body): Json<PresaleBody>) -> Respo
 }
 
 #[cfg(test)]
-pub(crate) mod test_support;
-#[cfg(test)]
 mod tests;
