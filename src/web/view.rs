@@ -1087,4 +1087,117 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn assembling_adds_history_seats_outbox_and_what_the_daemon_knows_of_12306() {
+        let now = at("2026-12-01T12:00:00+08:00");
+        let d = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        let report = StatusReport {
+            database: "yupiao.db".into(),
+            daemon_pid: None,
+            daemon_running: true,
+            daemon_started_at: None,
+            database_write_error: None,
+            database_write_error_since: None,
+            emails_held: 0,
+            daemon_last_seen: None,
+            running_list: None,
+            watchlist_error: Some("watchlist.toml:3:7: unknown station".into()),
+            watchlist_error_at: None,
+            query_endpoint: Some("leftTicket/queryZ".into()),
+            history_rows: 2,
+            email_problem: None,
+            watches: vec![WatchReport {
+                name: "w".into(),
+                schedule: "every 1m".into(),
+                in_watchlist: true,
+                route: String::new(),
+                dates: vec![d],
+                action: "alert".into(),
+                next_run: None,
+                next: crate::status::NextRun::DaemonStopped,
+                no_match: Vec::new(),
+                last_poll: None,
+                outcome: Some("ok".into()),
+                last_error: None,
+                consecutive_failures: 0,
+                backoff_level: 0,
+                backoff_until: None,
+                finished: false,
+                last_change: None,
+                available: Vec::new(),
+                alerts_sent: 1,
+                alerts_pending: 0,
+                email_error: None,
+                alerts_failed: 0,
+            }],
+            waitlists: Vec::new(),
+            problems: Vec::new(),
+        };
+        let mut history = crate::store::PageHistory::default();
+        history.changes.insert(
+            "w".into(),
+            vec![
+                change("2026-12-01T08:00:00+08:00", d, "无", false),
+                change("2026-12-01T09:00:00+08:00", d, "3", true),
+            ],
+        );
+        history
+            .alert_emails
+            .insert("w".into(), vec![at("2026-12-01T09:00:03+08:00")]);
+        history.email = OutboxCounts {
+            sent: 1,
+            pending: 2,
+            failed: 3,
+        };
+        let seat = SeatNow {
+            date: d,
+            train: "G1".into(),
+            seat: SeatClass::Second,
+            level: Level::Seats(0),
+            available: false,
+        };
+        let extras = Extras {
+            history: Some(&history),
+            seats: vec![("w".into(), vec![seat.clone()])],
+            grabs: Vec::new(),
+            email_problem: Some(("550 rejected 13812345678".into(), now)),
+            rail: RailLive {
+                endpoint: Some("leftTicket/queryG".into()),
+                requests_5min: Some(12),
+                backoff: None,
+                clock_offset_ms: Some(-350),
+            },
+        };
+        let v = assemble(&report, None, &Settings::default(), &extras, now);
+        let w = &v.watches[0];
+        assert_eq!(w.seats_now, vec![seat], "every seat, available or not");
+        assert_eq!(w.timelines.len(), 1);
+        assert_eq!(w.timelines[0].series[0].points.len(), 2);
+        assert_eq!(w.timelines[0].alerts, vec![at("2026-12-01T09:00:03+08:00")]);
+        assert_eq!(w.came_back.total(), 1);
+        assert_eq!(w.came_back.counts[9], 1);
+        assert_eq!(v.outbox.len(), 1);
+        let email = &v.outbox[0];
+        assert_eq!(
+            (email.channel.as_str(), email.sent, email.pending, email.failed),
+            ("email", 1, 2, 3)
+        );
+        let error = email.last_error.as_deref().unwrap();
+        assert!(
+            error.starts_with("550 rejected") && !error.contains("13812345678"),
+            "{error}"
+        );
+        assert_eq!(
+            v.rail.endpoint.as_deref(),
+            Some("leftTicket/queryG"),
+            "the live endpoint wins"
+        );
+        assert_eq!(v.rail.requests_5min, Some(12));
+        assert_eq!(v.rail.clock_offset_ms, Some(-350));
+        assert_eq!(
+            v.rejected_edit.unwrap().errors,
+            vec!["watchlist.toml:3:7: unknown station".to_string()]
+        );
+    }
 }
