@@ -32,6 +32,9 @@ use crate::web::view::{self, Backoff, Extras, RailLive, ViewModel};
 
 /// Writes closer together than this are read once.
 const REBUILD_GAP: Duration = Duration::from_secs(1);
+/// A rebuild reads the whole retained history; after one that took `t`, the next waits at least
+/// `t` times this, so that on a large database the page costs at most a fifth of a core.
+const REBUILD_COST_FACTOR: u32 = 4;
 /// How often the request counter is sampled (memory only) for "requests in the last 5 minutes".
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 const FIVE_MINUTES: Duration = Duration::from_secs(300);
@@ -81,6 +84,7 @@ async fn follow(ctx: Arc<Ctx>, publisher: Publisher, mut requests: RequestWindow
     let mut changes = ctx.db.subscribe_changes();
     changes.borrow_and_update();
     let mut sample = tokio::time::interval(SAMPLE_EVERY);
+    let mut last_cost = Duration::ZERO;
     loop {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
@@ -93,10 +97,13 @@ async fn follow(ctx: Arc<Ctx>, publisher: Publisher, mut requests: RequestWindow
         // Let the rest of a burst land, then read once.
         tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(REBUILD_GAP) => {}
+            _ = tokio::time::sleep(REBUILD_GAP.max(last_cost * REBUILD_COST_FACTOR)) => {}
         }
         changes.borrow_and_update();
-        match snapshot(&ctx, &mut requests).await {
+        let started = Instant::now();
+        let built = snapshot(&ctx, &mut requests).await;
+        last_cost = started.elapsed();
+        match built {
             Ok(v) => {
                 publisher.publish(v);
             }
