@@ -38,6 +38,7 @@ pub struct Settings {
     pub rail: Rail,
     pub juhe: Juhe,
     pub callback: Callback,
+    pub web: Web,
 }
 
 /// `[rail]`: the user's logged-in 12306 session, for reading 候补 (waitlist) orders.
@@ -136,6 +137,17 @@ impl Default for Callback {
             idle_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// `[web]`: the read-only status page the daemon serves (off unless `listen` is set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Address of the page, e.g. `127.0.0.1:8307`; none = no page. Beyond loopback a `token`
+    /// is required (the settings are refused without one).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Required on every route but `/healthz` when set (`?token=` or `Authorization: Bearer`).
+    pub token: Option<SecretString>,
 }
 
 /// `[upstream]`: where 12306 and Juhe are, and how politely to talk to them.
@@ -506,5 +518,82 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not found"), "{e}");
+    }
+
+    /// The load errors of `text` as `yupiao.toml:LINE:COL: …` lines.
+    fn web_errors(text: &str, env: &[(&str, &str)]) -> Vec<String> {
+        let f = file(text);
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        match Settings::load_with_env(Some(f.path()), env) {
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                e.0.iter()
+                    .map(|d| {
+                        d.to_string()
+                            .replace(&f.path().display().to_string(), "yupiao.toml")
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    #[test]
+    fn the_status_page_is_off_by_default_and_loopback_needs_no_token() {
+        let s = Settings::load_with_env(None, no_env()).unwrap();
+        assert!(s.web.listen.is_none());
+        assert!(s.web.token.is_none());
+        let f = file("[web]\nlisten = \"127.0.0.1:8307\"\n");
+        let s = Settings::load_with_env(Some(f.path()), no_env()).unwrap();
+        assert_eq!(s.web.listen, Some("127.0.0.1:8307".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_status_page_beyond_loopback_without_a_token_is_refused_at_its_line() {
+        let e = web_errors("[web]\nlisten = \"0.0.0.0:8307\"\n", &[]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("yupiao.toml:2:10: [web] listen = \"0.0.0.0:8307\" is reachable from other machines: set [web] token"),
+            "{e:?}"
+        );
+        let e = web_errors("", &[("YUPIAO__WEB__LISTEN", "[::]:8307")]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("$YUPIAO__WEB__LISTEN: [web] listen"), "{e:?}");
+        let e = web_errors(
+            "[web]\nlisten = \"0.0.0.0:8307\"\ntoken = \"short-secret\"\n",
+            &[],
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("yupiao.toml:3:9: [web] token is too short"),
+            "{e:?}"
+        );
+        assert!(!e[0].contains("short-secret"), "the token is never shown: {e:?}");
+    }
+
+    #[test]
+    fn the_status_page_token_comes_from_the_file_the_environment_or_a_token_file() {
+        let token = "a-long-random-token-1234";
+        let f = file(&format!(
+            "[web]\nlisten = \"0.0.0.0:8307\"\ntoken = \"{token}\"\n"
+        ));
+        let s = Settings::load_with_env(Some(f.path()), no_env()).unwrap();
+        assert!(!format!("{:?}", s.web).contains(token));
+        assert_eq!(s.web.token.unwrap().expose_secret(), token);
+
+        let f = file("[web]\nlisten = \"0.0.0.0:8307\"\n");
+        let env = vec![("YUPIAO__WEB__TOKEN".to_string(), token.to_string())];
+        let s = Settings::load_with_env(Some(f.path()), env).unwrap();
+        assert_eq!(s.web.token.unwrap().expose_secret(), token);
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("web-token"), format!("{token}\n")).unwrap();
+        let settings = dir.path().join("yupiao.toml");
+        std::fs::write(
+            &settings,
+            "[web]\nlisten = \"0.0.0.0:8307\"\ntoken_file = \"web-token\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&settings), no_env()).unwrap();
+        assert_eq!(s.web.token.unwrap().expose_secret(), token);
     }
 }

@@ -76,6 +76,7 @@ pub(super) fn cross_checks(loader: &mut Loader) {
     fast_min_interval(loader);
     zero_idle_timeout(loader);
     smtp_needs_a_host(loader);
+    web_token_rule(loader);
 }
 
 /// A duration as read (seconds or text) and where it was written.
@@ -156,5 +157,34 @@ fn smtp_needs_a_host(loader: &mut Loader) {
             let at = host.map_or(origin, |h| h.origin);
             loader.error(&at, "host is required when email.transport = \"smtp\"".into());
         }
+    }
+}
+
+/// The status page beyond loopback needs `[web] token`, and any token set must be long
+/// ([`crate::web::server::check_listen`] is the rule; the daemon applies it again at bind).
+fn web_token_rule(loader: &mut Loader) {
+    let Some(listen) = loader.entry("web", "listen").cloned() else {
+        return;
+    };
+    let Some(addr) = listen
+        .value
+        .as_str()
+        .and_then(|s| s.parse::<std::net::SocketAddr>().ok())
+    else {
+        return;
+    };
+    let token = loader.entry("web", "token").cloned();
+    let secret = token
+        .as_ref()
+        .and_then(|t| t.value.as_str())
+        .map(|t| secrecy::SecretString::from(t.to_string()));
+    if let Err(e) = crate::web::server::check_listen(&addr, secret.as_ref()) {
+        // A short token is blamed where it was written (never showing it); a missing one on
+        // the address that needs it.
+        let at = match (&e, token) {
+            (crate::web::server::WebError::TokenTooShort, Some(t)) => t.origin,
+            _ => listen.origin,
+        };
+        loader.error(&at, e.to_string());
     }
 }

@@ -151,6 +151,10 @@ pub(super) const SCHEMA: &[SectionSpec] = &[
             k("idle_timeout", Kind::Duration),
         ],
     },
+    SectionSpec {
+        name: "web",
+        keys: &[k("listen", Kind::Listen), k("token", Kind::Secret)],
+    },
 ];
 
 /// A key as looked up: its section, its own spec, and whether it is the `<key>_file` variant.

@@ -73,6 +73,8 @@ pub(super) struct Ctx {
     /// Held while a poll cycle decides and records, and while a reload forgets state: a reload
     /// never drops a watch's state between a cycle's read of it and its write.
     pub cycle_lock: tokio::sync::Mutex<()>,
+    /// The status page's view of the heartbeat (`/healthz`), beaten with it.
+    pub web_heartbeat: crate::web::server::Heartbeat,
     /// Every task of the daemon, so that shutdown can wait for them.
     tasks: TaskTracker,
     pub shutdown: CancellationToken,
@@ -124,6 +126,7 @@ impl Ctx {
             reminders: Mutex::default(),
             recorded_endpoint: Mutex::default(),
             cycle_lock: tokio::sync::Mutex::new(()),
+            web_heartbeat: crate::web::server::Heartbeat::new(),
             tasks: TaskTracker::new(),
             shutdown: p.shutdown,
         }
@@ -140,6 +143,7 @@ impl Ctx {
 
     pub fn beat(&self) {
         self.heartbeat.store(clock::now().timestamp(), Ordering::Relaxed);
+        self.web_heartbeat.beat();
     }
 
     /// Seconds since the poller last moved.
@@ -156,6 +160,14 @@ impl Ctx {
         let offset = (rail_now - clock::now()).num_milliseconds();
         let before = self.rail_clock_offset_ms.swap(offset, Ordering::Relaxed);
         (offset, (before != OFFSET_UNKNOWN).then_some(before))
+    }
+
+    /// 12306's clock minus ours in milliseconds, once `login/conf` has told us.
+    pub fn rail_clock_offset_ms(&self) -> Option<i64> {
+        match self.rail_clock_offset_ms.load(Ordering::Relaxed) {
+            OFFSET_UNKNOWN => None,
+            ms => Some(ms),
+        }
     }
 
     /// Today as 12306 sees it: ours, or 12306's when its clock is already on the next day.

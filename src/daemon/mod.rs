@@ -10,7 +10,8 @@
 //! - [`grab`]: places 抢票 orders (spawned per poll) and follows them ([`callback`] receives
 //!   Juhe's pushes);
 //! - [`reload`]: the watch-list watcher (the file itself, polled twice a second, and SIGHUP);
-//! - [`chores`]: 12306's endpoint and clock, pruning, the systemd watchdog.
+//! - [`chores`]: 12306's endpoint and clock, pruning, the systemd watchdog;
+//! - [`web`]: the status page (`[web] listen`), refreshed after every write.
 //!
 //! Refusals back off the refused query alone, and the whole client only when refusals are
 //! client-wide ([`backoff`], [`gate`]). Nothing here ever disables a watch because of errors.
@@ -36,6 +37,7 @@ mod outbox;
 mod parked;
 mod reload;
 mod waitlist;
+mod web;
 
 pub use callback::push_path;
 pub use jobs::JobKey;
@@ -77,6 +79,7 @@ pub async fn run(
     let mailer = Mailer::new(&settings.email).context("email settings")?;
     warn_without_recipients(&settings, &list);
     let juhe = juhe_client(&settings, &list)?;
+    let web_listener = web::bind(&settings).await?;
     if let Some(h) = health {
         db.attach_health_file(h);
     }
@@ -102,6 +105,9 @@ pub async fn run(
     let hup = reload::hangup_stream();
     ready();
     spawn_tasks(&ctx, hup);
+    if let Some(listener) = web_listener {
+        ctx.spawn(web::serve(ctx.clone(), listener));
+    }
 
     shutdown.cancelled().await;
     tracing::info!("stopping: no new polls; waiting for in-flight work");

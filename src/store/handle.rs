@@ -69,6 +69,8 @@ fn serve(mut store: Store, queue: &mpsc::Receiver<Msg>) {
 pub struct Db {
     jobs: mpsc::Sender<Msg>,
     health: Arc<Mutex<Health>>,
+    /// Bumped after every committed write: the status page's cue to read again (no polling).
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// What the daemon knows about writing to the database, and where it tells `status`.
@@ -122,7 +124,14 @@ impl Db {
                 },
                 file: None,
             })),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
+    }
+
+    /// Wakes after every committed write (a poll cycle, a delivery, a 候补 or 抢票 change, a
+    /// reload): the value is the number of writes so far. Several writes may wake it once.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     fn health(&self) -> MutexGuard<'_, Health> {
@@ -160,7 +169,10 @@ impl Db {
     ) -> Result<R, StoreError> {
         let result = self.call(f).await;
         match &result {
-            Ok(_) => self.write_succeeded(),
+            Ok(_) => {
+                self.write_succeeded();
+                self.changes.send_modify(|n| *n += 1);
+            }
             Err(e) if e.is_storage_fault() => self.write_failed(e),
             Err(_) => {}
         }

@@ -806,6 +806,111 @@ pub fn timelines_from_changes(
     (out, hist)
 }
 
+/// How far before an alert email a seat must have come back for the email to be about that
+/// date: a poll cycle's emails are queued when its last answer arrives, after its changes.
+pub const ALERT_CYCLE_WINDOW: TimeDelta = TimeDelta::minutes(10);
+
+/// The alert moments of one watch from what the store keeps: the time each seat-alert email
+/// serving it was queued, placed on every date that came back within [`ALERT_CYCLE_WINDOW`]
+/// before it; and the last alert per (date, train) (`train_alert`, exact), unless an email
+/// already marks it. `changes` are the watch's history rows.
+pub fn alert_moments(
+    last_alerts: &[(NaiveDate, Time)],
+    emails: &[Time],
+    changes: &[Change],
+) -> Vec<AlertMoment> {
+    let mut out: Vec<AlertMoment> = Vec::new();
+    for &at in emails {
+        let mut dates: Vec<NaiveDate> = changes
+            .iter()
+            .filter(|c| c.available && c.at <= at && c.at > at - ALERT_CYCLE_WINDOW)
+            .map(|c| c.key.date)
+            .collect();
+        dates.sort();
+        dates.dedup();
+        out.extend(dates.into_iter().map(|date| AlertMoment { at, date }));
+    }
+    for &(date, at) in last_alerts {
+        let marked = out
+            .iter()
+            .any(|m| m.date == date && m.at >= at && m.at - at <= ALERT_CYCLE_WINDOW);
+        if !marked {
+            out.push(AlertMoment { at, date });
+        }
+    }
+    out.sort_by_key(|m| (m.date, m.at));
+    out.dedup();
+    out
+}
+
+/// What the daemon knows about 12306 only in memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RailLive {
+    /// The endpoint the client uses now (else the one recorded in the database).
+    pub endpoint: Option<String>,
+    pub requests_5min: Option<u32>,
+    /// The whole client's backoff, when it is backing off.
+    pub backoff: Option<Backoff>,
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// What the page shows beyond `status`' report, as read from the store.
+#[derive(Debug, Clone, Default)]
+pub struct Extras<'a> {
+    /// `store::PageHistory`: history, alerts and outbox totals.
+    pub history: Option<&'a crate::store::PageHistory>,
+    /// Every seat of each watch now (available or not), from `Store::current_seats`.
+    pub seats: Vec<(String, Vec<SeatNow>)>,
+    pub grabs: Vec<GrabOrderRow>,
+    /// The newest undelivered email with an error: (error, when it is retried or failed).
+    pub email_problem: Option<(String, Time)>,
+    pub rail: RailLive,
+}
+
+/// The whole page as the daemon shows it: [`from_status`] plus the timelines, every seat now,
+/// 抢票 orders, the outbox and what the daemon knows of 12306 (pure).
+pub fn assemble(
+    report: &StatusReport,
+    list: Option<&WatchList>,
+    settings: &Settings,
+    extras: &Extras<'_>,
+    now: Time,
+) -> ViewModel {
+    let mut v = from_status(report, list, settings, now);
+    for w in &mut v.watches {
+        if let Some((_, seats)) = extras.seats.iter().find(|(name, _)| *name == w.name)
+            && !seats.is_empty()
+        {
+            w.seats_now = seats.clone();
+        }
+        let Some(h) = extras.history else { continue };
+        let changes = h.changes.get(&w.name).map_or(&[][..], Vec::as_slice);
+        let moments = alert_moments(
+            h.last_alerts.get(&w.name).map_or(&[][..], Vec::as_slice),
+            h.alert_emails.get(&w.name).map_or(&[][..], Vec::as_slice),
+            changes,
+        );
+        let (timelines, came_back) = timelines_from_changes(changes, &moments, now);
+        w.timelines = timelines;
+        w.came_back = came_back;
+    }
+    v.grabs = extras.grabs.iter().map(|g| grab_from_row(g, now)).collect();
+    let counts = extras.history.map(|h| h.email).unwrap_or_default();
+    v.outbox = vec![channel_from_counts(
+        "email",
+        counts,
+        extras.email_problem.as_ref().map(|(e, at)| (e.as_str(), *at)),
+    )];
+    let live = &extras.rail;
+    if live.endpoint.is_some() {
+        v.rail.endpoint = live.endpoint.clone();
+    }
+    v.rail.requests_5min = live.requests_5min;
+    v.rail.backoff = live.backoff.clone();
+    v.rail.clock_offset_ms = live.clock_offset_ms;
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -928,5 +1033,171 @@ mod tests {
             "{error}"
         );
         assert!(!error.contains("110101199003074514"), "{error}");
+    }
+
+    fn change(t: &str, date: NaiveDate, raw: &str, available: bool) -> Change {
+        Change {
+            at: at(t),
+            key: crate::decide::SeatKey {
+                date,
+                train: "G1".into(),
+                seat: SeatClass::Second,
+            },
+            raw: raw.into(),
+            count: raw.parse().ok(),
+            price_jiao: None,
+            available,
+        }
+    }
+
+    #[test]
+    fn an_alert_email_marks_the_dates_that_came_back_in_its_cycle_and_train_alerts_fill_the_rest() {
+        let d1 = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        let d2 = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let changes = vec![
+            change("2026-12-01T08:00:00+08:00", d1, "无", false),
+            change("2026-12-01T08:00:00+08:00", d2, "无", false),
+            change("2026-12-01T09:00:00+08:00", d1, "3", true),
+            // d2 comes back an hour later; its alert email is queued a few seconds after.
+            change("2026-12-01T10:00:00+08:00", d2, "有", true),
+        ];
+        let emails = [at("2026-12-01T09:00:04+08:00"), at("2026-12-01T10:00:02+08:00")];
+        let last_alerts = [
+            // The same alert as the second email (recorded at the poll, before the email).
+            (d2, at("2026-12-01T10:00:00+08:00")),
+            // An alert with no email matched (a return alerted when its gap ended).
+            (d1, at("2026-12-01T11:30:00+08:00")),
+        ];
+        let m = alert_moments(&last_alerts, &emails, &changes);
+        assert_eq!(
+            m,
+            vec![
+                AlertMoment {
+                    at: at("2026-12-01T09:00:04+08:00"),
+                    date: d1
+                },
+                AlertMoment {
+                    at: at("2026-12-01T11:30:00+08:00"),
+                    date: d1
+                },
+                AlertMoment {
+                    at: at("2026-12-01T10:00:02+08:00"),
+                    date: d2
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn assembling_adds_history_seats_outbox_and_what_the_daemon_knows_of_12306() {
+        let now = at("2026-12-01T12:00:00+08:00");
+        let d = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        let report = StatusReport {
+            database: "yupiao.db".into(),
+            daemon_pid: None,
+            daemon_running: true,
+            daemon_started_at: None,
+            database_write_error: None,
+            database_write_error_since: None,
+            emails_held: 0,
+            daemon_last_seen: None,
+            running_list: None,
+            watchlist_error: Some("watchlist.toml:3:7: unknown station".into()),
+            watchlist_error_at: None,
+            query_endpoint: Some("leftTicket/queryZ".into()),
+            history_rows: 2,
+            email_problem: None,
+            watches: vec![WatchReport {
+                name: "w".into(),
+                schedule: "every 1m".into(),
+                in_watchlist: true,
+                route: String::new(),
+                dates: vec![d],
+                action: "alert".into(),
+                next_run: None,
+                next: crate::status::NextRun::DaemonStopped,
+                no_match: Vec::new(),
+                last_poll: None,
+                outcome: Some("ok".into()),
+                last_error: None,
+                consecutive_failures: 0,
+                backoff_level: 0,
+                backoff_until: None,
+                finished: false,
+                last_change: None,
+                available: Vec::new(),
+                alerts_sent: 1,
+                alerts_pending: 0,
+                email_error: None,
+                alerts_failed: 0,
+            }],
+            waitlists: Vec::new(),
+            problems: Vec::new(),
+        };
+        let mut history = crate::store::PageHistory::default();
+        history.changes.insert(
+            "w".into(),
+            vec![
+                change("2026-12-01T08:00:00+08:00", d, "无", false),
+                change("2026-12-01T09:00:00+08:00", d, "3", true),
+            ],
+        );
+        history
+            .alert_emails
+            .insert("w".into(), vec![at("2026-12-01T09:00:03+08:00")]);
+        history.email = OutboxCounts {
+            sent: 1,
+            pending: 2,
+            failed: 3,
+        };
+        let seat = SeatNow {
+            date: d,
+            train: "G1".into(),
+            seat: SeatClass::Second,
+            level: Level::Seats(0),
+            available: false,
+        };
+        let extras = Extras {
+            history: Some(&history),
+            seats: vec![("w".into(), vec![seat.clone()])],
+            grabs: Vec::new(),
+            email_problem: Some(("550 rejected 13812345678".into(), now)),
+            rail: RailLive {
+                endpoint: Some("leftTicket/queryG".into()),
+                requests_5min: Some(12),
+                backoff: None,
+                clock_offset_ms: Some(-350),
+            },
+        };
+        let v = assemble(&report, None, &Settings::default(), &extras, now);
+        let w = &v.watches[0];
+        assert_eq!(w.seats_now, vec![seat], "every seat, available or not");
+        assert_eq!(w.timelines.len(), 1);
+        assert_eq!(w.timelines[0].series[0].points.len(), 2);
+        assert_eq!(w.timelines[0].alerts, vec![at("2026-12-01T09:00:03+08:00")]);
+        assert_eq!(w.came_back.total(), 1);
+        assert_eq!(w.came_back.counts[9], 1);
+        assert_eq!(v.outbox.len(), 1);
+        let email = &v.outbox[0];
+        assert_eq!(
+            (email.channel.as_str(), email.sent, email.pending, email.failed),
+            ("email", 1, 2, 3)
+        );
+        let error = email.last_error.as_deref().unwrap();
+        assert!(
+            error.starts_with("550 rejected") && !error.contains("13812345678"),
+            "{error}"
+        );
+        assert_eq!(
+            v.rail.endpoint.as_deref(),
+            Some("leftTicket/queryG"),
+            "the live endpoint wins"
+        );
+        assert_eq!(v.rail.requests_5min, Some(12));
+        assert_eq!(v.rail.clock_offset_ms, Some(-350));
+        assert_eq!(
+            v.rejected_edit.unwrap().errors,
+            vec!["watchlist.toml:3:7: unknown station".to_string()]
+        );
     }
 }
