@@ -71,7 +71,8 @@ mod tests {
     fn sent(store: &mut Store, min: i64) -> i64 {
         let id = store
             .enqueue_email(&JobKey::watch("w"), at(min), &email())
-            .unwrap();
+            .unwrap()
+            .expect("an email row");
         let delivery = Delivery::Sent {
             at: at(min),
             answer: "250".into(),
@@ -112,8 +113,8 @@ mod tests {
         mail.text = "body".into();
         mail.html = "<p>body</p>".into();
         let w = JobKey::watch("w");
-        let sent = store.enqueue_email(&w, at(0), &mail).unwrap();
-        let pending = store.enqueue_email(&w, at(0), &mail).unwrap();
+        let sent = store.enqueue_email(&w, at(0), &mail).unwrap().unwrap();
+        let pending = store.enqueue_email(&w, at(0), &mail).unwrap().unwrap();
         let delivery = Delivery::Sent {
             at: at(1),
             answer: "250 OK".into(),

@@ -474,17 +474,33 @@ fn is_email(s: &str) -> bool {
         && !s.chars().any(char::is_whitespace)
 }
 
-pub(super) fn notify(list: &RawList, r: &mut Report) -> Option<Vec<String>> {
+/// A `notify` list: email addresses and the names of `[[channel]]`s in the settings.
+pub(super) fn notify(list: &RawList, channels: &[String], r: &mut Report) -> Option<Vec<String>> {
     let mut ok = true;
     for entry in list.value.iter().filter(|e| !is_email(&e.value)) {
+        if channels.contains(&entry.value) {
+            continue;
+        }
         ok = false;
-        r.error(
-            entry.at,
+        let message = if entry.value.contains('@') {
             format!(
                 "invalid email address \"{}\": expected name@example.com",
                 entry.value
-            ),
-        );
+            )
+        } else if channels.is_empty() {
+            format!(
+                "\"{}\" is neither an email address (name@example.com) nor a channel: no [[channel]] is \
+                 declared in the settings file",
+                entry.value
+            )
+        } else {
+            format!(
+                "unknown channel \"{}\" (the settings declare: {}); or write an email address, name@example.com",
+                entry.value,
+                channels.join(", ")
+            )
+        };
+        r.error(entry.at, message);
     }
     ok.then(|| list.value.iter().map(|e| e.value.clone()).collect())
 }
