@@ -317,3 +317,118 @@ fn secret_value(loader: &mut Loader, raw: &RawChannel, key: &str) -> Result<Opti
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use secrecy::ExposeSecret;
+
+    use super::super::load::load;
+    use crate::diagnostic::Diagnostic;
+    use crate::push::ChannelKind;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn errors(text: &str, vars: &[(&str, &str)]) -> Vec<Diagnostic> {
+        let f = file(text);
+        load(Some(f.path()), env(vars)).expect_err("the settings have errors")
+    }
+
+    #[test]
+    fn channel_tables_become_specs_with_secrets_from_the_file_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ding.secret"), "SECfromfile123\n").unwrap();
+        let text = "[email]\nfrom = \"me@example.com\"\n\n\
+            [[channel]]\nname = \"iphone\"\nkind = \"bark\"\nurl = \"https://api.day.app/KEYinfile42\"\nquiet = \"23:00-07:00\"\n\n\
+            [[channel]]\nname = \"team-robot\"\nkind = \"dingtalk\"\n\
+            url = \"https://oapi.dingtalk.com/robot/send?access_token=tokfile999\"\nsecret_file = \"ding.secret\"\n";
+        let path = dir.path().join("yupiao.toml");
+        std::fs::write(&path, text).unwrap();
+        let vars = env(&[(
+            "YUPIAO__CHANNEL__TEAM_ROBOT__URL",
+            "https://oapi.dingtalk.com/robot/send?access_token=tokenv777",
+        )]);
+        let (settings, warnings) = load(Some(&path), vars).expect("valid settings");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.channel_names(), ["iphone", "team-robot"]);
+        let iphone = settings.channel("iphone").unwrap();
+        assert_eq!(iphone.kind, ChannelKind::Bark);
+        assert_eq!(
+            iphone.url.as_ref().unwrap().expose_secret(),
+            "https://api.day.app/KEYinfile42"
+        );
+        assert_eq!(iphone.quiet.unwrap().to_string(), "23:00-07:00");
+        let robot = settings.channel("team-robot").unwrap();
+        assert_eq!(robot.secret.as_ref().unwrap().expose_secret(), "SECfromfile123");
+        assert!(
+            robot.url.as_ref().unwrap().expose_secret().ends_with("tokenv777"),
+            "the environment replaces the file's url"
+        );
+        assert_eq!(robot.redacted_url(), "https://oapi.dingtalk.com/***");
+        assert!(
+            !format!("{settings:?}").contains("KEYinfile42"),
+            "Debug never shows a secret"
+        );
+    }
+
+    #[test]
+    fn channel_problems_are_placed_at_their_key_and_never_show_a_secret() {
+        let text = "[[channel]]\nname = \"a\"\nkind = \"bork\"\nurl = \"https://x.example/SECRETKEY1\"\n\n\
+            [[channel]]\nname = \"b\"\nkind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=SECRETKEY2\"\n\
+            secret = \"notsigned-SECRETKEY3\"\ncolour = \"red\"\n\n\
+            [[channel]]\nname = \"c\"\nkind = \"telegram\"\n\n\
+            [[channel]]\nname = \"a\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/topic\"\nquiet = \"late\"\n";
+        let diags = errors(
+            text,
+            &[("YUPIAO__CHANNEL__NOPE__URL", "https://x.example/SECRETKEY4")],
+        );
+        let found: Vec<(usize, usize, &str)> = diags
+            .iter()
+            .map(|d| (d.line, d.col, d.message.as_str()))
+            .collect();
+        let at = |line: usize, col: usize, text: &str| {
+            assert!(
+                found
+                    .iter()
+                    .any(|(l, c, m)| (*l, *c) == (line, col) && m.contains(text)),
+                "no error at {line}:{col} containing {text:?} in {found:#?}"
+            );
+        };
+        at(3, 8, "unknown channel kind \"bork\"");
+        at(10, 10, "does not start with \"SEC\"");
+        at(11, 1, "unknown key \"colour\" in [[channel]]");
+        at(13, 1, "`url` is missing");
+        at(13, 1, "`chat_id` is missing");
+        at(21, 9, "quiet hours \"late\"");
+        let all = diags
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(all.contains("$YUPIAO__CHANNEL__NOPE__URL"), "{all}");
+        assert!(all.contains("no [[channel]] named \"nope\""), "{all}");
+        for secret in ["SECRETKEY1", "SECRETKEY2", "SECRETKEY3", "SECRETKEY4"] {
+            assert!(!all.contains(secret), "{secret} shown in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_second_channel_of_the_same_name_points_at_the_first() {
+        let text = "[[channel]]\nname = \"a\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/t1\"\n\
+            [[channel]]\nname = \"a\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/t2\"\n";
+        let diags = errors(text, &[]);
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert_eq!((diags[0].line, diags[0].col), (6, 8));
+        assert!(diags[0].message.contains("the first at"), "{}", diags[0]);
+        assert!(diags[0].message.contains(":2:8"), "{}", diags[0]);
+    }
+}

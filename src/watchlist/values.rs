@@ -482,15 +482,11 @@ pub(super) fn notify(list: &RawList, channels: &[String], r: &mut Report) -> Opt
             continue;
         }
         ok = false;
-        let message = if entry.value.contains('@') {
+        let message = if entry.value.contains('@') || channels.is_empty() {
+            // With no channel declared, the entry was meant as an address.
             format!(
-                "invalid email address \"{}\": expected name@example.com",
-                entry.value
-            )
-        } else if channels.is_empty() {
-            format!(
-                "\"{}\" is neither an email address (name@example.com) nor a channel: no [[channel]] is \
-                 declared in the settings file",
+                "invalid email address \"{}\": expected name@example.com (or the name of a [[channel]] \
+                 declared in the settings)",
                 entry.value
             )
         } else {
