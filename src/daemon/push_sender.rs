@@ -37,7 +37,7 @@ const RETRY_START: Duration = Duration::from_secs(5);
 /// Longest wait between two attempts (a `Retry-After` may ask for more).
 const RETRY_MAX: Duration = Duration::from_secs(600);
 /// Channels pushed to at once.
-const PARALLEL: usize = 8;
+const PARALLEL: usize = 16;
 /// How often held outcomes are written again while the database refuses them.
 const HOLD_RETRY: Duration = Duration::from_secs(3);
 /// How often the outbox is looked at without being woken.
