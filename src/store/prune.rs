@@ -25,7 +25,7 @@ impl Pruned {
 }
 
 impl Store {
-    /// Removes history and finished (sent/failed) emails older than `retention`, and the state
+    /// Removes history and finished (sent/failed) emails and pushes older than `retention`, and the state
     /// of travel dates that ended more than `retention` ago.
     pub fn prune(&mut self, now: DateTime<FixedOffset>, retention: Duration) -> Result<Pruned, StoreError> {
         let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX / 2);
@@ -36,6 +36,9 @@ impl Store {
                 + tx.execute("DELETE FROM waitlist_history WHERE at < ?1", [cutoff_ms])?;
             let outbox = tx.execute(
                 "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ?1",
+                [cutoff_ms],
+            )? + tx.execute(
+                "DELETE FROM push_outbox WHERE state IN ('sent', 'failed', 'dropped') AND created_at < ?1",
                 [cutoff_ms],
             )?;
             // A delivered email's bodies are only needed until it is sent; after a week keep just

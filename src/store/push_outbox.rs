@@ -375,6 +375,29 @@ mod tests {
     }
 
     #[test]
+    fn finished_pushes_past_the_retention_are_pruned_and_pending_ones_kept() {
+        let (_dir, mut store) = open();
+        store
+            .enqueue_email(&JobKey::watch("w"), at(0), &with_push(&["a", "b"]))
+            .unwrap();
+        let due = store.due_pushes(at(0), 10).unwrap();
+        let sent = Delivery::Sent {
+            at: at(1),
+            answer: "ok".into(),
+        };
+        store.record_push_delivery(due[0].id, &sent).unwrap();
+        let pruned = store
+            .prune(at(120), std::time::Duration::from_secs(3600))
+            .unwrap();
+        assert_eq!(pruned.outbox, 1, "the sent push (the email row is still pending)");
+        assert_eq!(store.push(due[0].id).unwrap(), None);
+        assert!(
+            store.push(due[1].id).unwrap().is_some(),
+            "a pending push is never pruned"
+        );
+    }
+
+    #[test]
     fn a_push_only_event_has_no_email_row() {
         let (_dir, mut store) = open();
         let mut mail = with_push(&["iphone"]);
