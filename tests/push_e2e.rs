@@ -433,3 +433,55 @@ async fn check_rejects_a_notify_entry_naming_no_channel_at_its_line_and_column()
     assert!(line.contains("(the settings declare: iphone)"), "{line}");
     assert_no_secret(&text, &r.config().secrets(), "check");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seat_alert_inside_a_channels_quiet_hours_is_held_and_other_channels_get_it_at_once() {
+    use chrono::Timelike as _;
+    let sim = start_static_sim().await;
+    let d = day(7);
+    sim.set_seat("G8294", Some(d), SeatClass::Second, "无");
+    let r = TestReceivers::start().await.expect("start the receivers");
+    let hour = yupiao::clock::now().hour();
+    let quiet = format!("{:02}:00-{:02}:00", (hour + 23) % 24, (hour + 2) % 24);
+    let dir = dir_with(&[g8294("沪常", d, &["night", "hook"])]);
+    write_settings(
+        dir.path(),
+        &[
+            channel_toml(&r, ChannelKind::Ntfy, "night") + &format!("quiet = {}\n", toml_str(&quiet)),
+            channel_toml(&r, ChannelKind::Webhook, "hook"),
+        ],
+    );
+    let setup = DaemonSetup::new(dir.path(), &sim);
+    let mut daemon = setup.start();
+    more_polls(&mut daemon, &sim, d, 1).await;
+    sim.set_seat("G8294", Some(d), SeatClass::Second, "3");
+    wait_requests(&mut daemon, &r, ChannelKind::Webhook, 1, WAIT).await;
+    daemon
+        .wait_until("the held push in the log", WAIT, async || {
+            daemon_log_has(&setup, "push held for the channel's quiet hours").then_some(())
+        })
+        .await;
+    more_polls(&mut daemon, &sim, d, 2).await;
+    assert!(
+        r.requests(ChannelKind::Ntfy).is_empty(),
+        "nothing pushed during quiet hours"
+    );
+    let status = setup.status_json().await;
+    let c = channel(&status, "night");
+    assert_eq!(
+        (c["sent"].as_u64(), c["pending"].as_u64()),
+        (Some(0), Some(1)),
+        "{c:#}"
+    );
+    assert_eq!(channel(&status, "hook")["sent"].as_u64(), Some(1));
+}
+
+/// Whether any daemon log in the setup's directory contains `text`.
+fn daemon_log_has(setup: &DaemonSetup, text: &str) -> bool {
+    std::fs::read_dir(setup.cwd())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("daemon-"))
+        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|l| l.contains(text)))
+}
