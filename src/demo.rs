@@ -7,7 +7,9 @@
 //! appearing (one alert email), a count change (history, no email), seats going, and seats
 //! coming back inside the alert gap (no repeat); a 候补 (waitlist) order going 排队中 →
 //! 待支付 → 待兑现 → 兑现成功, one email per step; and a 抢票 watch placing one grab order with the
-//! simulated Juhe when the seats appear, followed to 出票成功.
+//! simulated Juhe when the seats appear, followed to 出票成功. Every one of these events also
+//! goes to a push channel: a webhook receiver the demo runs on loopback, whose requests (one per
+//! event, signed) are listed at the end.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +19,8 @@ use chrono::Days;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, Transport};
+use crate::push::ChannelKind;
+use crate::push::test_receivers::TestReceivers;
 use crate::sim::{Scenario, Sim};
 use crate::store::Store;
 
@@ -67,7 +71,7 @@ fn demo_watch(
 ) -> String {
     format!(
         "{comment}[[watch]]\nname = \"{name}\"\nfrom = \"上海\"\nto = \"常州\"\ndates = [\"{date}\"]\n\
-         trains = [\"{trains}\"]\nseats = [\"{seats}\"]\n{extra}every = \"5s\"\nnotify = [\"you@example.com\"]\n"
+         trains = [\"{trains}\"]\nseats = [\"{seats}\"]\n{extra}every = \"5s\"\nnotify = [\"you@example.com\", \"{DEMO_CHANNEL}\"]\n"
     )
 }
 
@@ -95,8 +99,8 @@ fn demo_watchlist(date: chrono::NaiveDate) -> String {
             grab,
         ) + passenger,
         "\n# Your 候补 (waitlist) order on 12306, followed with the session cookie in [rail] cookie.\n\
-         [[waitlist]]\nname = \"演示 候补订单\"\nevery = \"5s\"\nnotify = [\"you@example.com\"]\n"
-            .to_string(),
+         [[waitlist]]\nname = \"演示 候补订单\"\nevery = \"5s\"\nnotify = [\"you@example.com\", \"{DEMO_CHANNEL}\"]\n"
+            .replace("{DEMO_CHANNEL}", DEMO_CHANNEL),
     ]
     .concat()
 }
@@ -123,6 +127,26 @@ fn clean(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The push channel of the demo: a webhook to a receiver the demo runs on loopback.
+const DEMO_CHANNEL: &str = "demo-webhook";
+
+/// The `[[channel]]` table of the demo's webhook (its URL is a loopback port; its HMAC key is
+/// the receiver's test key, nothing anyone relies on).
+fn demo_channel_toml(spec: &crate::push::ChannelSpec) -> String {
+    use secrecy::ExposeSecret as _;
+    let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let mut t = format!(
+        "\n# The demo's push channel: a webhook receiver `yupiao demo` runs on loopback.\n\
+         [[channel]]\nname = {}\nkind = \"webhook\"\nurl = {}\n",
+        quoted(&spec.name),
+        quoted(spec.url.as_ref().map(|u| u.expose_secret()).unwrap_or_default())
+    );
+    if let Some(s) = &spec.secret {
+        t.push_str(&format!("secret = {}\n", quoted(s.expose_secret())));
+    }
+    t
+}
+
 /// Runs the demo in `dir`; prints what happened. Returns when done (about 45 s).
 pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     clean(&dir)?;
@@ -138,13 +162,17 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
             let _ = driver.set_waitlist_status(code);
         }
     });
+    let receiver = TestReceivers::start().await?;
+    let channel = receiver.spec(ChannelKind::Webhook, DEMO_CHANNEL);
     let watchlist = dir.join("watchlist.toml");
     std::fs::write(&watchlist, demo_watchlist(date))?;
     // So that `yupiao --config demo/yupiao.toml status` (or `orders`) finds the demo's files.
     std::fs::write(
         dir.join("yupiao.toml"),
         "# Written by `yupiao demo`: its database, maildir and watch list (paths relative to here).\n\
-         [store]\npath = \"yupiao.db\"\n\n[email]\nmaildir = \"mail\"\n\n[daemon]\nwatchlist = \"watchlist.toml\"\n",
+         [store]\npath = \"yupiao.db\"\n\n[email]\nmaildir = \"mail\"\n\n[daemon]\nwatchlist = \"watchlist.toml\"\n"
+            .to_string()
+            + &demo_channel_toml(&channel),
     )?;
 
     let mut settings = Settings::default();
@@ -165,6 +193,7 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     settings.juhe.person = "张三".into();
     settings.juhe.cellphone = Some("13800138000".into());
     settings.juhe.poll_every = Duration::from_secs(2);
+    settings.channels = vec![channel];
 
     println!(
         "yupiao demo: the daemon against the built-in simulated 12306 at {}",
@@ -190,7 +219,31 @@ pub async fn run(dir: PathBuf) -> anyhow::Result<()> {
     let stats = sim.stats();
     sim.shutdown().await;
 
-    report(&settings, &dir, &stats)
+    report(&settings, &dir, &stats)?;
+    report_pushes(&receiver);
+    Ok(())
+}
+
+/// What the demo's webhook receiver got: one request per event, signed, with its key.
+fn report_pushes(receiver: &TestReceivers) {
+    let got = receiver.requests(ChannelKind::Webhook);
+    println!(
+        "\npushes: the webhook receiver on {} got {} request(s) (one per event; X-Yupiao-Signature checked):",
+        receiver.base_url(),
+        got.len()
+    );
+    for r in &got {
+        let event = r
+            .json()
+            .and_then(|j| j["event"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "    [{}] {event:<8} {}  (Idempotency-Key {})",
+            if r.accepted { "accepted" } else { "refused" },
+            r.title,
+            r.header("idempotency-key").unwrap_or("—")
+        );
+    }
 }
 
 fn demo_waitlist_order(date: chrono::NaiveDate) -> crate::sim::WaitlistSpec {

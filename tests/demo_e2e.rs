@@ -96,4 +96,35 @@ fn the_demo_sends_one_seat_alert_per_person_and_its_summary_adds_up() {
         .run_blocking();
     status.assert_code(0);
     assert!(status.stdout.contains("演示 抢票 G8294"), "{status}");
+
+    // The push channel: its receiver got one accepted push per event, as many as emails (every
+    // event goes to the address and to the channel), and `status` counts them.
+    let pushes_at = lines
+        .iter()
+        .position(|l| l.starts_with("pushes: the webhook receiver on http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no pushes line\n{out}"));
+    let accepted = lines[pushes_at + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("    ["))
+        .filter(|l| l.starts_with("    [accepted] "))
+        .count();
+    assert_eq!(accepted, mails.len(), "one push per email's event\n{out}");
+    assert!(
+        lines[pushes_at + 1..]
+            .iter()
+            .any(|l| l.contains("[accepted] seats") && l.contains("余票 G8294")),
+        "{out}"
+    );
+    assert!(
+        status
+            .stdout
+            .contains("push demo-webhook (webhook, http://127.0.0.1:"),
+        "{status}"
+    );
+    assert!(
+        status
+            .stdout
+            .contains(&format!("): {accepted} sent, 0 pending, 0 failed")),
+        "{status}"
+    );
 }

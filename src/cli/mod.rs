@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod once;
 pub mod orders;
+mod test_notify;
 
 pub use crate::status::count;
 
@@ -66,6 +67,11 @@ pub enum Command {
         /// Recipient [default: [email] to, else [email] from]
         #[arg(long, value_name = "ADDR")]
         to: Option<String>,
+    },
+    /// Send a test push through one [[channel]] and print the service's answer
+    TestNotify {
+        /// The channel's name
+        name: String,
     },
     /// Run the daemon for about a minute against the built-in simulator, in a scratch directory
     Demo {
@@ -143,8 +149,9 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 }
 
 /// Loads the watch list or prints every problem and returns exit code 2.
-pub(crate) fn load_watchlist(path: &Path) -> Result<WatchList, ExitCode> {
-    match watchlist::load(path, crate::clock::today()) {
+/// `notify` lists may name the settings' `[[channel]]`s.
+pub(crate) fn load_watchlist(path: &Path, settings: &Settings) -> Result<WatchList, ExitCode> {
+    match watchlist::load_with_channels(path, crate::clock::today(), &settings.channel_names()) {
         Ok((list, warnings)) => {
             print_diagnostics(&warnings);
             Ok(list)
@@ -221,6 +228,7 @@ async fn dispatch(cli: Cli, cx: Context) -> ExitCode {
         }
         Command::Status { json } => status(&cx, *json),
         Command::TestEmail { to } => test_email(settings, to.as_deref()).await,
+        Command::TestNotify { name } => test_notify::test_notify(settings, name).await,
         Command::Demo { dir } => match crate::demo::run(dir.clone()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -234,7 +242,7 @@ async fn dispatch(cli: Cli, cx: Context) -> ExitCode {
 fn check(cx: &Context) -> ExitCode {
     let settings = &cx.settings;
     print_diagnostics(&cx.warnings);
-    let list = match load_watchlist(&cx.watchlist) {
+    let list = match load_watchlist(&cx.watchlist, &cx.settings) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -405,7 +413,7 @@ async fn run(cx: Context) -> ExitCode {
     for w in &cx.warnings {
         tracing::warn!("{w}");
     }
-    if let Err(code) = load_watchlist(&cx.watchlist) {
+    if let Err(code) = load_watchlist(&cx.watchlist, &cx.settings) {
         return code;
     }
     let token = tokio_util::sync::CancellationToken::new();
@@ -431,6 +439,7 @@ fn status(cx: &Context, json: bool) -> ExitCode {
     let now = crate::clock::now();
     match crate::status::gather(&cx.settings.store.path, now) {
         Ok(report) => {
+            let report = report.with_channels(&cx.settings.channels);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {

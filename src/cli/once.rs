@@ -17,7 +17,7 @@ use crate::watchlist::{WaitlistWatch, Watch};
 
 pub(super) async fn once(cx: &Context, json: bool) -> ExitCode {
     let settings = &cx.settings;
-    let list = match load_watchlist(&cx.watchlist) {
+    let list = match load_watchlist(&cx.watchlist, &cx.settings) {
         Ok(l) => l,
         Err(code) => return code,
     };

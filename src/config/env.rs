@@ -12,6 +12,9 @@ use crate::diagnostic::nearest_key;
 /// Reads one `YUPIAO__…` variable into `loader`.
 pub(super) fn read(loader: &mut Loader, var: &str, value: &str) {
     let origin = Origin::Env(var.to_string());
+    if let Some(rest) = var.strip_prefix("YUPIAO__CHANNEL__") {
+        return super::channels::read_env(loader, var, rest, value);
+    }
     let found = match key_of(var) {
         Ok(found) => found,
         Err(m) => return loader.error(&origin, m),

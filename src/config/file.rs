@@ -29,6 +29,10 @@ pub(super) fn read(loader: &mut Loader, text: &str) {
     let root = doc.as_table();
     for (name, item) in root.iter() {
         let key_at = span_start(root.key(name).and_then(|k| k.span()));
+        if name == "channel" {
+            super::channels::read_file(loader, item, key_at);
+            continue;
+        }
         let Some(spec) = section(name) else {
             let sections: Vec<&str> = SCHEMA.iter().map(|s| s.name).collect();
             let hint = nearest_key(name, &sections)

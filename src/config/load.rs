@@ -46,6 +46,7 @@ pub fn load(
         values: BTreeMap::new(),
         base: path.map(|p| p.parent().map(Path::to_path_buf).unwrap_or_default()),
         file: file.clone(),
+        channels: Vec::new(),
     };
     if let Some(p) = path {
         let text = match std::fs::read_to_string(p) {
@@ -77,6 +78,7 @@ pub fn load(
     }
     resolve::secret_files(&mut loader);
     resolve::cross_checks(&mut loader);
+    let channels = super::channels::finish(&mut loader);
     let mut diags = loader.report.take().map(Report::finish).unwrap_or_default();
     diags.append(&mut loader.unplaced);
     if diags.iter().any(|d| d.severity == Severity::Error) {
@@ -88,7 +90,7 @@ pub fn load(
         sec[key.as_str()] = entry.value.clone();
     }
     match serde_json::from_value::<Settings>(Json::Object(tree)) {
-        Ok(settings) => Ok((settings, diags)),
+        Ok(settings) => Ok((Settings { channels, ..settings }, diags)),
         // Every value was checked above; this only guards a schema that drifted from the types.
         Err(e) => Err(vec![Diagnostic::unplaced(
             &file,

@@ -36,6 +36,8 @@ pub(super) struct Loader {
     pub(super) base: Option<PathBuf>,
     /// How the file is named in diagnostics.
     pub(super) file: String,
+    /// `[[channel]]` tables as written (see `channels`).
+    pub(super) channels: Vec<super::channels::RawChannel>,
 }
 
 impl Loader {

@@ -8,6 +8,7 @@
 //! [`discover`] finds the settings file the same way for every command and the unit;
 //! [`load`] reads it (and the environment) with every problem at its `file:line:col`.
 
+mod channels;
 pub mod discover;
 mod env;
 mod file;
@@ -39,6 +40,21 @@ pub struct Settings {
     pub juhe: Juhe,
     pub callback: Callback,
     pub web: Web,
+    /// `[[channel]]` push channels, validated (read beside the sections, not by serde).
+    #[serde(skip)]
+    pub channels: Vec<crate::push::ChannelSpec>,
+}
+
+impl Settings {
+    /// The channel `notify` lists call `name`.
+    pub fn channel(&self, name: &str) -> Option<&crate::push::ChannelSpec> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// Every channel name, for checking `notify` lists.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.channels.iter().map(|c| c.name.clone()).collect()
+    }
 }
 
 /// `[rail]`: the user's logged-in 12306 session, for reading 候补 (waitlist) orders.

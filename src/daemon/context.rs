@@ -51,6 +51,8 @@ pub(super) struct Ctx {
     rail_clock_offset_ms: AtomicI64,
     pub presale_days: AtomicU32,
     pub wake_outbox: Notify,
+    /// Wakes the push sender (the email sender passes its wake-up on).
+    pub wake_push: Notify,
     /// Asks the discovery task for an early `login/conf`.
     pub wake_discovery: Notify,
     /// Wakes the grab-order follower (a push arrived, an order was placed).
@@ -115,6 +117,7 @@ impl Ctx {
             rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
             presale_days: AtomicU32::new(presale),
             wake_outbox: Notify::new(),
+            wake_push: Notify::new(),
             wake_discovery: Notify::new(),
             wake_grab: Notify::new(),
             parked: Mutex::default(),

@@ -26,6 +26,7 @@ use crate::juhe::{CreateOrder, JuheClient, JuheError, OrderDetail, OrderStatus};
 use crate::notify::EmailContent;
 use crate::notify::order::{render_order_email, render_refusal};
 use crate::order::{self, GrabRefusal, GrabState, OrderEvent, OrderSummary};
+use crate::push::{self, PushMessage};
 use crate::store::{EmailKind, GrabIntent, GrabOrder, GrabUpdate, JobKey, NewEmail, RequestKind};
 use crate::watchlist::{GrabOn, Watch};
 
@@ -41,13 +42,15 @@ fn later(now: DateTime<FixedOffset>, d: Duration) -> DateTime<FixedOffset> {
     now + TimeDelta::from_std(d).unwrap_or_default()
 }
 
-fn email(ctx: &Ctx, notify: &[String], c: EmailContent) -> NewEmail {
+/// The email of a 抢票 event and its push (for the `notify` entries that are channels).
+fn email(ctx: &Ctx, notify: &[String], c: EmailContent, push: PushMessage) -> NewEmail {
     NewEmail {
         kind: EmailKind::Order,
         recipients: ctx.recipients_for(notify),
         subject: c.subject,
         text: c.text,
         html: c.html,
+        push: Some(push),
     }
 }
 
@@ -140,7 +143,8 @@ async fn place(
         Err(refusal) if !tell_refusal => return Err(PlaceError::Refused(refusal)),
         Err(refusal) => {
             // Said once per appearance of seats (alerts are rate-limited), in the log and by email.
-            let e = email(ctx, &w.notify, render_refusal(w, date, &refusal, now));
+            let push = push::message::grab_refusal_message(w, date, &refusal, ctx.client.base_url(), now);
+            let e = email(ctx, &w.notify, render_refusal(w, date, &refusal, now), push);
             ctx.db.enqueue_email(JobKey::watch(&w.name), now, e).await?;
             ctx.wake_outbox.notify_one();
             return Err(PlaceError::Refused(refusal));
@@ -232,7 +236,10 @@ async fn submit(
             (update, Some(event))
         }
     };
-    let mail = event.map(|e| email(ctx, notify, render_order_email(out, summary, &e, None, now)));
+    let mail = event.map(|e| {
+        let push = push::message::order_message(out, summary, &e, now);
+        email(ctx, notify, render_order_email(out, summary, &e, None, now), push)
+    });
     let written = ctx
         .db
         .update_grab_order(out.to_string(), now, update, mail.into_iter().collect())
@@ -358,6 +365,7 @@ async fn record(ctx: &Arc<Ctx>, o: &GrabOrder, r: Recorded, detail: OrderDetail)
                 ctx,
                 &notify,
                 render_order_email(&o.out_order_no, &o.summary, event, Some(&detail), now),
+                push::message::order_message(&o.out_order_no, &o.summary, event, now),
             )
         })
         .collect();
@@ -424,6 +432,7 @@ async fn close_intent(ctx: &Arc<Ctx>, o: &GrabOrder, why: &str) {
         ctx,
         &notify_of(ctx, &o.watch),
         render_order_email(&o.out_order_no, &o.summary, &event, None, now),
+        push::message::order_message(&o.out_order_no, &o.summary, &event, now),
     );
     let update = GrabUpdate {
         state: Some(GrabState::Abandoned),

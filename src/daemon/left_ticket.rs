@@ -403,6 +403,7 @@ fn alert_emails(ctx: &Ctx, selected: &[&Watch], polls: &[CyclePoll]) -> Vec<Cycl
         .iter()
         .map(|g| {
             let c = notify::render_grouped_alert(g, ctx.client.base_url(), grab_enabled);
+            let push = crate::push::message::grouped_seats_message(g, ctx.client.base_url(), clock::now());
             CycleEmail {
                 email: NewEmail {
                     kind: EmailKind::Alert,
@@ -410,6 +411,7 @@ fn alert_emails(ctx: &Ctx, selected: &[&Watch], polls: &[CyclePoll]) -> Vec<Cycl
                     subject: c.subject,
                     text: c.text,
                     html: c.html,
+                    push: Some(push),
                 },
                 serves: g.watch_names(),
             }

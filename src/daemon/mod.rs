@@ -35,6 +35,7 @@ pub mod jobs;
 mod left_ticket;
 mod outbox;
 mod parked;
+mod push_sender;
 mod reload;
 mod waitlist;
 mod web;
@@ -66,12 +67,13 @@ pub async fn run(
     let lock = Store::lock_for_daemon(&db_path)?;
     let db = Db::open(&db_path)?;
     let health = health_file(&db_path)?;
-    let (list, warnings, list_text) = reload::load_list(&watchlist_path).map_err(|d| {
-        anyhow::anyhow!(
-            "{}\nthe watch list has errors; fix them and start again",
-            reload::diagnostics_text(&d)
-        )
-    })?;
+    let (list, warnings, list_text) =
+        reload::load_list(&watchlist_path, &settings.channel_names()).map_err(|d| {
+            anyhow::anyhow!(
+                "{}\nthe watch list has errors; fix them and start again",
+                reload::diagnostics_text(&d)
+            )
+        })?;
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -201,6 +203,7 @@ fn spawn_tasks(ctx: &Arc<Ctx>, hup: reload::Hangup) {
     ctx.spawn(async move { ticker.jobs.run(ticker.shutdown.clone()).await });
     ctx.spawn(left_ticket::poller(ctx.clone()));
     ctx.spawn(outbox::sender(ctx.clone()));
+    ctx.spawn(push_sender::sender(ctx.clone()));
     ctx.spawn(reload::watch_file(ctx.clone(), hup));
     ctx.spawn(chores::discovery(ctx.clone()));
     ctx.spawn(chores::maintenance(ctx.clone()));

@@ -109,7 +109,8 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
         let wait = if held.is_empty() { IDLE_CHECK } else { HOLD_RETRY };
         tokio::select! {
             _ = shutdown.cancelled(), if tasks.is_empty() => return,
-            _ = ctx.wake_outbox.notified() => {}
+            // Every queued notification may carry pushes: the push sender is woken too.
+            _ = ctx.wake_outbox.notified() => ctx.wake_push.notify_one(),
             _ = tokio::time::sleep(wait) => {}
             Some(done) = tasks.join_next() => {
                 if let Ok((row, attempt)) = done {

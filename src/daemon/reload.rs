@@ -29,13 +29,18 @@ const SETTLE: Duration = Duration::from_millis(300);
 
 /// Loads the watch list, printing nothing: the caller decides how to report diagnostics. Also
 /// returns the text it was read from, for the record of what runs.
-pub(super) fn load_list(path: &Path) -> Result<(WatchList, Vec<Diagnostic>, String), Vec<Diagnostic>> {
+/// `notify` lists may name `channels` (the settings' `[[channel]]`s).
+pub(super) fn load_list(
+    path: &Path,
+    channels: &[String],
+) -> Result<(WatchList, Vec<Diagnostic>, String), Vec<Diagnostic>> {
     let text = watchlist::read(path).map_err(|d| vec![d])?;
-    let (list, warnings) = watchlist::parse(
+    let (list, warnings) = watchlist::parse_with_channels(
         &text,
         &path.display().to_string(),
         clock::today(),
         StationTable::embedded(),
+        channels,
     )?;
     Ok((list, warnings, text))
 }
@@ -177,7 +182,7 @@ async fn reject(ctx: &Ctx, text: String, now: DateTime<FixedOffset>) {
 async fn reload(ctx: &Arc<Ctx>) {
     let now = clock::now();
     let old = ctx.list();
-    let (new, text) = match load_list(&ctx.watchlist_path) {
+    let (new, text) = match load_list(&ctx.watchlist_path, &ctx.settings.channel_names()) {
         Ok((list, _, _)) if emptied(&old, &list) => {
             // Truncated by an editor that has not written the new text yet, or saved half way:
             // taking it would stop every watch and start them afresh a moment later.

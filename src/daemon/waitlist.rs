@@ -135,6 +135,7 @@ async fn record(
         at,
         ctx.settings.daemon.payment_reminder,
     );
+    let push = crate::push::message::waitlist_decision_message(prev, &decision, at, ctx.client.base_url());
     let emails: Vec<NewEmail> = render_decision(prev, &decision, at, ctx.client.base_url())
         .into_iter()
         .map(|c| NewEmail {
@@ -143,6 +144,7 @@ async fn record(
             subject: c.subject,
             text: c.text,
             html: c.html,
+            push: push.clone(),
         })
         .collect();
     let subjects: Vec<String> = emails.iter().map(|e| e.subject.clone()).collect();

@@ -284,6 +284,11 @@ impl Smtp {
                 .await
                 .map_err(|_| StepError::Silent("to accept the connection"))?
                 .map_err(StepError::Io)?;
+                // lettre writes the message body and the closing "." in separate writes: with
+                // Nagle's algorithm the second waits for the server's delayed ACK (~40 ms per
+                // email on loopback). lettre exposes no option for it on the sockets it opens
+                // itself (`security = "tls"` above), so this only covers plain and STARTTLS.
+                tcp.set_nodelay(true).map_err(StepError::Io)?;
                 step(
                     t * 2,
                     "to greet and answer EHLO",

@@ -9,8 +9,8 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 
 use super::report::{
-    DateNote, EmailProblem, NextRun, NextRunFacts, RunningListSummary, StatusReport, WaitlistReport,
-    WatchReport, next_run_state,
+    ChannelReport, DateNote, EmailProblem, NextRun, NextRunFacts, RunningListSummary, StatusReport,
+    WaitlistReport, WatchReport, next_run_state,
 };
 use super::running::RunningList;
 use crate::decide::waitlist::{WaitlistSnapshot, WaitlistStatus};
@@ -112,9 +112,24 @@ pub fn gather(db: &Path, now: DateTime<FixedOffset>) -> Result<StatusReport, Sto
         next_attempt: (row.state == OutboxState::Pending).then_some(row.next_attempt_at),
     });
     let recorded_pid = store.get_fact(Fact::DaemonPid)?.map(|(v, _)| v);
+    let channels = store
+        .channel_counts()?
+        .into_iter()
+        .map(|c| ChannelReport {
+            name: c.channel,
+            sent: c.sent,
+            pending: c.pending,
+            failed: c.failed,
+            dropped: c.dropped,
+            last_sent_at: c.last_sent_at,
+            last_error: c.last_error,
+            ..ChannelReport::default()
+        })
+        .collect();
     Ok(StatusReport {
         database: db.display().to_string(),
         daemon_pid: pid.map(|p| p.to_string()).or(recorded_pid).filter(|_| running),
+        channels,
         daemon_running: running,
         daemon_started_at: started.map(|(v, _)| v),
         database_write_error: health.error,

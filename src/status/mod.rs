@@ -18,6 +18,7 @@ pub mod running;
 pub use gather::gather;
 pub use render::{count, render_text};
 pub use report::{
-    DateNote, EmailProblem, NextRun, RunningListSummary, StatusReport, WaitlistReport, WatchReport,
+    ChannelReport, DateNote, EmailProblem, NextRun, RunningListSummary, StatusReport, WaitlistReport,
+    WatchReport,
 };
 pub use running::{RunningList, RunningWaitlist, RunningWatch, content_hash};

@@ -113,6 +113,7 @@ fn header(out: &mut String, r: &StatusReport) {
             out.push_str(&format!("  {line}\n"));
         }
     }
+    channels(out, r);
     if let Some(p) = &r.email_problem {
         let what = match &p.next_attempt {
             Some(next) => format!("not delivered yet, next attempt {}", t(&Some(*next))),
@@ -125,6 +126,30 @@ fn header(out: &mut String, r: &StatusReport) {
             "email problem: \"{}\" {what}:\n  {}\n",
             p.subject, p.error
         ));
+    }
+}
+
+/// `push iphone (bark, https://api.day.app/***): 3 sent, 1 pending, 0 failed; last error: …`.
+fn channels(out: &mut String, r: &StatusReport) {
+    for c in &r.channels {
+        let about = match (&c.kind, &c.url) {
+            (Some(kind), Some(url)) => format!("{kind}, {url}"),
+            _ => "not in the settings any more".to_string(),
+        };
+        out.push_str(&format!(
+            "push {} ({about}): {} sent, {} pending, {} failed",
+            c.name, c.sent, c.pending, c.failed
+        ));
+        if c.dropped > 0 {
+            out.push_str(&format!(", {} dropped after quiet hours", c.dropped));
+        }
+        if c.last_sent_at.is_some() {
+            out.push_str(&format!("; last sent {}", t(&c.last_sent_at)));
+        }
+        out.push('\n');
+        if let Some(e) = &c.last_error {
+            out.push_str(&format!("  last error: {e}\n"));
+        }
     }
 }
 

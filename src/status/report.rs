@@ -112,6 +112,8 @@ pub struct StatusReport {
     pub query_endpoint: Option<String>,
     pub history_rows: u64,
     pub email_problem: Option<EmailProblem>,
+    /// Push channels: each configured `[[channel]]` and each channel the outbox has rows for.
+    pub channels: Vec<ChannelReport>,
     pub watches: Vec<WatchReport>,
     /// `[[waitlist]]` entries: the user's 候补 orders.
     pub waitlists: Vec<WaitlistReport>,
@@ -119,6 +121,50 @@ pub struct StatusReport {
     /// would have shown is missing from the rest of the report.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+}
+
+/// One push channel in the report. Never its URL's key, secret or token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChannelReport {
+    pub name: String,
+    /// `bark`, `webhook`…; `None` for a channel only the database knows.
+    pub kind: Option<String>,
+    /// Scheme and host only: `https://api.day.app/***`.
+    pub url: Option<String>,
+    /// Declared in the settings `status` read.
+    pub in_settings: bool,
+    pub sent: u64,
+    pub pending: u64,
+    pub failed: u64,
+    /// Seat alerts held by quiet hours and dropped because the seats were gone.
+    pub dropped: u64,
+    pub last_sent_at: Option<DateTime<FixedOffset>>,
+    /// The newest error of a push still pending or failed.
+    pub last_error: Option<String>,
+}
+
+impl StatusReport {
+    /// Adds what the settings say about each channel (kind, masked URL), and the channels
+    /// that have not pushed anything yet.
+    pub fn with_channels(mut self, specs: &[crate::push::ChannelSpec]) -> StatusReport {
+        for spec in specs {
+            let i = match self.channels.iter().position(|c| c.name == spec.name) {
+                Some(i) => i,
+                None => {
+                    self.channels.push(ChannelReport {
+                        name: spec.name.clone(),
+                        ..ChannelReport::default()
+                    });
+                    self.channels.len() - 1
+                }
+            };
+            let c = &mut self.channels[i];
+            c.kind = Some(spec.kind.to_string());
+            c.url = Some(spec.redacted_url());
+            c.in_settings = true;
+        }
+        self
+    }
 }
 
 /// Which list runs.

@@ -30,7 +30,7 @@ pub struct CyclePoll {
 }
 
 /// An email of a cycle and every watch it serves (the first is the one it is filed under).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CycleEmail {
     pub email: NewEmail,
     pub serves: Vec<String>,
@@ -94,8 +94,9 @@ impl Store {
                 let Some(first) = e.serves.first() else {
                     continue;
                 };
-                let id = insert_email(tx, first, emails_at, &e.email)?;
-                link_serves(tx, id, &e.serves)?;
+                if let Some(id) = insert_email(tx, first, emails_at, &e.email)? {
+                    link_serves(tx, id, &e.serves)?;
+                }
             }
             for s in &r.statuses {
                 write_poll_status(tx, s)?;

@@ -53,6 +53,7 @@ pub fn email() -> NewEmail {
         subject: "余票: G1 二等座".into(),
         text: "G1 二等座 有".into(),
         html: "<p>G1 二等座 有</p>".into(),
+        push: None,
     }
 }
 

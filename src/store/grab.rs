@@ -521,6 +521,7 @@ mod tests {
             subject: "【抢票】出票成功".into(),
             text: "t".into(),
             html: "h".into(),
+            push: None,
         };
         let update = GrabUpdate {
             state: Some(issued()),

@@ -28,6 +28,7 @@ use super::grab::{GrabIntent, GrabOrder, GrabRequest, GrabUpdate, Push};
 use super::health::{DbFault, HealthFile};
 use super::outbox::{Delivery, NewEmail, OutboxRow};
 use super::prune::Pruned;
+use super::push_outbox::PushRow;
 use super::sqlite::Store;
 use super::status::{Fact, JobKey, PollStatus};
 use super::waitlist::WaitlistRecord;
@@ -342,7 +343,7 @@ impl Db {
         key: JobKey,
         now: DateTime<FixedOffset>,
         email: NewEmail,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         self.write(move |s| s.enqueue_email(&key, now, &email)).await
     }
 
@@ -358,6 +359,43 @@ impl Db {
     /// Records the outcome of one delivery attempt.
     pub async fn record_delivery(&self, id: i64, delivery: Delivery) -> Result<(), StoreError> {
         self.write(move |s| s.record_delivery(id, &delivery)).await
+    }
+
+    // ---- push -------------------------------------------------------------------------------
+
+    /// Pending pushes whose next attempt is due, oldest first.
+    pub async fn due_pushes(
+        &self,
+        now: DateTime<FixedOffset>,
+        limit: u32,
+    ) -> Result<Vec<PushRow>, StoreError> {
+        self.call(move |s| s.due_pushes(now, limit)).await
+    }
+
+    /// Records the outcome of one push attempt.
+    pub async fn record_push_delivery(&self, id: i64, delivery: Delivery) -> Result<(), StoreError> {
+        self.write(move |s| s.record_push_delivery(id, &delivery)).await
+    }
+
+    /// Holds a push until the end of its channel's quiet hours.
+    pub async fn hold_push(&self, id: i64, until: DateTime<FixedOffset>) -> Result<(), StoreError> {
+        self.write(move |s| s.hold_push(id, until)).await
+    }
+
+    /// Drops a held push for good.
+    pub async fn drop_push(&self, id: i64, why: String) -> Result<(), StoreError> {
+        self.write(move |s| s.drop_push(id, &why)).await
+    }
+
+    /// Whether a held seat alert is still true.
+    pub async fn seats_still_available(
+        &self,
+        watches: Vec<String>,
+        date: NaiveDate,
+        trains: Vec<String>,
+    ) -> Result<bool, StoreError> {
+        self.call(move |s| s.seats_still_available(&watches, date, &trains))
+            .await
     }
 
     // ---- 抢票 -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 //!   `None`.
 //! - **[`Store`], split by table.** One SQLite connection; its `impl` blocks live beside the
 //!   tables they touch, each file with its own tests: [`seats`] (state, history, alert times,
-//!   no-match notes), [`outbox`] (emails and whom they serve), [`status`] (poll status and
+//!   no-match notes), [`outbox`] (emails and whom they serve), [`push_outbox`] (one push per event and channel), [`status`] (poll status and
 //!   facts), [`waitlist`] (候补 state and history), [`grab`] (抢票 orders, events, requests,
 //!   pushes); [`cycle`] writes a whole poll cycle across them in one transaction, [`prune`]
 //!   keeps them small.
@@ -38,6 +38,7 @@ pub mod lock;
 pub mod outbox;
 pub mod page;
 pub mod prune;
+pub mod push_outbox;
 mod schema;
 pub mod seats;
 mod sql;
@@ -53,6 +54,7 @@ pub use handle::Db;
 pub use outbox::{Delivery, EmailKind, NewEmail, OutboxCounts, OutboxRow, OutboxState};
 pub use page::PageHistory;
 pub use prune::Pruned;
+pub use push_outbox::{ChannelCounts, PushRow, PushState};
 pub use seats::{Change, MatchNote};
 pub use sqlite::{DaemonLock, Store};
 pub use status::{Fact, JobKey, PollOutcome, PollStatus, WatchStatus};

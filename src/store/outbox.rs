@@ -42,14 +42,26 @@ impl EmailKind {
     }
 }
 
-/// An email to queue with the change that caused it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A notification to queue with the change that caused it: an email, and a push.
+///
+/// `recipients` mixes email addresses and `[[channel]]` names, as `notify` lists do: an entry
+/// with '@' is an email address (channel names cannot contain one, `push::ChannelSpec`), the
+/// others are channels. The email goes to the addresses (one row, none without addresses); the
+/// push, when there is one, to each channel (one row per channel, see `push_outbox`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewEmail {
     pub kind: EmailKind,
     pub recipients: Vec<String>,
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The same event for push channels.
+    pub push: Option<crate::push::PushMessage>,
+}
+
+/// Whether a `notify` entry is an email address (else it names a channel).
+pub fn is_mailbox(recipient: &str) -> bool {
+    recipient.contains('@')
 }
 
 /// Where an outbox row is in its life.
@@ -183,14 +195,17 @@ fn rows(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<V
 }
 
 impl Store {
-    /// Queues an email that no poll caused (a 抢票 refusal); returns its outbox id.
+    /// Queues an email (and its pushes) that no poll caused (a 抢票 refusal), in one
+    /// transaction; returns the email's outbox id (`None`: no email address among the
+    /// recipients).
     pub fn enqueue_email(
         &mut self,
         key: &JobKey,
         now: DateTime<FixedOffset>,
         email: &NewEmail,
-    ) -> Result<i64, StoreError> {
-        insert_email(&self.conn, &key.to_string(), now, email)
+    ) -> Result<Option<i64>, StoreError> {
+        let filed = key.to_string();
+        self.write_tx(|tx| insert_email(tx, &filed, now, email))
     }
 
     /// Pending emails whose next attempt is due, oldest first.
@@ -301,14 +316,25 @@ impl Store {
     }
 }
 
-/// Queues `email` filed under `filed` (a stored [`JobKey`]); returns its id. The caller may hold
-/// a transaction.
+/// Queues `email` filed under `filed` (a stored [`JobKey`]): the email row for its addresses
+/// (its id, `None` when there are none) and a push row per channel. The caller should hold a
+/// transaction (the rows of one event go in together).
 pub(super) fn insert_email(
     conn: &Connection,
     filed: &str,
     now: DateTime<FixedOffset>,
     email: &NewEmail,
-) -> Result<i64, StoreError> {
+) -> Result<Option<i64>, StoreError> {
+    let (mailboxes, channels): (Vec<&String>, Vec<&String>) =
+        email.recipients.iter().partition(|r| is_mailbox(r));
+    if let Some(push) = &email.push {
+        super::push_outbox::insert_pushes(conn, filed, now, &channels, push)?;
+    }
+    // Push-only: no email row. With no recipient at all the insert below goes ahead and the
+    // table's CHECK refuses it (a notification for nobody is a bug, and fails its transaction).
+    if mailboxes.is_empty() && !channels.is_empty() {
+        return Ok(None);
+    }
     conn.prepare_cached(
         "INSERT INTO outbox (created_at, watch, kind, recipients, subject, body_text, body_html,
              state, attempts, next_attempt_at)
@@ -318,12 +344,12 @@ pub(super) fn insert_email(
         ms(now),
         filed,
         email.kind.as_str(),
-        json(&email.recipients),
+        json(&mailboxes),
         &email.subject,
         &email.text,
         &email.html,
     ))?;
-    Ok(conn.last_insert_rowid())
+    Ok(Some(conn.last_insert_rowid()))
 }
 
 /// Links outbox row `id` to every watch it serves.
@@ -345,8 +371,8 @@ mod tests {
     fn outbox_rows_go_from_pending_through_retry_to_sent_or_failed() {
         let (_dir, mut store) = open();
         let w = JobKey::watch("w");
-        let a = store.enqueue_email(&w, at(0), &email()).unwrap();
-        let b = store.enqueue_email(&w, at(1), &email()).unwrap();
+        let a = store.enqueue_email(&w, at(0), &email()).unwrap().unwrap();
+        let b = store.enqueue_email(&w, at(1), &email()).unwrap().unwrap();
         let due: Vec<i64> = store
             .due_emails(at(1), 10)
             .unwrap()
@@ -411,7 +437,10 @@ mod tests {
     #[test]
     fn an_email_of_an_unknown_kind_is_an_error_naming_the_row() {
         let (_dir, mut store) = open();
-        let id = store.enqueue_email(&JobKey::watch("w"), at(0), &email()).unwrap();
+        let id = store
+            .enqueue_email(&JobKey::watch("w"), at(0), &email())
+            .unwrap()
+            .unwrap();
         store
             .conn
             .execute("UPDATE outbox SET kind = 'fax' WHERE id = ?1", [id])

@@ -25,7 +25,7 @@ impl Pruned {
 }
 
 impl Store {
-    /// Removes history and finished (sent/failed) emails older than `retention`, and the state
+    /// Removes history and finished (sent/failed) emails and pushes older than `retention`, and the state
     /// of travel dates that ended more than `retention` ago.
     pub fn prune(&mut self, now: DateTime<FixedOffset>, retention: Duration) -> Result<Pruned, StoreError> {
         let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX / 2);
@@ -36,6 +36,9 @@ impl Store {
                 + tx.execute("DELETE FROM waitlist_history WHERE at < ?1", [cutoff_ms])?;
             let outbox = tx.execute(
                 "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ?1",
+                [cutoff_ms],
+            )? + tx.execute(
+                "DELETE FROM push_outbox WHERE state IN ('sent', 'failed', 'dropped') AND created_at < ?1",
                 [cutoff_ms],
             )?;
             // A delivered email's bodies are only needed until it is sent; after a week keep just
@@ -71,7 +74,8 @@ mod tests {
     fn sent(store: &mut Store, min: i64) -> i64 {
         let id = store
             .enqueue_email(&JobKey::watch("w"), at(min), &email())
-            .unwrap();
+            .unwrap()
+            .expect("an email row");
         let delivery = Delivery::Sent {
             at: at(min),
             answer: "250".into(),
@@ -112,8 +116,8 @@ mod tests {
         mail.text = "body".into();
         mail.html = "<p>body</p>".into();
         let w = JobKey::watch("w");
-        let sent = store.enqueue_email(&w, at(0), &mail).unwrap();
-        let pending = store.enqueue_email(&w, at(0), &mail).unwrap();
+        let sent = store.enqueue_email(&w, at(0), &mail).unwrap().unwrap();
+        let pending = store.enqueue_email(&w, at(0), &mail).unwrap().unwrap();
         let delivery = Delivery::Sent {
             at: at(1),
             answer: "250 OK".into(),

@@ -194,6 +194,32 @@ INSERT INTO grab_request (out_order_no, kind, passenger_id, at, answered_at)
 UPDATE grab_order SET resubmit_refused = 1
     WHERE state = 'intent' AND last_error LIKE 'resubmit refused%';
 "#,
+    // 6: issue 11. Instant push: one row per (event, channel), written in the same transaction
+    // as the change, beside the email rows of the same event. The message is stored whole (JSON
+    // of push::PushMessage) and shaped into the service's request at send time (DingTalk and
+    // Feishu signatures expire). `UNIQUE (channel, event_key)`: one push per channel per event.
+    // `dropped`: a seat alert held by quiet hours whose seats were gone when the hours ended.
+    r#"
+CREATE TABLE push_outbox (
+    id              INTEGER PRIMARY KEY,
+    created_at      INTEGER NOT NULL,
+    watch           TEXT    NOT NULL,          -- the JobKey it is filed under
+    channel         TEXT    NOT NULL,          -- the [[channel]] name
+    event_key       TEXT    NOT NULL,          -- PushMessage.idempotency_key
+    message         TEXT    NOT NULL CHECK (json_valid(message)),
+    urgent          INTEGER NOT NULL CHECK (urgent IN (0, 1)),
+    state           TEXT    NOT NULL DEFAULT 'pending'
+                            CHECK (state IN ('pending', 'sent', 'failed', 'dropped')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    sent_at         INTEGER,
+    server_answer   TEXT,
+    UNIQUE (channel, event_key)
+) STRICT;
+CREATE INDEX push_outbox_due ON push_outbox (state, next_attempt_at);
+CREATE INDEX push_outbox_by_channel ON push_outbox (channel, state);
+"#,
 ];
 
 /// Schema version this binary writes.

@@ -129,6 +129,7 @@ mod tests {
             subject: "【候补】待支付".into(),
             text: "t".into(),
             html: "h".into(),
+            push: None,
         };
         let paying = WaitlistSnapshot {
             reminded_for: Some(at(30)),

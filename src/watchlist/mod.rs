@@ -455,12 +455,22 @@ impl Watch {
 /// An unreadable file is a single diagnostic at 1:1; `file` in every diagnostic is `path` as
 /// given. See [`parse`] for the rest.
 pub fn load(path: &Path, today: NaiveDate) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
+    load_with_channels(path, today, &[])
+}
+
+/// [`load`], where `notify` lists may also name these `[[channel]]`s.
+pub fn load_with_channels(
+    path: &Path,
+    today: NaiveDate,
+    channels: &[String],
+) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
     let text = read(path).map_err(|d| vec![d])?;
-    parse(
+    parse_with_channels(
         &text,
         &path.display().to_string(),
         today,
         StationTable::embedded(),
+        channels,
     )
 }
 
@@ -500,6 +510,18 @@ pub fn parse(
     today: NaiveDate,
     stations: &StationTable,
 ) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_with_channels(text, file, today, stations, &[])
+}
+
+/// [`parse`], where `notify` lists may also name these `[[channel]]`s of the settings (an
+/// unknown name is an error at its `line:col`).
+pub fn parse_with_channels(
+    text: &str,
+    file: &str,
+    today: NaiveDate,
+    stations: &StationTable,
+    channels: &[String],
+) -> Result<(WatchList, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut report = Report::new(file, text);
     let doc = match toml_edit::Document::parse(text) {
         Ok(doc) => doc,
@@ -510,7 +532,7 @@ pub fn parse(
         }
     };
     let raw = read::document(doc.as_table(), &mut report);
-    let list = validate::list(raw, today, stations, &mut report);
+    let list = validate::list(raw, today, stations, channels, &mut report);
     if report.has_errors() {
         Err(report.finish())
     } else {

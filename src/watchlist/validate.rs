@@ -31,23 +31,32 @@ struct Context<'a> {
     today: NaiveDate,
     stations: &'a StationTable,
     defaults: Defaults,
+    /// The `[[channel]]` names of the settings (`notify` may name them).
+    channels: &'a [String],
 }
 
 /// Validates the whole document; every problem goes to `r`, only flawless entries are kept.
-pub(super) fn list(raw: RawDocument, today: NaiveDate, stations: &StationTable, r: &mut Report) -> WatchList {
+pub(super) fn list(
+    raw: RawDocument,
+    today: NaiveDate,
+    stations: &StationTable,
+    channels: &[String],
+    r: &mut Report,
+) -> WatchList {
     let defaults = Defaults {
         schedule: schedule(&raw.defaults.schedule, r).written(),
         notify: raw
             .defaults
             .notify
             .as_ref()
-            .and_then(|n| notify(n, r))
+            .and_then(|n| notify(n, channels, r))
             .unwrap_or_default(),
     };
     let cx = Context {
         today,
         stations,
         defaults,
+        channels,
     };
     if raw.watches.is_empty() && raw.waitlists.is_empty() && !raw.watch_malformed {
         r.warning(0, "no [[watch]] tables: nothing will be watched");
@@ -184,7 +193,7 @@ fn route(w: &RawWatch, stations: &StationTable, r: &mut Report) -> (Option<Stati
 /// The entry's own `notify`, or `[defaults] notify` when it has none.
 fn recipients(own: Option<&RawList>, cx: &Context<'_>, r: &mut Report) -> Option<Vec<String>> {
     match own {
-        Some(n) => notify(n, r),
+        Some(n) => notify(n, cx.channels, r),
         None => Some(cx.defaults.notify.clone()),
     }
 }

@@ -474,17 +474,29 @@ fn is_email(s: &str) -> bool {
         && !s.chars().any(char::is_whitespace)
 }
 
-pub(super) fn notify(list: &RawList, r: &mut Report) -> Option<Vec<String>> {
+/// A `notify` list: email addresses and the names of `[[channel]]`s in the settings.
+pub(super) fn notify(list: &RawList, channels: &[String], r: &mut Report) -> Option<Vec<String>> {
     let mut ok = true;
     for entry in list.value.iter().filter(|e| !is_email(&e.value)) {
+        if channels.contains(&entry.value) {
+            continue;
+        }
         ok = false;
-        r.error(
-            entry.at,
+        let message = if entry.value.contains('@') || channels.is_empty() {
+            // With no channel declared, the entry was meant as an address.
             format!(
-                "invalid email address \"{}\": expected name@example.com",
+                "invalid email address \"{}\": expected name@example.com (or the name of a [[channel]] \
+                 declared in the settings)",
                 entry.value
-            ),
-        );
+            )
+        } else {
+            format!(
+                "unknown channel \"{}\" (the settings declare: {}); or write an email address, name@example.com",
+                entry.value,
+                channels.join(", ")
+            )
+        };
+        r.error(entry.at, message);
     }
     ok.then(|| list.value.iter().map(|e| e.value.clone()).collect())
 }

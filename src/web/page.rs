@@ -660,6 +660,7 @@ id_no = "110101199003074514"
             running_list: None,
             watchlist_error_at: Some(now()),
             email_problem: None,
+            channels: Vec::new(),
             watchlist_error: Some("watchlist.toml:14:9: id_no 362321199001011030 fails its checksum".into()),
             query_endpoint: Some("leftTicket/queryG".into()),
             history_rows: 10,

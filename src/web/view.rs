@@ -1107,6 +1107,7 @@ mod tests {
             query_endpoint: Some("leftTicket/queryZ".into()),
             history_rows: 2,
             email_problem: None,
+            channels: Vec::new(),
             watches: vec![WatchReport {
                 name: "w".into(),
                 schedule: "every 1m".into(),

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use draft::Draft;
 pub use draft::{MAX_TRAINS, MD_BREAK, md_escape};
 pub use order::{grab_refusal_message, order_message};
-pub use seats::seats_message;
+pub use seats::{grouped_seats_message, seats_message};
 pub use waitlist::{
     session_expired_message, session_restored_message, waitlist_decision_message, waitlist_message,
 };

@@ -136,3 +136,32 @@ fn train_detail(t: &TrainMatch) -> TrainDetail {
             .collect(),
     }
 }
+
+/// The seat push for one grouped alert of a poll cycle (`notify::grouping`: one per recipient
+/// per event, naming every watch that saw the seats). The first date leads (title, trains);
+/// further dates of the same group are named in a last line and listed in the details, so a
+/// new watch whose dates all have seats still gets one push.
+pub fn grouped_seats_message(
+    g: &crate::notify::grouping::GroupedAlert<'_>,
+    rail_url: &str,
+    now: DateTime<FixedOffset>,
+) -> PushMessage {
+    let dates = g.dates();
+    let first = dates.first().copied().unwrap_or_else(|| now.date_naive());
+    let trains_on = |d: NaiveDate| -> Vec<TrainMatch> {
+        g.sections
+            .iter()
+            .filter(|s| s.date == d)
+            .map(|s| s.train.clone())
+            .collect()
+    };
+    let mut msg = seats_message(&g.watches, first, &trains_on(first), rail_url, now);
+    if dates.len() > 1 {
+        let rest: Vec<String> = dates[1..].iter().map(|d| short_date(*d)).collect();
+        msg.push_note(&format!("其他日期也有票：{}", rest.join("、")));
+        for d in &dates[1..] {
+            msg.details.trains.extend(trains_on(*d).iter().map(train_detail));
+        }
+    }
+    msg
+}

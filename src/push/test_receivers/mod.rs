@@ -288,6 +288,7 @@ async fn handle(st: Arc<Inner>, kind: ChannelKind, uri: Uri, headers: HeaderMap,
     };
     let (title, text) = verdict.shown.clone().unwrap_or_default();
     lock(&st.log).push(Received {
+        at: std::time::SystemTime::now(),
         kind,
         path: uri.path().to_string(),
         query: uri.query().map(str::to_string),

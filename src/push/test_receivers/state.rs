@@ -110,6 +110,8 @@ pub struct Received {
     /// decoded); empty when the request was refused before they were read.
     pub title: String,
     pub text: String,
+    /// When the answer was decided (for the latency benchmark).
+    pub at: std::time::SystemTime,
 }
 
 impl Received {

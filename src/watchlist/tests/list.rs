@@ -631,3 +631,43 @@ fn train_patterns_are_upper_cased_and_checked() {
     let d = one_error(&watch_with("exclude_trains = [\"*\"]\n"));
     assert_at(&d, 6, 19, "train pattern \"*\" matches nothing specific");
 }
+
+#[test]
+fn notify_lists_mix_addresses_and_declared_channels_and_an_unknown_channel_is_placed() {
+    let channels = ["iphone".to_string(), "team".to_string()];
+    let parse = |text: &str| {
+        parse_with_channels(
+            text,
+            "watchlist.toml",
+            today(),
+            crate::stations::StationTable::embedded(),
+            &channels,
+        )
+    };
+    let text = format!(
+        "[defaults]\nnotify = [\"team\"]\n{}\n[[waitlist]]\nname = \"h\"\nnotify = [\"iphone\", \"me@example.com\"]\n",
+        watch_with("notify = [\"me@example.com\", \"iphone\"]\n")
+    );
+    let (list, _) = parse(&text).expect("known channels are accepted");
+    assert_eq!(list.watches[0].notify, ["me@example.com", "iphone"]);
+    assert_eq!(list.waitlists[0].notify, ["iphone", "me@example.com"]);
+
+    let text = format!(
+        "[defaults]\nnotify = [\"team\"]\n{}",
+        watch_with("notify = [\"iphnoe\"]\n")
+    );
+    let diags = parse(&text).expect_err("an unknown channel is an error");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_at(
+        &diags[0],
+        8,
+        11,
+        "unknown channel \"iphnoe\" (the settings declare: iphone, team)",
+    );
+    let diags = parse("[defaults]\nnotify = [\"pager\"]\n").expect_err("[defaults] is checked too");
+    let error = diags
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .expect("an error");
+    assert_at(error, 2, 11, "unknown channel \"pager\"");
+}
