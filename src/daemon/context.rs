@@ -50,6 +50,8 @@ pub(super) struct Ctx {
     /// 12306's clock minus ours, from `login/conf` (`OFFSET_UNKNOWN` until then).
     rail_clock_offset_ms: AtomicI64,
     pub presale_days: AtomicU32,
+    /// What is known about 起售 openings and 12306's clock (see `super::sale`).
+    pub sale: Mutex<crate::sale::known::Known>,
     pub wake_outbox: Notify,
     /// Asks the discovery task for an early `login/conf`.
     pub wake_discovery: Notify,
@@ -112,6 +114,7 @@ impl Ctx {
             retry_planned: Mutex::default(),
             rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
             presale_days: AtomicU32::new(presale),
+            sale: Mutex::default(),
             wake_outbox: Notify::new(),
             wake_discovery: Notify::new(),
             wake_grab: Notify::new(),

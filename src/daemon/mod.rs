@@ -35,6 +35,7 @@ mod left_ticket;
 mod outbox;
 mod parked;
 mod reload;
+mod sale;
 mod waitlist;
 
 pub use callback::push_path;
@@ -91,6 +92,7 @@ pub async fn run(
     let now = clock::now();
     ctx.db.record_start(std::process::id(), now).await?;
     reload::record_running_list(&ctx, &list_text, &ctx.list(), now).await;
+    sale::load(&ctx).await;
     schedule_all(&ctx, now)?;
     tracing::info!(
         watches = ctx.list().watches.len(),
@@ -197,6 +199,7 @@ fn spawn_tasks(ctx: &Arc<Ctx>, hup: reload::Hangup) {
     ctx.spawn(outbox::sender(ctx.clone()));
     ctx.spawn(reload::watch_file(ctx.clone(), hup));
     ctx.spawn(chores::discovery(ctx.clone()));
+    ctx.spawn(sale::chore(ctx.clone()));
     ctx.spawn(chores::maintenance(ctx.clone()));
     ctx.spawn(chores::watchdog(ctx.clone()));
     ctx.spawn(grab::follower(ctx.clone()));

@@ -37,6 +37,7 @@ pub mod health;
 pub mod lock;
 pub mod outbox;
 pub mod prune;
+pub mod sale;
 mod schema;
 pub mod seats;
 mod sql;
