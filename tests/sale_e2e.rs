@@ -12,9 +12,6 @@ use chrono::{DateTime, Days, FixedOffset, NaiveTime, TimeDelta, Timelike as _};
 use common::*;
 use yupiao::notify::smtp_test_server::{Mail, maildir_messages};
 
-/// How far ahead of the machine the simulator's (12306's) clock runs.
-const AHEAD: TimeDelta = TimeDelta::minutes(7);
-
 /// The opening promise: the first query within this long after the opening, by 12306's clock.
 const ON_TIME_MS: i64 = 2_000;
 
@@ -24,13 +21,23 @@ fn at_ms(t: DateTime<FixedOffset>) -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_date_is_first_queried_just_after_its_opening_by_12306s_clock_then_bursts_and_alerts() {
+    opening_burst_with_12306_off_by(TimeDelta::minutes(7)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_machine_clock_minutes_ahead_of_12306_still_waits_for_the_opening() {
+    opening_burst_with_12306_off_by(TimeDelta::minutes(-5)).await;
+}
+
+/// The whole story with 12306's clock `ahead` of the machine's (behind when negative).
+async fn opening_burst_with_12306_off_by(ahead: TimeDelta) {
     let sim = start_static_sim().await;
-    // 12306's clock: 7 minutes ahead, and then to the next half minute, so that a whole minute
-    // (sale times are HH:MM) is between 30 and 60 s away.
-    sim.set_clock_offset(AHEAD);
+    // 12306's clock: `ahead`, and then to the next half minute, so that a whole minute (sale
+    // times are HH:MM) is about 30 s away.
+    sim.set_clock_offset(ahead);
     let sim_now = sim.clock_now();
     let to_half = TimeDelta::seconds(i64::from((90 - sim_now.second()) % 60));
-    sim.set_clock_offset(AHEAD + to_half);
+    sim.set_clock_offset(ahead + to_half);
     let sim_now = sim.clock_now();
     let next_minute = sim_now.with_second(0).unwrap().with_nanosecond(0).unwrap() + TimeDelta::minutes(1);
     let sale = NaiveTime::from_hms_opt(next_minute.hour(), next_minute.minute(), 0).unwrap();
@@ -65,7 +72,7 @@ async fn a_date_is_first_queried_just_after_its_opening_by_12306s_clock_then_bur
         })
         .await;
     let offset = s["rail_clock"]["offset_ms"].as_i64().unwrap();
-    let set = (AHEAD + to_half).num_milliseconds();
+    let set = (ahead + to_half).num_milliseconds();
     assert!(
         (offset - set).abs() < 1_000,
         "offset {offset} ms, set {set} ms: {s:#}"
@@ -79,9 +86,10 @@ async fn a_date_is_first_queried_just_after_its_opening_by_12306s_clock_then_bur
             opening.format("%m-%d %H:%M")
         );
         assert!(text.contains(&line), "{line}\n{text}");
-        let shown = format!("12306's clock is {}.", offset / 1000);
+        let side = if offset > 0 { "ahead of" } else { "behind" };
+        let shown = format!("12306's clock is {}.", offset.abs() / 1000);
         assert!(text.contains(&shown), "{shown}\n{text}");
-        assert!(text.contains(" s ahead of this machine (±"), "{text}");
+        assert!(text.contains(&format!(" s {side} this machine (±")), "{text}");
     }
 
     // The seats found at the opening are alerted.
