@@ -29,8 +29,6 @@ const FIRST_SAMPLES: usize = 3;
 const CLOCK_EVERY: Duration = Duration::from_secs(600);
 /// `qss.js` is fetched at most this often.
 const QSS_EVERY: TimeDelta = TimeDelta::hours(24);
-/// An opening burst lasts this long (the first minutes sell most tickets of a rush).
-pub(super) const BURST: TimeDelta = TimeDelta::minutes(10);
 /// The first query goes this long after the opening at least, more when the clock is less sure.
 const MIN_LAG: TimeDelta = TimeDelta::milliseconds(150);
 /// …and at most this long (the promise is 2 s, the poller gathers due watches for 0.6 s).
@@ -229,8 +227,8 @@ fn burst_pace(ctx: &Ctx) -> TimeDelta {
     TimeDelta::from_std(budget.pace()).unwrap_or(TimeDelta::seconds(4))
 }
 
-/// Gives every watch with a date opening soon (or opened less than [`BURST`] ago) its burst:
-/// the first tick just after the opening by 12306's clock, then [`burst_pace`], for [`BURST`].
+/// Gives every watch with a date opening soon (or opened less than its `burst` ago) its burst:
+/// the first tick just after the opening by 12306's clock, then [`burst_pace`], for `burst`.
 pub(super) fn plan_bursts(ctx: &Ctx) {
     let list = ctx.list();
     let pace = burst_pace(ctx);
@@ -249,12 +247,18 @@ pub(super) fn plan_bursts(ctx: &Ctx) {
         (server.with_timezone(&Utc) - offset).with_timezone(&clock::beijing())
     };
     for w in &list.watches {
+        let Some(length) = TimeDelta::from_std(w.burst)
+            .ok()
+            .filter(|l| *l > TimeDelta::zero())
+        else {
+            continue;
+        };
         let burst = w
             .dates
             .iter()
             .filter(|d| **d >= view.today)
             .map(|d| view.opening(&w.from, *d))
-            .filter(|o| o.time_known() && view.now < o.at + BURST)
+            .filter(|o| o.time_known() && view.now < o.at + length)
             .map(|o| o.at)
             .min();
         if let Some(opening) = burst {
@@ -264,7 +268,7 @@ pub(super) fn plan_bursts(ctx: &Ctx) {
                 Burst {
                     next: first,
                     pace,
-                    until: to_local(opening + BURST),
+                    until: to_local(opening + length),
                 },
             );
         }
