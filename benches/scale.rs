@@ -758,7 +758,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the generated watch list is invalid:\n{}", text.join("\n"))
     })?;
-    let planned = yupiao::poll::plan(&list.watches, today, PRESALE_DAYS)
+    let known = yupiao::sale::known::Known {
+        settled: true,
+        presale_days: Some(PRESALE_DAYS),
+        ..Default::default()
+    };
+    let planned = yupiao::poll::plan(&list.watches, &known.view(chrono::Utc::now(), PRESALE_DAYS))
         .queries
         .len();
     ensure!(

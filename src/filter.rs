@@ -461,6 +461,7 @@ mod tests {
             passengers: 1,
             student: false,
             schedule: Schedule::Every(Duration::from_secs(60)),
+            burst: crate::watchlist::DEFAULT_BURST,
             notify: vec![],
             action: WatchAction::Alert,
             grab: None,

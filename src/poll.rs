@@ -17,17 +17,13 @@ use crate::clock;
 use crate::filter::{self, NoMatch, TrainMatch};
 use crate::rail::client::{LeftTicketQuery, RailClient, RailError};
 use crate::rail::left_ticket::LeftTicketPage;
+use crate::sale::view::SaleView;
 use crate::stations::StationTable;
 use crate::watchlist::Watch;
 
-/// Why a (watch, date) is not queried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Skip {
-    /// The date is before today (Beijing).
-    Past,
-    /// Beyond the presale window; 12306 starts selling on `opens`.
-    NotOnSaleYet { opens: NaiveDate },
-}
+/// Why a (watch, date) is not queried: before 12306's today, or not on sale yet (with its
+/// opening and where that was learnt).
+pub use crate::sale::view::Hold as Skip;
 
 /// One request and every (watch index, date) it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,20 +45,17 @@ pub fn last_on_sale(today: NaiveDate, presale_days: u32) -> NaiveDate {
     today + Days::new(u64::from(presale_days.max(1) - 1))
 }
 
-/// Plans one check of `watches` (pure). Queries come out sorted by (date, from, to) so runs are
-/// reproducible.
-pub fn plan<W: Borrow<Watch>>(watches: &[W], today: NaiveDate, presale_days: u32) -> Plan {
-    let last = last_on_sale(today, presale_days);
+/// Plans one check of `watches` (pure): a date is queried when `sale` says it may be (on sale
+/// by 12306's clock, see [`SaleView::hold`]). Queries come out sorted by (date, from, to) so runs
+/// are reproducible.
+pub fn plan<W: Borrow<Watch>>(watches: &[W], sale: &SaleView<'_>) -> Plan {
     let mut by_query: BTreeMap<LeftTicketQuery, Vec<(usize, NaiveDate)>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for (i, w) in watches.iter().enumerate() {
         let w = w.borrow();
         for &date in &w.dates {
-            if date < today {
-                skipped.push((i, date, Skip::Past));
-            } else if date > last {
-                let opens = date - Days::new(u64::from(presale_days.max(1) - 1));
-                skipped.push((i, date, Skip::NotOnSaleYet { opens }));
+            if let Some(hold) = sale.hold(&w.from, date) {
+                skipped.push((i, date, hold));
             } else {
                 let q = LeftTicketQuery {
                     from: w.from.telecode.clone(),

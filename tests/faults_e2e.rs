@@ -720,7 +720,7 @@ async fn a_database_with_a_damaged_page_is_refused_at_start_with_a_recovery_hint
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn check_prints_the_same_skipped_date_notices_as_once() {
+async fn check_and_once_print_the_same_skipped_dates_and_once_adds_the_time_it_learnt() {
     let sim = start_static_sim().await;
     let dir = dir_with(&[WatchSpec::new(
         "区间",
@@ -760,17 +760,28 @@ async fn check_prints_the_same_skipped_date_notices_as_once() {
     once.assert_code(0);
     let check = Yupiao::new(dir.path()).arg("check").run().await;
     check.assert_code(0);
-    let expected = vec![
+    let past = [
         format!("区间: {} is in the past, skipped", day(-2)),
         format!("区间: {} is in the past, skipped", day(-1)),
-        format!(
-            "区间: {} is not on sale yet (12306 sells 15 days ahead; opens {})",
-            day(20),
-            day(20 - 14)
-        ),
     ];
-    assert_eq!(notices(&once.stderr), expected, "{once}");
-    assert_eq!(notices(&check.stderr), expected, "{check}");
+    // `check` sends nothing: the window gives the day. `once` read field 55 of the dates it
+    // queried: the same day, with 上海's 起售 time.
+    let in_window = format!(
+        "区间: {} 未开售 · {} 起售 (from the presale window)",
+        day(20).format("%m-%d"),
+        day(20 - 14).format("%m-%d")
+    );
+    let learnt = format!(
+        "区间: {} 未开售 · {} 起售 (from sale_time)",
+        day(20).format("%m-%d"),
+        sim.opening("上海", day(20)).unwrap().format("%m-%d %H:%M")
+    );
+    assert_eq!(notices(&once.stderr), [&past[..], &[learnt]].concat(), "{once}");
+    assert_eq!(
+        notices(&check.stderr),
+        [&past[..], &[in_window]].concat(),
+        "{check}"
+    );
 }
 
 // ---- one refused query ----------------------------------------------------------------------------

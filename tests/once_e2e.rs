@@ -322,12 +322,16 @@ async fn past_and_unsold_dates_are_skipped_with_a_notice() {
         out.stderr.contains(&format!("远近: {yesterday} is in the past")),
         "{out}"
     );
-    for (date, opens) in [(first_unsold, day(1)), (far, day(16))] {
-        assert!(
-            out.stderr.contains(&format!("远近: {date} is not on sale yet")),
-            "{out}"
+    // The answers' field 55 taught 上海's daily 起售 time: each unsold date says when it opens.
+    for date in [first_unsold, far] {
+        let opens = sim.opening("上海", date).unwrap();
+        assert_eq!(opens.date_naive(), date - chrono::Days::new(14));
+        let line = format!(
+            "远近: {} 未开售 · {} 起售 (from sale_time)",
+            date.format("%m-%d"),
+            opens.format("%m-%d %H:%M")
         );
-        assert!(out.stderr.contains(&format!("opens {opens}")), "{out}");
+        assert!(out.stderr.lines().any(|l| l == line), "{line}\n{out}");
     }
 }
 

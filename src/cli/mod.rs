@@ -290,8 +290,13 @@ fn check(cx: &Context) -> ExitCode {
         return ExitCode::from(2);
     }
     let today = crate::clock::today();
-    let plan = poll::plan(&list.watches, today, settings.upstream.presale_days);
-    print_skipped(&list.watches, &plan, settings.upstream.presale_days, today);
+    // Openings as the daemon last knew them (station times, qss.js, 12306's clock), else the
+    // presale window.
+    let mut known = crate::sale::known::Known::read(&settings.store.path);
+    known.settled = true;
+    let sale = known.view(chrono::Utc::now(), settings.upstream.presale_days);
+    let plan = poll::plan(&list.watches, &sale);
+    print_skipped(&list.watches, &plan, today);
     let dates: usize = list.watches.iter().map(|w| w.dates.len()).sum();
     println!(
         "{}: OK — {}, {}, {}, {} on sale now; settings: {}",

@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use chrono::Utc;
+
 use super::{Context, load_watchlist};
 use crate::config::Settings;
 use crate::filter::{NoMatch, TrainMatch, price_yuan};
@@ -12,6 +14,7 @@ use crate::notify::seats::{arrival_day, on_sale_text};
 use crate::poll::{self, Gate, Skip};
 use crate::rail::after_nate::{QueueAnswer, WaitlistOrder, load_cookie};
 use crate::rail::client::{RailClient, RailError};
+use crate::sale::known::Known;
 use crate::stations::StationTable;
 use crate::watchlist::{WaitlistWatch, Watch};
 
@@ -29,11 +32,10 @@ pub(super) async fn once(cx: &Context, json: bool) -> ExitCode {
         }
     };
     let ours = crate::clock::today();
-    let (presale_days, rail_today) = ask_login_conf(&client, settings).await;
-    // A date 12306's clock already calls past is refused by 12306 (a 302): skip it.
-    let today = rail_today.map_or(ours, |t| t.max(ours));
-    let plan = poll::plan(&list.watches, today, presale_days);
-    print_skipped(&list.watches, &plan, presale_days, ours);
+    // What the daemon stored (station times, qss.js), and 12306's clock measured now.
+    let mut known = Known::read(&settings.store.path);
+    let presale_days = ask_login_conf(&client, settings, &mut known).await;
+    let plan = poll::plan(&list.watches, &known.view(Utc::now(), presale_days));
     let executed = poll::execute(
         &client,
         &list.watches,
@@ -41,13 +43,17 @@ pub(super) async fn once(cx: &Context, json: bool) -> ExitCode {
         None,
         StationTable::embedded(),
         |_| Gate::Send,
-        |_, pq, answer, _| {
-            if let Err(e) = answer {
-                tracing::warn!(query = %pq.query.query_string(), error = %e, "leftTicket query failed");
+        |_, pq, answer, at| match answer {
+            Ok(page) => known.calendar.learn_page(page, pq.query.date, at.date_naive()),
+            Err(e) => {
+                tracing::warn!(query = %pq.query.query_string(), error = %e, "leftTicket query failed")
             }
         },
     )
     .await;
+    // The answers taught openings (field 55, field 1): say them for every date not on sale.
+    let learnt = poll::plan(&list.watches, &known.view(Utc::now(), presale_days));
+    print_skipped(&list.watches, &learnt, ours);
     let results = executed.results;
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     let mut out = std::io::stdout().lock();
@@ -164,30 +170,33 @@ fn waitlist_line(w: &WaitlistWatch, answer: &Result<Option<WaitlistOrder>, Strin
     }
 }
 
-/// Asks `login/conf` for the presale window (and the endpoint) and 12306's today; falls back to
-/// the settings and our own clock.
-async fn ask_login_conf(client: &RailClient, settings: &Settings) -> (u32, Option<chrono::NaiveDate>) {
-    match client.login_conf().await {
-        Ok(conf) => (
-            conf.presale_days.unwrap_or(settings.upstream.presale_days),
-            conf.now.map(|t| t.date_naive()),
-        ),
+/// Asks `login/conf` for the presale window (and the endpoint) and samples 12306's clock into
+/// `known`; falls back to the settings and our own clock (then dates whose opening may be near
+/// are not queried, see [`crate::sale::view::SaleView::hold`]).
+async fn ask_login_conf(client: &RailClient, settings: &Settings, known: &mut Known) -> u32 {
+    match client.login_conf_timed().await {
+        Ok(timed) => {
+            if let Ok(sample) = timed.clock_sample() {
+                known.clock.add(sample);
+                known.settled = true;
+            }
+            timed
+                .value
+                .presale_days
+                .or(known.presale_days)
+                .unwrap_or(settings.upstream.presale_days)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "login/conf failed; assuming {} presale days", settings.upstream.presale_days);
-            (settings.upstream.presale_days, None)
+            known.presale_days.unwrap_or(settings.upstream.presale_days)
         }
     }
 }
 
-/// The notices for dates a check does not query (past, or not on sale yet), on stderr: `once`
-/// and `check` print the same ones. `ours` is our own today; a date past only by 12306's clock
-/// says so.
-pub(super) fn print_skipped(
-    watches: &[Watch],
-    plan: &poll::Plan,
-    presale_days: u32,
-    ours: chrono::NaiveDate,
-) {
+/// The notices for dates a check does not query (past, or not on sale yet: `12-06 未开售 ·
+/// 12-01 13:30 起售 (from sale_time)`), on stderr: `once` and `check` print the same ones. `ours`
+/// is our own today; a date past only by 12306's clock says so.
+pub(super) fn print_skipped(watches: &[Watch], plan: &poll::Plan, ours: chrono::NaiveDate) {
     for &(i, date, skip) in &plan.skipped {
         let w = &watches[i].name;
         match skip {
@@ -195,11 +204,7 @@ pub(super) fn print_skipped(
                 eprintln!("{w}: {date} is in the past by 12306's clock (already the next day there), skipped")
             }
             Skip::Past => eprintln!("{w}: {date} is in the past, skipped"),
-            Skip::NotOnSaleYet { opens } => {
-                eprintln!(
-                    "{w}: {date} is not on sale yet (12306 sells {presale_days} days ahead; opens {opens})"
-                )
-            }
+            Skip::NotOnSale(state) => eprintln!("{w}: {}", state.describe_with_source(date)),
         }
     }
 }

@@ -50,6 +50,8 @@ pub(super) struct Ctx {
     /// 12306's clock minus ours, from `login/conf` (`OFFSET_UNKNOWN` until then).
     rail_clock_offset_ms: AtomicI64,
     pub presale_days: AtomicU32,
+    /// What is known about 起售 openings and 12306's clock (see `super::sale`).
+    pub sale: Mutex<crate::sale::known::Known>,
     pub wake_outbox: Notify,
     /// Wakes the push sender (the email sender passes its wake-up on).
     pub wake_push: Notify,
@@ -116,6 +118,7 @@ impl Ctx {
             retry_planned: Mutex::default(),
             rail_clock_offset_ms: AtomicI64::new(OFFSET_UNKNOWN),
             presale_days: AtomicU32::new(presale),
+            sale: Mutex::default(),
             wake_outbox: Notify::new(),
             wake_push: Notify::new(),
             wake_discovery: Notify::new(),

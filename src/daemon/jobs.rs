@@ -5,7 +5,9 @@
 //! runs twice at the same time and a slow cycle never piles up queued runs. `every` schedules
 //! tick every period from when the key was added; cron schedules (6 fields, seconds first) tick
 //! at their times in Beijing time. Ticks are computed, not queued: a thousand watches cost a map
-//! entry each and one timer, and no tick is ever dropped.
+//! entry each and one timer, and no tick is ever dropped. A key may also have an opening burst
+//! ([`Burst`], issue 12): extra ticks from just after a date's 起售 moment, at the budget's pace,
+//! for a while.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -92,9 +94,20 @@ struct Entry {
     next: Option<DateTime<FixedOffset>>,
 }
 
+/// Extra ticks around a 起售 opening: the first at `next` (just after the opening by 12306's
+/// clock, converted to ours), then every `pace` until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    pub next: DateTime<FixedOffset>,
+    pub pace: chrono::TimeDelta,
+    pub until: DateTime<FixedOffset>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<JobKey, Entry>,
+    /// At most one opening burst per key, on top of its schedule.
+    bursts: HashMap<JobKey, Burst>,
     due: BTreeSet<JobKey>,
 }
 
@@ -131,7 +144,28 @@ impl Jobs {
     pub fn remove(&self, key: &JobKey) {
         let mut inner = self.inner();
         inner.entries.remove(key);
+        inner.bursts.remove(key);
         inner.due.remove(key);
+    }
+
+    /// Gives `key` an opening burst (replacing one it had, unless it is the same burst already
+    /// under way: its progress is kept).
+    pub fn burst(&self, key: &JobKey, burst: Burst) {
+        let mut inner = self.inner();
+        let same = inner
+            .bursts
+            .get(key)
+            .is_some_and(|b| b.until == burst.until && b.pace == burst.pace);
+        if !same && inner.entries.contains_key(key) {
+            inner.bursts.insert(key.clone(), burst);
+            drop(inner);
+            self.changed.notify_one();
+        }
+    }
+
+    /// The burst `key` has (to come or under way).
+    pub fn burst_of(&self, key: &JobKey) -> Option<Burst> {
+        self.inner().bursts.get(key).copied()
     }
 
     /// When `key` runs next.
@@ -172,10 +206,20 @@ impl Jobs {
                 fired = true;
             }
         }
+        inner.bursts.retain(|key, b| {
+            if b.next <= now {
+                inner.due.insert(key.clone());
+                fired = true;
+                let missed = (now - b.next).num_milliseconds() / b.pace.num_milliseconds().max(1) + 1;
+                b.next += b.pace * i32::try_from(missed).unwrap_or(i32::MAX);
+            }
+            b.next < b.until
+        });
         if fired {
             self.due_now.notify_one();
         }
-        inner.entries.values().filter_map(|e| e.next).min()
+        let bursts = inner.bursts.values().map(|b| b.next);
+        inner.entries.values().filter_map(|e| e.next).chain(bursts).min()
     }
 
     /// The ticker: marks keys due at their times until `shutdown`.
@@ -230,6 +274,37 @@ mod tests {
         assert_eq!(jobs.next_run(&k), Some(at(8, 0, 0)));
         assert_eq!(jobs.tick(at(8, 0, 0)), Some(at(20, 0, 0)));
         assert_eq!(jobs.take_due(), [k]);
+    }
+
+    #[test]
+    fn an_opening_burst_ticks_at_its_pace_on_top_of_the_schedule_and_ends() {
+        let jobs = Jobs::default();
+        let w = JobKey::watch("w");
+        jobs.add(&w, &Schedule::Every(Duration::from_secs(600)), at(13, 25, 0))
+            .unwrap();
+        let pace = chrono::TimeDelta::seconds(4);
+        let burst = Burst {
+            next: at(13, 30, 1),
+            pace,
+            until: at(13, 30, 13),
+        };
+        jobs.burst(&w, burst);
+        assert_eq!(jobs.tick(at(13, 30, 0)), Some(at(13, 30, 1)));
+        assert!(!jobs.has_due(), "nothing before the opening");
+        assert_eq!(jobs.tick(at(13, 30, 1)), Some(at(13, 30, 5)));
+        assert_eq!(jobs.take_due(), std::slice::from_ref(&w));
+        // The same burst planned again keeps its progress.
+        jobs.burst(&w, burst);
+        assert_eq!(jobs.burst_of(&w).unwrap().next, at(13, 30, 5));
+        assert_eq!(jobs.tick(at(13, 30, 5)), Some(at(13, 30, 9)));
+        assert_eq!(jobs.take_due(), std::slice::from_ref(&w));
+        // The last tick before `until`, then back to `every`.
+        assert_eq!(jobs.tick(at(13, 30, 9)), Some(at(13, 35, 0)));
+        assert_eq!(jobs.take_due(), std::slice::from_ref(&w));
+        assert_eq!(jobs.burst_of(&w), None);
+        // A key that is not scheduled gets no burst.
+        jobs.burst(&JobKey::watch("gone"), burst);
+        assert_eq!(jobs.burst_of(&JobKey::watch("gone")), None);
     }
 
     #[test]

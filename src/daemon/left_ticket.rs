@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -127,14 +126,10 @@ async fn poll_watches(
     finished: Vec<String>,
     now: DateTime<FixedOffset>,
 ) {
-    let plan = poll::plan(
-        selected,
-        ctx.rail_today(now),
-        ctx.presale_days.load(Ordering::Relaxed),
-    );
-    for (i, _, skip) in &plan.skipped {
-        if let Skip::NotOnSaleYet { opens } = skip {
-            tracing::debug!(watch = %selected[*i].name, %opens, "date not on sale yet");
+    let plan = super::sale::view(ctx, |sale| poll::plan(selected, sale));
+    for (i, date, skip) in &plan.skipped {
+        if let Skip::NotOnSale(state) = skip {
+            tracing::debug!(watch = %selected[*i].name, sale = %state.describe_with_source(*date), "date not on sale yet");
         }
     }
     // A query that was refused lately goes last: it never holds up the others.
@@ -164,6 +159,9 @@ async fn poll_watches(
             blocked.map_or(Gate::Send, Gate::Wait)
         },
         |qi, pq, answer, at| {
+            if let Ok(page) = answer {
+                super::sale::learn(ctx, page, pq.query.date);
+            }
             if answered(ctx, &pq.query.query_string(), answer, at) {
                 busy.insert(qi);
             }
@@ -172,6 +170,7 @@ async fn poll_watches(
     .await;
     hold(ctx, &plan, selected, &executed);
     let outcomes = record(ctx, selected, &plan, finished, executed, &busy).await;
+    super::sale::plan_bursts(ctx);
     for (w, outcome) in selected.iter().zip(outcomes) {
         if outcome.is_some() {
             lock(&ctx.last_polled).insert(JobKey::watch(&w.name), now);

@@ -37,6 +37,7 @@ mod outbox;
 mod parked;
 mod push_sender;
 mod reload;
+mod sale;
 mod waitlist;
 mod web;
 
@@ -96,6 +97,7 @@ pub async fn run(
     let now = clock::now();
     ctx.db.record_start(std::process::id(), now).await?;
     reload::record_running_list(&ctx, &list_text, &ctx.list(), now).await;
+    sale::load(&ctx).await;
     schedule_all(&ctx, now)?;
     tracing::info!(
         watches = ctx.list().watches.len(),
@@ -206,6 +208,7 @@ fn spawn_tasks(ctx: &Arc<Ctx>, hup: reload::Hangup) {
     ctx.spawn(push_sender::sender(ctx.clone()));
     ctx.spawn(reload::watch_file(ctx.clone(), hup));
     ctx.spawn(chores::discovery(ctx.clone()));
+    ctx.spawn(sale::chore(ctx.clone()));
     ctx.spawn(chores::maintenance(ctx.clone()));
     ctx.spawn(chores::watchdog(ctx.clone()));
     ctx.spawn(grab::follower(ctx.clone()));

@@ -159,13 +159,14 @@ pub(super) fn same_watch(a: &Watch, b: &Watch) -> bool {
     Watch { line: 0, ..a.clone() } == Watch { line: 0, ..b.clone() }
 }
 
-/// Two versions of a watch look for the same seats: everything but the schedule, the recipients
-/// and the position. Only then does an edit keep the stored state (so changing `every` or
+/// Two versions of a watch look for the same seats: everything but the schedule (and burst), the
+/// recipients and the position. Only then does an edit keep the stored state (so changing `every` or
 /// `notify` does not re-alert seats that are already known).
 pub(super) fn same_search(a: &Watch, b: &Watch) -> bool {
     let neutral = |w: &Watch| Watch {
         line: 0,
         schedule: Schedule::Every(Duration::ZERO),
+        burst: Duration::ZERO,
         notify: Vec::new(),
         ..w.clone()
     };

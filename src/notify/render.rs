@@ -164,6 +164,7 @@ pub(crate) mod tests {
             passengers: 2,
             student: false,
             schedule: Schedule::Every(Duration::from_secs(60)),
+            burst: crate::watchlist::DEFAULT_BURST,
             notify: vec![],
             action: WatchAction::Alert,
             grab: None,

@@ -12,10 +12,14 @@
 //! - [`qss`]: the decoder of `qss.js` (each station's daily sale time) and how to find it.
 //! - [`clock`]: 12306's clock, measured from `login/conf` (`now`, `nowStr`) allowing for the
 //!   round trip.
+//! - [`known`]: all of it owned, as the daemon keeps it and stores it for `check` and `status`.
+//! - [`view`]: whether a date may be queried now, from all of the above at one moment.
 //! - [`budget`]: the request-budget scheduler: which query to send next and when, opening bursts
 //!   first, no query starving, never over the budget.
 
 pub mod budget;
 pub mod clock;
+pub mod known;
 pub mod opening;
 pub mod qss;
+pub mod view;

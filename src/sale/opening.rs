@@ -148,7 +148,8 @@ pub fn on_sale(date: NaiveDate, opening: Option<&Opening>, now: DateTime<FixedOf
     match opening {
         None => OnSale::Unknown,
         Some(o) if now < o.at => OnSale::NotYet(*o),
-        Some(o) if !o.time_known() => OnSale::OpeningDay(*o),
+        // The opening day has passed: on sale, whatever its time was.
+        Some(o) if !o.time_known() && now < o.at + chrono::TimeDelta::days(1) => OnSale::OpeningDay(*o),
         Some(_) => OnSale::Open,
     }
 }
@@ -296,6 +297,26 @@ impl SaleCalendar {
                     },
                 );
             }
+        }
+    }
+
+    /// Every station's daily time and the day it was seen (to store them).
+    pub fn station_times(&self) -> impl Iterator<Item = (&str, NaiveTime, NaiveDate)> {
+        self.station_times
+            .iter()
+            .map(|(code, s)| (code.as_str(), s.time, s.seen_on))
+    }
+
+    /// Takes a station's daily time learnt earlier (stored by a previous run) unless a newer
+    /// observation is already known.
+    pub fn remember_station(&mut self, telecode: &str, time: NaiveTime, seen_on: NaiveDate) {
+        let newer = self
+            .station_times
+            .get(telecode)
+            .is_none_or(|old| old.seen_on <= seen_on);
+        if newer {
+            self.station_times
+                .insert(telecode.to_string(), StationTime { time, seen_on });
         }
     }
 

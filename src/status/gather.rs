@@ -15,6 +15,7 @@ use super::report::{
 use super::running::RunningList;
 use crate::decide::waitlist::{WaitlistSnapshot, WaitlistStatus};
 use crate::rail::after_nate::WaitlistOrder;
+use crate::sale::opening::OnSale;
 use crate::store::health;
 use crate::store::{Fact, JobKey, OutboxState, Store, StoreError, WatchStatus};
 
@@ -22,6 +23,8 @@ use crate::store::{Fact, JobKey, OutboxState, Store, StoreError, WatchStatus};
 struct Gather<'a> {
     store: &'a Store,
     list: Option<&'a RunningList>,
+    /// What the daemon stored about openings and 12306's clock.
+    sale: crate::sale::known::Known,
     running: bool,
     now: DateTime<FixedOffset>,
     /// Rows that cannot be read back.
@@ -74,6 +77,7 @@ pub fn gather(db: &Path, now: DateTime<FixedOffset>) -> Result<StatusReport, Sto
     let mut g = Gather {
         store: &store,
         list: None,
+        sale: crate::sale::known::Known::from_store(&store),
         running,
         now,
         problems: Vec::new(),
@@ -144,6 +148,7 @@ pub fn gather(db: &Path, now: DateTime<FixedOffset>) -> Result<StatusReport, Sto
         watchlist_error,
         watchlist_error_at,
         query_endpoint: store.get_fact(Fact::QueryEndpoint)?.map(|(v, _)| v),
+        rail_clock: g.sale.clock_status(),
         history_rows: store.history_rows()?,
         email_problem,
         watches,
@@ -153,6 +158,24 @@ pub fn gather(db: &Path, now: DateTime<FixedOffset>) -> Result<StatusReport, Sto
 }
 
 impl Gather<'_> {
+    /// The watch's dates not on sale yet, each with its opening and where that was learnt.
+    fn not_on_sale(&self, w: &crate::status::running::RunningWatch) -> Vec<String> {
+        let Some(from) = crate::stations::StationTable::embedded().by_name(&w.from) else {
+            return Vec::new();
+        };
+        let days = crate::config::Upstream::default().presale_days;
+        let mut known = self.sale.clone();
+        known.settled = true;
+        let view = known.view(self.now.to_utc(), days);
+        w.dates
+            .iter()
+            .filter_map(|d| match view.state(from, *d) {
+                s @ (OnSale::NotYet(_) | OnSale::OpeningDay(_)) => Some(s.describe_with_source(*d)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every watch of the running list, then every watch only the database knows.
     fn watches(&mut self, statuses: &[WatchStatus]) -> Result<Vec<WatchReport>, StoreError> {
         let mut names: Vec<String> = self
@@ -195,7 +218,9 @@ impl Gather<'_> {
             })
             .collect();
         let finished = st.as_ref().is_some_and(|s| s.finished);
+        let sale = w.map(|w| self.not_on_sale(w)).unwrap_or_default();
         Ok(WatchReport {
+            sale,
             schedule: w.map(|w| w.schedule.clone()).unwrap_or_default(),
             in_watchlist: in_list,
             route: w.map(|w| format!("{}→{}", w.from, w.to)).unwrap_or_default(),

@@ -99,6 +99,14 @@ fn header(out: &mut String, r: &StatusReport) {
     if let Some(ep) = &r.query_endpoint {
         out.push_str(&format!("12306 query endpoint: {ep}\n"));
     }
+    if let Some(c) = &r.rail_clock {
+        out.push_str(&format!(
+            "{c} (measured {})\n",
+            c.measured_at
+                .with_timezone(&crate::clock::beijing())
+                .format("%m-%d %H:%M:%S")
+        ));
+    }
     if let Some(err) = &r.watchlist_error {
         let keeps = if r.daemon_running {
             "the list above keeps running"
@@ -216,6 +224,9 @@ fn watch_section(
     }
     if let Some(e) = &w.last_error {
         out.push_str(&format!("  last error: {e}\n"));
+    }
+    for s in &w.sale {
+        out.push_str(&format!("  {s}\n"));
     }
     for n in &w.no_match {
         out.push_str(&format!("  {}  no matching train: {}\n", n.date, n.summary));

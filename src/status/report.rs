@@ -110,6 +110,8 @@ pub struct StatusReport {
     pub watchlist_error: Option<String>,
     pub watchlist_error_at: Option<DateTime<FixedOffset>>,
     pub query_endpoint: Option<String>,
+    /// 12306's clock as the daemon last measured it (offset from this machine's).
+    pub rail_clock: Option<crate::sale::clock::ClockStatus>,
     pub history_rows: u64,
     pub email_problem: Option<EmailProblem>,
     /// Push channels: each configured `[[channel]]` and each channel the outbox has rows for.
@@ -232,6 +234,8 @@ pub struct WatchReport {
     pub available: Vec<String>,
     /// Dates whose last answer held no matching train, and why.
     pub no_match: Vec<DateNote>,
+    /// Dates not on sale yet, and when they open: `12-06 未开售 · 12-01 13:30 起售 (from qss.js)`.
+    pub sale: Vec<String>,
     pub alerts_sent: u64,
     pub alerts_pending: u64,
     pub alerts_failed: u64,

@@ -288,6 +288,31 @@ impl Db {
         self.write(move |s| s.prune(now, retention)).await
     }
 
+    // ---- 起售 ---------------------------------------------------------------------------------
+
+    /// Stores boarding stations' daily sale times (older observations never replace newer).
+    pub async fn save_station_times(
+        &self,
+        times: Vec<super::sale::StationSaleTime>,
+    ) -> Result<(), StoreError> {
+        self.write(move |s| s.save_station_times(&times)).await
+    }
+
+    /// What the last run learnt: station times and the cached `qss.js`.
+    pub async fn sale_knowledge(
+        &self,
+    ) -> Result<(Vec<super::sale::StationSaleTime>, Option<super::sale::QssCache>), StoreError> {
+        self.call(|s| Ok((s.station_times()?, s.qss_cache()?))).await
+    }
+
+    pub async fn save_qss(&self, qss: super::sale::QssCache) -> Result<(), StoreError> {
+        self.write(move |s| s.save_qss(&qss)).await
+    }
+
+    pub async fn save_rail_clock(&self, rec: super::sale::RailClockRecord) -> Result<(), StoreError> {
+        self.write(move |s| s.save_rail_clock(&rec)).await
+    }
+
     // ---- polling ----------------------------------------------------------------------------
 
     /// The stored state of each (watch, date), in order.

@@ -39,6 +39,7 @@ pub mod outbox;
 pub mod page;
 pub mod prune;
 pub mod push_outbox;
+pub mod sale;
 mod schema;
 pub mod seats;
 mod sql;

@@ -220,6 +220,32 @@ CREATE TABLE push_outbox (
 CREATE INDEX push_outbox_due ON push_outbox (state, next_attempt_at);
 CREATE INDEX push_outbox_by_channel ON push_outbox (channel, state);
 "#,
+    // 7: issue 12 (起售). What the daemon learnt about openings, kept across restarts and read by
+    // `status`: each boarding station's daily sale time from field 55, the last `qss.js` (fetched
+    // at most daily), and 12306's clock as last measured.
+    r#"
+CREATE TABLE sale_station_time (
+    telecode    TEXT    NOT NULL PRIMARY KEY,
+    time        TEXT    NOT NULL,          -- HH:MM, Beijing
+    seen_on     TEXT    NOT NULL           -- YYYY-MM-DD, 12306's day of the row that said it
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE qss_cache (
+    id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    url         TEXT    NOT NULL,
+    body        TEXT    NOT NULL,
+    fetched_at  INTEGER NOT NULL           -- unix ms
+) STRICT;
+
+CREATE TABLE rail_clock (
+    id             INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    offset_ms      INTEGER NOT NULL,       -- 12306's clock minus this machine's
+    uncertainty_ms INTEGER NOT NULL,
+    round_trip_ms  INTEGER NOT NULL,
+    measured_at    INTEGER NOT NULL,       -- unix ms, this machine's clock
+    presale_days   INTEGER
+) STRICT;
+"#,
 ];
 
 /// Schema version this binary writes.

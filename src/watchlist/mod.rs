@@ -50,6 +50,8 @@
 //! student = false                 # student tickets
 //! every = "30s"                   # how often to check, at least 5s (12306 throttles), or
 //! # cron = "0 */2 7-22 * * *"     # a 6-field cron expression, seconds first (Asia/Shanghai)
+//! burst = "10m"                   # after a date's 起售 opening, poll it as fast as allowed for
+//!                                 # this long (default 10m, at most 1h, "0s": no burst)
 //! notify = ["a@b.cn"]             # recipients (default: [defaults] notify, then [email])
 //! action = "alert"                # "alert" (default) or "grab" (below)
 //! ```
@@ -179,6 +181,8 @@ pub struct Watch {
     /// Student tickets (`purpose_codes=0X00`).
     pub student: bool,
     pub schedule: Schedule,
+    /// After a date's 起售 opening, it is polled as fast as allowed for this long (0: no burst).
+    pub burst: Duration,
     /// Recipients; empty = the `[email]` default recipients.
     pub notify: Vec<String>,
     pub action: WatchAction,
@@ -384,6 +388,9 @@ pub enum WatchAction {
 
 /// Schedule of a watch that sets neither `every` nor `cron`, when `[defaults]` sets neither.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
+
+/// `burst` of a watch that does not set it: the first minutes after 起售 sell most tickets.
+pub const DEFAULT_BURST: Duration = Duration::from_secs(600);
 /// Shortest `every`: 12306 throttles clients that poll faster.
 pub const MIN_EVERY: Duration = Duration::from_secs(5);
 /// Most passengers 12306 sells to in one order.

@@ -16,7 +16,10 @@ use super::values::{
     action, dates, notify, optional, passengers, patterns, reserve_no, schedule, seats, station, watch_name,
     window,
 };
-use super::{DEFAULT_EVERY, DEFAULT_WAITLIST_EVERY, Schedule, WaitlistWatch, Watch, WatchAction, WatchList};
+use super::{
+    DEFAULT_BURST, DEFAULT_EVERY, DEFAULT_WAITLIST_EVERY, Schedule, WaitlistWatch, Watch, WatchAction,
+    WatchList,
+};
 use crate::diagnostic::Report;
 use crate::stations::{Station, StationTable};
 
@@ -131,6 +134,10 @@ fn validate_watch(w: &RawWatch, cx: &Context<'_>, r: &mut Report) -> Option<Watc
     let seats = w.seats.as_ref().map_or(Some(Vec::new()), |s| seats(s, r));
     let passengers = w.passengers.as_ref().map_or(Some(1), |p| passengers(p, r));
     let own_schedule = schedule(&w.schedule, r);
+    let burst = w
+        .burst
+        .as_ref()
+        .map_or(Some(DEFAULT_BURST), |b| super::values::burst(b, r));
     let notify = recipients(w.notify.as_ref(), cx, r);
     let action = w
         .action
@@ -168,6 +175,7 @@ fn validate_watch(w: &RawWatch, cx: &Context<'_>, r: &mut Report) -> Option<Watc
         passengers: passengers?,
         student: w.student.as_ref().is_some_and(|s| s.value),
         schedule: schedule?,
+        burst: burst?,
         notify: notify?,
         action: action?,
         grab: grab?,

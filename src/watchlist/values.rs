@@ -398,6 +398,32 @@ pub(super) fn schedule(raw: &RawSchedule, r: &mut Report) -> Setting<Schedule> {
     }
 }
 
+/// `burst = "10m"`: how long a date is polled as fast as the budget allows after it goes on
+/// sale; `"0s"` turns the burst off.
+pub(super) fn burst(text: &Spanned<String>, r: &mut Report) -> Option<std::time::Duration> {
+    let t = text.value.trim();
+    match humantime::parse_duration(t) {
+        Ok(d) if d > MAX_BURST => {
+            r.error(
+                text.at,
+                format!("burst = \"{t}\" is too long: at most 1h (the rush is over; a longer burst only starves the other watches)"),
+            );
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            r.error(
+                text.at,
+                format!("invalid duration \"{t}\" ({e}); write e.g. \"10m\" or \"0s\" for no burst"),
+            );
+            None
+        }
+    }
+}
+
+/// The longest `burst`.
+const MAX_BURST: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn every(text: &Spanned<String>, r: &mut Report) -> Option<Schedule> {
     let t = text.value.trim();
     match humantime::parse_duration(t) {

@@ -1108,7 +1108,9 @@ mod tests {
             history_rows: 2,
             email_problem: None,
             channels: Vec::new(),
+            rail_clock: None,
             watches: vec![WatchReport {
+                sale: Vec::new(),
                 name: "w".into(),
                 schedule: "every 1m".into(),
                 in_watchlist: true,

@@ -76,6 +76,7 @@ fn a_rich_valid_list_parses_into_exactly_the_expected_watches() {
         passengers: 2,
         student: true,
         schedule: Schedule::Cron("0 */2 7-22 * * *".into()),
+        burst: crate::watchlist::DEFAULT_BURST,
         notify: vec!["a@b.cn".into(), "c.d@e.com.cn".into()],
         action: WatchAction::Alert,
         grab: None,
@@ -95,6 +96,7 @@ fn a_rich_valid_list_parses_into_exactly_the_expected_watches() {
         passengers: 1,
         student: false,
         schedule: Schedule::Every(Duration::from_secs(120)),
+        burst: crate::watchlist::DEFAULT_BURST,
         notify: vec!["me@example.com".into()],
         action: WatchAction::Alert,
         grab: None,
@@ -453,6 +455,21 @@ fn polling_faster_than_every_five_seconds_is_refused() {
     assert!(d.message.contains("e.g. \"30s\""), "{d}");
     let (list, _) = warnings(&watch_with("every = \"5s\"\n"));
     assert_eq!(list.watches[0].schedule, Schedule::Every(MIN_EVERY));
+}
+
+#[test]
+fn the_opening_burst_is_ten_minutes_unless_set_and_at_most_an_hour() {
+    let (list, _) = warnings(&watch_with(""));
+    assert_eq!(list.watches[0].burst, crate::watchlist::DEFAULT_BURST);
+    assert_eq!(list.watches[0].burst, std::time::Duration::from_secs(600));
+    let (list, _) = warnings(&watch_with("burst = \"0s\"\n"));
+    assert_eq!(list.watches[0].burst, std::time::Duration::ZERO);
+    let (list, _) = warnings(&watch_with("burst = \"3m\"\n"));
+    assert_eq!(list.watches[0].burst, std::time::Duration::from_secs(180));
+    let d = one_error(&watch_with("burst = \"2h\"\n"));
+    assert_at(&d, 6, 9, "burst = \"2h\" is too long: at most 1h");
+    let d = one_error(&watch_with("burst = \"a while\"\n"));
+    assert_at(&d, 6, 9, "invalid duration \"a while\"");
 }
 
 #[test]
