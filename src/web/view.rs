@@ -669,6 +669,21 @@ pub fn channel_from_counts(
     }
 }
 
+/// A push channel's outbox as `status` reports it (its name and kind; never its URL).
+fn channel_from_report(c: &crate::status::report::ChannelReport) -> ChannelView {
+    ChannelView {
+        channel: match &c.kind {
+            Some(kind) => format!("{} ({kind})", c.name),
+            None => c.name.clone(),
+        },
+        pending: c.pending,
+        failed: c.failed,
+        sent: c.sent,
+        last_error: c.last_error.as_deref().map(scrub_numbers),
+        last_error_at: None,
+    }
+}
+
 /// A channel's outbox from its rows (email: the `outbox` table). Bodies and recipients are not
 /// looked at; the newest error is the one of the most recently created row that has one.
 pub fn channel_from_rows(channel: &str, rows: &[OutboxRow]) -> ChannelView {
@@ -901,6 +916,7 @@ pub fn assemble(
         counts,
         extras.email_problem.as_ref().map(|(e, at)| (e.as_str(), *at)),
     )];
+    v.outbox.extend(report.channels.iter().map(channel_from_report));
     let live = &extras.rail;
     if live.endpoint.is_some() {
         v.rail.endpoint = live.endpoint.clone();
@@ -1086,6 +1102,30 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_push_channel_shows_its_name_kind_and_counts_and_a_masked_error_never_its_url() {
+        let c = crate::status::report::ChannelReport {
+            name: "iphone".into(),
+            kind: Some("bark".into()),
+            url: Some("https://api.day.app/***".into()),
+            in_settings: true,
+            sent: 3,
+            pending: 1,
+            failed: 0,
+            dropped: 0,
+            last_sent_at: None,
+            last_error: Some("503 from the service; caller 13812345678".into()),
+        };
+        let v = channel_from_report(&c);
+        assert_eq!(
+            (v.channel.as_str(), v.sent, v.pending, v.failed),
+            ("iphone (bark)", 3, 1, 0)
+        );
+        let e = v.last_error.unwrap();
+        assert!(!e.contains("13812345678"), "{e}");
+        assert!(!format!("{v:?}").contains("api.day.app"));
     }
 
     #[test]
