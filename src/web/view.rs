@@ -1123,7 +1123,7 @@ mod tests {
             (v.channel.as_str(), v.sent, v.pending, v.failed),
             ("iphone (bark)", 3, 1, 0)
         );
-        let e = v.last_error.unwrap();
+        let e = v.last_error.clone().unwrap();
         assert!(!e.contains("13812345678"), "{e}");
         assert!(!format!("{v:?}").contains("api.day.app"));
     }
