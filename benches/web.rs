@@ -4,7 +4,7 @@
 //! The view model is [`yupiao::web::sample`]: `WEB_WATCHES` watches (1000) × `WEB_DATES` dates
 //! (3), `WEB_DAYS` days of history (90) at `WEB_CHANGES` seat changes per (watch, date) per day
 //! (20) — 5.4 million history rows by default — built through the daemon's builder
-//! ([`yupiao::web::view::timelines_from_changes`]: merge, 15-day window, per-column bound).
+//! ([`yupiao::web::history::timelines_from_changes`]: merge, 15-day window, per-column bound).
 //! Reported:
 //! - building the view model (once per change, in the daemon; not per request), total and per
 //!   watch;

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use toml_edit::{Item, Table};
 
-use super::loader::{Loader, Origin};
+use super::loader::{Loader, Origin, RawChannel};
 use crate::diagnostic::{nearest_key, span_start};
 use crate::push::{ChannelKind, ChannelSpec, QuietHours, SpecField};
 
@@ -23,21 +23,6 @@ use crate::push::{ChannelKind, ChannelSpec, QuietHours, SpecField};
 const KEYS: &[&str] = &["name", "kind", "url", "secret", "token", "chat_id", "quiet"];
 /// Keys that are secrets (never shown; may come from `<key>_file`).
 const SECRETS: &[&str] = &["url", "secret", "token"];
-
-/// One `[[channel]]` as written (file, then environment on top).
-#[derive(Debug, Clone, Default)]
-pub(super) struct RawChannel {
-    /// Where the table starts (problems about missing keys point here).
-    at: Option<Origin>,
-    /// key as written (`url`, `url_file`) → (text, where).
-    values: BTreeMap<String, (String, Origin)>,
-}
-
-impl RawChannel {
-    fn name(&self) -> Option<&str> {
-        self.values.get("name").map(|(v, _)| v.trim())
-    }
-}
 
 fn known_keys() -> Vec<String> {
     let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();

@@ -37,7 +37,7 @@ pub(super) struct Loader {
     /// How the file is named in diagnostics.
     pub(super) file: String,
     /// `[[channel]]` tables as written (see `channels`).
-    pub(super) channels: Vec<super::channels::RawChannel>,
+    pub(super) channels: Vec<RawChannel>,
 }
 
 impl Loader {
@@ -82,5 +82,20 @@ impl Loader {
             (Origin::File(_), None) => self.file.clone(),
             (Origin::Env(var), _) => format!("${var}"),
         }
+    }
+}
+
+/// One `[[channel]]` as written (file, then environment on top).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RawChannel {
+    /// Where the table starts (problems about missing keys point here).
+    pub(super) at: Option<Origin>,
+    /// key as written (`url`, `url_file`) → (text, where).
+    pub(super) values: BTreeMap<String, (String, Origin)>,
+}
+
+impl RawChannel {
+    pub(super) fn name(&self) -> Option<&str> {
+        self.values.get("name").map(|(v, _)| v.trim())
     }
 }

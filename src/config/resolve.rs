@@ -161,7 +161,7 @@ fn smtp_needs_a_host(loader: &mut Loader) {
 }
 
 /// The status page beyond loopback needs `[web] token`, and any token set must be long
-/// ([`crate::web::server::check_listen`] is the rule; the daemon applies it again at bind).
+/// ([`crate::web::listen::check_listen`] is the rule; the daemon applies it again at bind).
 fn web_token_rule(loader: &mut Loader) {
     let Some(listen) = loader.entry("web", "listen").cloned() else {
         return;
@@ -178,11 +178,11 @@ fn web_token_rule(loader: &mut Loader) {
         .as_ref()
         .and_then(|t| t.value.as_str())
         .map(|t| secrecy::SecretString::from(t.to_string()));
-    if let Err(e) = crate::web::server::check_listen(&addr, secret.as_ref()) {
+    if let Err(e) = crate::web::listen::check_listen(&addr, secret.as_ref()) {
         // A short token is blamed where it was written (never showing it); a missing one on
         // the address that needs it.
         let at = match (&e, token) {
-            (crate::web::server::WebError::TokenTooShort, Some(t)) => t.origin,
+            (crate::web::listen::WebError::TokenTooShort, Some(t)) => t.origin,
             _ => listen.origin,
         };
         loader.error(&at, e.to_string());

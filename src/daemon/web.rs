@@ -27,8 +27,9 @@ use crate::clock;
 use crate::config::Settings;
 use crate::store::Store;
 use crate::watchlist::WatchList;
+use crate::web::history::{self, Extras, RailLive};
 use crate::web::server::{self, Limits, Publisher, Web, WebOptions};
-use crate::web::view::{self, Backoff, Extras, RailLive, ViewModel};
+use crate::web::view::{self, Backoff, ViewModel};
 
 /// Writes closer together than this are read once.
 const REBUILD_GAP: Duration = Duration::from_secs(1);
@@ -170,7 +171,7 @@ fn read_view(
         email_problem,
         rail,
     };
-    Ok(view::assemble(&report, Some(list), settings, &extras, now))
+    Ok(history::assemble(&report, Some(list), settings, &extras, now))
 }
 
 /// `/status.json`: exactly what `yupiao status --json` prints (the same gather, the same

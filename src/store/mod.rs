@@ -30,6 +30,7 @@
 //! - The `*_readable` views show times as text for people using `sqlite3`.
 
 pub mod cycle;
+mod delivery;
 mod error;
 pub mod grab;
 pub mod handle;

@@ -6,6 +6,7 @@
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OptionalExtension, Row};
 
+pub use super::delivery::{Delivery, OutboxState};
 use super::error::StoreError;
 use super::sql::{json, ms, opt_time_at, time_at};
 use super::sqlite::Store;
@@ -64,34 +65,6 @@ pub fn is_mailbox(recipient: &str) -> bool {
     recipient.contains('@')
 }
 
-/// Where an outbox row is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutboxState {
-    Pending,
-    Sent,
-    /// Given up (permanent refusal or too many attempts); kept for `status` until retention.
-    Failed,
-}
-
-impl OutboxState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxState::Pending => "pending",
-            OutboxState::Sent => "sent",
-            OutboxState::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> Option<OutboxState> {
-        Some(match s {
-            "pending" => OutboxState::Pending,
-            "sent" => OutboxState::Sent,
-            "failed" => OutboxState::Failed,
-            _ => return None,
-        })
-    }
-}
-
 /// One email in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -120,22 +93,6 @@ pub struct OutboxCounts {
     pub sent: u64,
     pub pending: u64,
     pub failed: u64,
-}
-
-/// What became of one delivery attempt: what the outbox row must say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    Sent {
-        at: DateTime<FixedOffset>,
-        answer: String,
-    },
-    Retry {
-        error: String,
-        next: DateTime<FixedOffset>,
-    },
-    Failed {
-        error: String,
-    },
 }
 
 const OUTBOX_COLUMNS: &str = "id, created_at, watch, kind, recipients, subject, body_text, \

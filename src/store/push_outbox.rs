@@ -11,8 +11,8 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, Row};
 
+use super::delivery::{Delivery, OutboxState};
 use super::error::StoreError;
-use super::outbox::{Delivery, OutboxState};
 use super::sql::{date_text, decode, json, ms, opt_time_at, time_at};
 use super::sqlite::Store;
 use crate::push::PushMessage;

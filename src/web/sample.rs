@@ -1,16 +1,16 @@
 //! A realistic view model made up from scratch, for the benchmark, the browser test and the
 //! screenshots: real routes and train codes, seat counts that change like 12306's do (mostly 无,
 //! returns in the morning and evening and at 起售, 有 now and then, `*` before sale), built
-//! through the same builders the daemon uses ([`super::view::timelines_from_changes`]).
+//! through the same builders the daemon uses ([`super::history::timelines_from_changes`]).
 //!
 //! Deterministic (a seeded generator), so screenshots and figures are comparable between runs.
 
 use chrono::{Duration as TimeDelta, NaiveDate, Timelike};
 
+use super::history::{AlertMoment, timelines_from_changes};
 use super::view::{
-    AlertCounts, AlertMoment, Backoff, ChannelView, DaemonView, GrabPhase, GrabView, NodeView, Outcome,
-    RailView, RejectedEdit, SeatNow, Time, Timeline, ViewModel, WaitlistView, Wants, WatchState, WatchView,
-    timelines_from_changes,
+    AlertCounts, Backoff, ChannelView, DaemonView, GrabPhase, GrabView, NodeView, Outcome, RailView,
+    RejectedEdit, SeatNow, Time, Timeline, ViewModel, WaitlistView, Wants, WatchState, WatchView,
 };
 use crate::decide::SeatKey;
 use crate::seat::SeatClass;

@@ -41,6 +41,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use super::listen::{MIN_TOKEN_CHARS, WebError, check_listen, requires_token};
 use super::page;
 use super::view::ViewModel;
 use crate::clock;
@@ -119,42 +120,6 @@ impl Heartbeat {
             0 => None,
             ms => Some(self.start.elapsed().saturating_sub(Duration::from_millis(ms - 1))),
         }
-    }
-}
-
-/// Why the page does not start.
-#[derive(Debug, thiserror::Error)]
-pub enum WebError {
-    #[error(
-        "[web] listen = \"{addr}\" is reachable from other machines: set [web] token (a secret of at least {MIN_TOKEN_CHARS} characters), or listen on 127.0.0.1"
-    )]
-    TokenRequired { addr: SocketAddr },
-    #[error("[web] token is too short: use at least {MIN_TOKEN_CHARS} random characters")]
-    TokenTooShort,
-    #[error("cannot listen on {addr} for the status page: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// A token shorter than this is refused: the page is guarded by nothing else.
-pub const MIN_TOKEN_CHARS: usize = 16;
-
-/// Does a page listening on `addr` need a token? Every address but loopback can be reached
-/// from elsewhere (`0.0.0.0` and `::` included).
-pub fn requires_token(addr: &SocketAddr) -> bool {
-    !addr.ip().to_canonical().is_loopback()
-}
-
-/// The start-up rule: beyond loopback a token is required, and any token set must be long.
-pub fn check_listen(addr: &SocketAddr, token: Option<&SecretString>) -> Result<(), WebError> {
-    let token = token.map(|t| t.expose_secret().trim()).filter(|t| !t.is_empty());
-    match token {
-        None if requires_token(addr) => Err(WebError::TokenRequired { addr: *addr }),
-        Some(t) if t.chars().count() < MIN_TOKEN_CHARS => Err(WebError::TokenTooShort),
-        _ => Ok(()),
     }
 }
 
