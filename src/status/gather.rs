@@ -31,6 +31,35 @@ struct Gather<'a> {
     problems: Vec<String>,
 }
 
+/// The email that is not getting through, if any.
+fn email_problem(store: &Store) -> Result<Option<EmailProblem>, StoreError> {
+    Ok(store.last_email_problem()?.map(|row| EmailProblem {
+        subject: row.subject,
+        state: row.state.as_str().to_string(),
+        attempts: row.attempts,
+        error: row.last_error.unwrap_or_default(),
+        next_attempt: (row.state == OutboxState::Pending).then_some(row.next_attempt_at),
+    }))
+}
+
+/// Each push channel's deliveries, as the database knows them (the settings add kind and URL).
+fn channels(store: &Store) -> Result<Vec<ChannelReport>, StoreError> {
+    Ok(store
+        .channel_counts()?
+        .into_iter()
+        .map(|c| ChannelReport {
+            name: c.channel,
+            sent: c.sent,
+            pending: c.pending,
+            failed: c.failed,
+            dropped: c.dropped,
+            last_sent_at: c.last_sent_at,
+            last_error: c.last_error,
+            ..ChannelReport::default()
+        })
+        .collect())
+}
+
 impl Gather<'_> {
     /// The value, or `None` with the error recorded (and logged).
     fn keep<T>(&mut self, r: Result<T, StoreError>) -> Option<T> {
@@ -108,28 +137,9 @@ pub fn gather(db: &Path, now: DateTime<FixedOffset>) -> Result<StatusReport, Sto
         Some((text, at)) => (Some(text), Some(at)),
         None => (None, None),
     };
-    let email_problem = store.last_email_problem()?.map(|row| EmailProblem {
-        subject: row.subject,
-        state: row.state.as_str().to_string(),
-        attempts: row.attempts,
-        error: row.last_error.unwrap_or_default(),
-        next_attempt: (row.state == OutboxState::Pending).then_some(row.next_attempt_at),
-    });
+    let email_problem = email_problem(&store)?;
     let recorded_pid = store.get_fact(Fact::DaemonPid)?.map(|(v, _)| v);
-    let channels = store
-        .channel_counts()?
-        .into_iter()
-        .map(|c| ChannelReport {
-            name: c.channel,
-            sent: c.sent,
-            pending: c.pending,
-            failed: c.failed,
-            dropped: c.dropped,
-            last_sent_at: c.last_sent_at,
-            last_error: c.last_error,
-            ..ChannelReport::default()
-        })
-        .collect();
+    let channels = channels(&store)?;
     Ok(StatusReport {
         database: db.display().to_string(),
         daemon_pid: pid.map(|p| p.to_string()).or(recorded_pid).filter(|_| running),
