@@ -6,6 +6,7 @@
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OptionalExtension, Row};
 
+use super::delivery::{self, Queue};
 pub use super::delivery::{Delivery, OutboxState};
 use super::error::StoreError;
 use super::sql::{json, ms, opt_time_at, time_at};
@@ -205,33 +206,7 @@ impl Store {
 
     /// Records the outcome of one delivery attempt of row `id`.
     pub fn record_delivery(&mut self, id: i64, delivery: &Delivery) -> Result<(), StoreError> {
-        let changed = match delivery {
-            Delivery::Sent { at, answer } => self
-                .conn
-                .prepare_cached(
-                    "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2,
-                     server_answer = ?3 WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute(rusqlite::params![id, ms(*at), answer])?,
-            Delivery::Retry { error, next } => self
-                .conn
-                .prepare_cached(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
-                 WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute(rusqlite::params![id, error, ms(*next)])?,
-            Delivery::Failed { error } => self
-                .conn
-                .prepare_cached(
-                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2
-                 WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute(rusqlite::params![id, error])?,
-        };
-        match changed {
-            0 => Err(StoreError::NoPendingEmail(id)),
-            _ => Ok(()),
-        }
+        delivery::record(&self.conn, Queue::Email, id, delivery)
     }
 
     /// Sent / pending / failed emails of one watch or waitlist, counting every email that

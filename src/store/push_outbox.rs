@@ -11,7 +11,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::delivery::{Delivery, OutboxState};
+use super::delivery::{self, Delivery, OutboxState, Queue};
 use super::error::StoreError;
 use super::sql::{date_text, decode, json, ms, opt_time_at, time_at};
 use super::sqlite::Store;
@@ -219,33 +219,7 @@ impl Store {
 
     /// Records the outcome of one delivery attempt of push `id` (as for email).
     pub fn record_push_delivery(&mut self, id: i64, delivery: &Delivery) -> Result<(), StoreError> {
-        let changed = match delivery {
-            Delivery::Sent { at, answer } => self
-                .conn
-                .prepare_cached(
-                    "UPDATE push_outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2,
-                     server_answer = ?3 WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute(rusqlite::params![id, ms(*at), answer])?,
-            Delivery::Retry { error, next } => self
-                .conn
-                .prepare_cached(
-                    "UPDATE push_outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
-                     WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute(rusqlite::params![id, error, ms(*next)])?,
-            Delivery::Failed { error } => self
-                .conn
-                .prepare_cached(
-                    "UPDATE push_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2
-                     WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute(rusqlite::params![id, error])?,
-        };
-        match changed {
-            0 => Err(StoreError::NoPendingEmail(id)),
-            _ => Ok(()),
-        }
+        delivery::record(&self.conn, Queue::Push, id, delivery)
     }
 
     /// Holds push `id` until `until` (quiet hours); not an attempt.
