@@ -12,10 +12,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use super::error::StoreError;
 use super::outbox::OutboxCounts;
-use super::seats::Change;
-use super::sql::{date_at, seat_at, time_at};
+use super::seats::{Change, change_at};
+use super::sql::{date_at, time_at};
 use super::sqlite::Store;
-use crate::decide::SeatKey;
 
 /// What the status page reads besides `status`' report.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,23 +38,7 @@ impl Store {
                 "SELECT watch, date, train, seat, raw, count, price_jiao, available, at
                  FROM seat_history ORDER BY at, id",
             )?;
-            let rows = stmt.query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    Change {
-                        key: SeatKey {
-                            date: date_at(row, 1)?,
-                            train: row.get(2)?,
-                            seat: seat_at(row, 3)?,
-                        },
-                        raw: row.get(4)?,
-                        count: row.get(5)?,
-                        price_jiao: row.get(6)?,
-                        available: row.get(7)?,
-                        at: time_at(row, 8)?,
-                    },
-                ))
-            })?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, change_at(row, 1)?)))?;
             for r in rows {
                 let (watch, change) = r?;
                 out.changes.entry(watch).or_default().push(change);

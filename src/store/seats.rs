@@ -77,6 +77,23 @@ fn previous_on(conn: &Connection, watch: &str, date: NaiveDate) -> Result<Previo
     Ok(prev)
 }
 
+/// A `seat_history` row read from `date, train, seat, raw, count, price_jiao, available, at`,
+/// starting at column `i`.
+pub(super) fn change_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Change> {
+    Ok(Change {
+        key: SeatKey {
+            date: date_at(row, i)?,
+            train: row.get(i + 1)?,
+            seat: seat_at(row, i + 2)?,
+        },
+        raw: row.get(i + 3)?,
+        count: row.get(i + 4)?,
+        price_jiao: row.get(i + 5)?,
+        available: row.get(i + 6)?,
+        at: time_at(row, i + 7)?,
+    })
+}
+
 impl Store {
     /// The stored state of one (watch, date), for [`crate::decide::decide`].
     pub fn previous(&self, watch: &str, date: NaiveDate) -> Result<Previous, StoreError> {
@@ -123,20 +140,7 @@ impl Store {
              FROM seat_history WHERE watch = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map((watch, limit), |row| {
-                Ok(Change {
-                    key: SeatKey {
-                        date: date_at(row, 0)?,
-                        train: row.get(1)?,
-                        seat: seat_at(row, 2)?,
-                    },
-                    raw: row.get(3)?,
-                    count: row.get(4)?,
-                    price_jiao: row.get(5)?,
-                    available: row.get(6)?,
-                    at: time_at(row, 7)?,
-                })
-            })?
+            .query_map((watch, limit), |row| change_at(row, 0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use sha2::{Digest, Sha256};
 
 use super::{Link, PushDetails, PushEvent, PushMessage};
-use crate::notify::booking_url;
+use crate::notify::seats::watch_booking_url;
 use crate::watchlist::Watch;
 
 /// Most trains a seat push lists one by one; the rest are counted.
@@ -115,14 +115,6 @@ pub(super) fn deadline_short(t: DateTime<FixedOffset>, now: DateTime<FixedOffset
 pub(super) fn booking_link(label: &str, rail_url: &str, watch: &Watch, date: NaiveDate) -> Link {
     Link {
         label: label.to_string(),
-        href: booking_url(
-            rail_url,
-            &watch.from.name,
-            &watch.from.telecode,
-            &watch.to.name,
-            &watch.to.telecode,
-            date,
-            watch.student,
-        ),
+        href: watch_booking_url(rail_url, watch, date),
     }
 }
